@@ -1,0 +1,283 @@
+//! Accounts: registration, sign-in, rotating refresh tokens, and who may do what.
+
+pub mod extract;
+pub mod password;
+pub mod ratelimit;
+pub mod repo;
+pub mod routes;
+pub mod tokens;
+
+use base64::Engine;
+use diesel::Connection;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use shared_types::{
+    CredentialsRequest, Email, FieldError, Password, Role, TokenResponse, UserProfile,
+};
+
+use crate::db::{new_id, now, Db, DbConnection};
+use crate::error::{is_unique_violation, ApiError};
+use crate::AppState;
+use repo::{RefreshTokenRow, UserRow};
+
+pub use extract::{AdminUser, AuthUser, MaybeUser};
+
+/// Parses register input, collecting every field's problem at once.
+fn parse_credentials(req: &CredentialsRequest) -> Result<(Email, Password), ApiError> {
+    let email = Email::parse(&req.email);
+    let password = Password::parse(&req.password);
+    match (email, password) {
+        (Ok(e), Ok(p)) => Ok((e, p)),
+        (e, p) => {
+            let mut errors = Vec::new();
+            if let Err(err) = e {
+                errors.push(FieldError::new("email", err.message));
+            }
+            if let Err(err) = p {
+                errors.push(FieldError::new("password", err.message));
+            }
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+fn role_for(state: &AppState, row: &UserRow) -> Role {
+    if state.settings.is_admin_email(&row.email) {
+        Role::Admin
+    } else {
+        Role::from_db(&row.role).unwrap_or(Role::Customer)
+    }
+}
+
+pub fn profile(row: &UserRow, role: Role) -> UserProfile {
+    UserProfile {
+        id: row.id.clone(),
+        email: row.email.clone(),
+        role,
+        created_at: row.created_at.and_utc(),
+    }
+}
+
+fn hash_refresh_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_refresh_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Stores a new refresh token in `family_id` and returns its plain text (never stored).
+fn store_refresh_token(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user_id: &str,
+    family_id: &str,
+) -> Result<String, ApiError> {
+    let token = new_refresh_token();
+    let created_at = now();
+    repo::insert_refresh_token(
+        conn,
+        &RefreshTokenRow {
+            id: new_id(),
+            user_id: user_id.to_owned(),
+            family_id: family_id.to_owned(),
+            token_hash: hash_refresh_token(&token),
+            created_at,
+            expires_at: created_at
+                + chrono::TimeDelta::seconds(state.settings.refresh_token_ttl_secs),
+            used_at: None,
+            revoked_at: None,
+        },
+    )?;
+    Ok(token)
+}
+
+fn tokens(state: &AppState, user_id: &str, role: Role, refresh_token: String) -> TokenResponse {
+    TokenResponse {
+        access_token: state.keys.issue_access(user_id, role),
+        token_type: "Bearer".into(),
+        expires_in: state.keys.access_ttl_secs(),
+        refresh_token,
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    state: &AppState,
+    req: CredentialsRequest,
+) -> Result<TokenResponse, ApiError> {
+    let (email, password) = parse_credentials(&req)?;
+    let hash = actix_web::web::block(move || password::hash(password.expose())).await??;
+    let role = if state.settings.is_admin_email(email.as_ref()) {
+        Role::Admin
+    } else {
+        Role::Customer
+    };
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let at = now();
+                let user = UserRow {
+                    id: new_id(),
+                    email: email.into_inner(),
+                    password_hash: hash,
+                    role: role.as_str().into(),
+                    created_at: at,
+                    updated_at: at,
+                };
+                repo::insert_user(conn, &user).map_err(|e| {
+                    if is_unique_violation(&e) {
+                        ApiError::EmailTaken
+                    } else {
+                        e.into()
+                    }
+                })?;
+                let refresh = store_refresh_token(conn, &st, &user.id, &new_id())?;
+                tracing::info!(user_id = %user.id, "account created");
+                Ok(tokens(&st, &user.id, role, refresh))
+            })
+        })
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn login(state: &AppState, req: CredentialsRequest) -> Result<TokenResponse, ApiError> {
+    // Anything that cannot be a registered account is refused exactly like a wrong password.
+    let email = Email::parse(&req.email).map_err(|_| ApiError::InvalidCredentials)?;
+    let found = state
+        .db
+        .run(move |conn| Ok(repo::find_user_by_email(conn, email.as_ref())?))
+        .await?;
+    let password = req.password;
+    let user = actix_web::web::block(move || match found {
+        Some(user) if password::verify(&password, &user.password_hash) => Some(user),
+        Some(_) => None,
+        None => {
+            password::verify_dummy(&password);
+            None
+        }
+    })
+    .await?
+    .ok_or(ApiError::InvalidCredentials)?;
+
+    let role = role_for(state, &user);
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| {
+            if role.as_str() != user.role {
+                repo::set_role(conn, &user.id, role.as_str(), now())?;
+            }
+            let refresh = store_refresh_token(conn, &st, &user.id, &new_id())?;
+            Ok(tokens(&st, &user.id, role, refresh))
+        })
+        .await
+}
+
+enum Rotation {
+    Rotated(TokenResponse),
+    Reused,
+    Invalid,
+}
+
+/// Spends a refresh token for a new pair in the same family. Presenting a spent token again means
+/// it leaked: the whole family is revoked and the caller must sign in again.
+#[tracing::instrument(skip_all)]
+pub async fn refresh(state: &AppState, presented: String) -> Result<TokenResponse, ApiError> {
+    let st = state.clone();
+    let outcome = state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let at = now();
+                let Some(row) = repo::find_refresh_token(conn, &hash_refresh_token(&presented))?
+                else {
+                    return Ok(Rotation::Invalid);
+                };
+                if row.revoked_at.is_some() || row.expires_at <= at {
+                    return Ok(Rotation::Invalid);
+                }
+                if row.used_at.is_some() || !repo::mark_refresh_token_used(conn, &row.id, at)? {
+                    repo::revoke_family(conn, &row.family_id, at)?;
+                    tracing::warn!(user_id = %row.user_id, "refresh token reused; session revoked");
+                    return Ok(Rotation::Reused);
+                }
+                let Some(user) = repo::find_user(conn, &row.user_id)? else {
+                    return Ok(Rotation::Invalid);
+                };
+                let refresh = store_refresh_token(conn, &st, &user.id, &row.family_id)?;
+                Ok(Rotation::Rotated(tokens(
+                    &st,
+                    &user.id,
+                    role_for(&st, &user),
+                    refresh,
+                )))
+            })
+        })
+        .await?;
+    match outcome {
+        Rotation::Rotated(t) => Ok(t),
+        Rotation::Reused => Err(ApiError::RefreshTokenReused),
+        Rotation::Invalid => Err(ApiError::RefreshTokenInvalid),
+    }
+}
+
+/// Revokes the session (the family) the refresh token belongs to. Unknown tokens are ignored.
+#[tracing::instrument(skip_all)]
+pub async fn logout(db: &Db, presented: String) -> Result<(), ApiError> {
+    db.run(move |conn| {
+        if let Some(row) = repo::find_refresh_token(conn, &hash_refresh_token(&presented))? {
+            repo::revoke_family(conn, &row.family_id, now())?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+pub async fn me(state: &AppState, user: &AuthUser) -> Result<UserProfile, ApiError> {
+    let id = user.id.clone();
+    let row = state
+        .db
+        .run(move |conn| Ok(repo::find_user(conn, &id)?))
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    Ok(profile(&row, role_for(state, &row)))
+}
+
+/// `folio admin create`: creates an admin, or promotes an existing account and sets its password.
+pub fn create_admin(
+    conn: &mut DbConnection,
+    email: &Email,
+    password: &Password,
+) -> anyhow::Result<bool> {
+    let hash = password::hash(password.expose())?;
+    let at = now();
+    let created = conn.transaction(|conn| -> Result<bool, diesel::result::Error> {
+        match repo::find_user_by_email(conn, email.as_ref())? {
+            Some(user) => {
+                repo::set_role(conn, &user.id, Role::Admin.as_str(), at)?;
+                repo::set_password(conn, &user.id, &hash, at)?;
+                Ok(false)
+            }
+            None => {
+                repo::insert_user(
+                    conn,
+                    &UserRow {
+                        id: new_id(),
+                        email: email.as_ref().to_owned(),
+                        password_hash: hash,
+                        role: Role::Admin.as_str().into(),
+                        created_at: at,
+                        updated_at: at,
+                    },
+                )?;
+                Ok(true)
+            }
+        }
+    })?;
+    Ok(created)
+}

@@ -1,0 +1,216 @@
+//! Admin catalog handlers. The whole /admin scope sits behind `require_admin`.
+
+use actix_multipart::Multipart;
+use actix_web::{web, HttpResponse};
+use shared_types::{Problem, Product, ProductPage, UpdateProductRequest};
+
+use super::{upload, ListQuery, Replace};
+use crate::auth::{AdminUser, MaybeUser};
+use crate::error::ApiError;
+use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/products", web::get().to(list_all_products))
+        .route("/products", web::post().to(create_product))
+        .route("/products/{id}", web::patch().to(update_product))
+        .route("/products/{id}", web::delete().to(archive_product))
+        .route("/products/{id}/file", web::put().to(replace_product_file))
+        .route(
+            "/products/{id}/preview",
+            web::put().to(replace_product_preview),
+        );
+}
+
+/// Multipart form of a product create (for the OpenAPI document).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CreateProductForm {
+    /// 3 to 200 characters; the slug is derived from it.
+    title: String,
+    /// At most 20,000 characters.
+    description: Option<String>,
+    /// Decimal string: "0" is free, else 0.50 to 999999.99 with at most two decimals.
+    price: String,
+    /// usd (default), eur, gbp, cad or aud.
+    currency: Option<String>,
+    /// `published` (default) or `draft`.
+    status: Option<String>,
+    /// The PDF, recognised by its content.
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    file: String,
+    /// PNG, JPEG, WebP or SVG preview image.
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    preview: Option<String>,
+}
+
+/// Multipart form that replaces a product's file.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ReplaceFileForm {
+    /// The new PDF.
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    file: String,
+}
+
+/// Multipart form that replaces a product's preview image.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ReplacePreviewForm {
+    /// The new PNG, JPEG, WebP or SVG image.
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    preview: String,
+}
+
+/// Every product whatever its status, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/admin/products", tag = "admin",
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ProductPage),
+        (status = 400, description = "`invalid_cursor`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_all_products(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<ProductPage>, ApiError> {
+    Ok(web::Json(
+        super::list(&state, &MaybeUser(None), query.into_inner(), true).await?,
+    ))
+}
+
+/// Create a product from a multipart form; the files stream to storage.
+#[utoipa::path(
+    post, path = "/api/v1/admin/products", tag = "admin",
+    request_body(content = CreateProductForm, content_type = "multipart/form-data"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = Product),
+        (status = 400, description = "`invalid_multipart` or `duplicate_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_file_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_product(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    form: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let input = upload::read_new_product(&state, form).await?;
+    let product = super::create(&state, input).await?;
+    Ok(HttpResponse::Created().json(product))
+}
+
+/// Edit title, description, price, currency or status.
+#[utoipa::path(
+    patch, path = "/api/v1/admin/products/{id}", tag = "admin",
+    params(("id" = String, Path, description = "Product id")),
+    request_body = UpdateProductRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Product),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_product(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    id: web::Path<String>,
+    body: web::Json<UpdateProductRequest>,
+) -> Result<web::Json<Product>, ApiError> {
+    Ok(web::Json(
+        super::update(&state, id.into_inner(), body.into_inner()).await?,
+    ))
+}
+
+/// Archive a product: it leaves the catalog; buyers keep it.
+#[utoipa::path(
+    delete, path = "/api/v1/admin/products/{id}", tag = "admin",
+    params(("id" = String, Path, description = "Product id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Archived"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn archive_product(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    super::archive(&state, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Replace the downloadable file. Links issued for the old file stop working.
+#[utoipa::path(
+    put, path = "/api/v1/admin/products/{id}/file", tag = "admin",
+    params(("id" = String, Path, description = "Product id")),
+    request_body(content = ReplaceFileForm, content_type = "multipart/form-data"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Product),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn replace_product_file(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    id: web::Path<String>,
+    form: Multipart,
+) -> Result<web::Json<Product>, ApiError> {
+    let (object, name) = upload::read_single_object(&state, form, "file").await?;
+    Ok(web::Json(
+        super::replace_object(&state, id.into_inner(), Replace::File, object, name).await?,
+    ))
+}
+
+/// Replace the preview image.
+#[utoipa::path(
+    put, path = "/api/v1/admin/products/{id}/preview", tag = "admin",
+    params(("id" = String, Path, description = "Product id")),
+    request_body(content = ReplacePreviewForm, content_type = "multipart/form-data"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Product),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn replace_product_preview(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    id: web::Path<String>,
+    form: Multipart,
+) -> Result<web::Json<Product>, ApiError> {
+    let (object, _) = upload::read_single_object(&state, form, "preview").await?;
+    Ok(web::Json(
+        super::replace_object(&state, id.into_inner(), Replace::Preview, object, None).await?,
+    ))
+}

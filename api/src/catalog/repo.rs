@@ -1,0 +1,142 @@
+//! Product queries. Synchronous: called inside `Db::run`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::schema::products;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = products)]
+pub struct ProductRow {
+    pub id: String,
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub status: String,
+    pub file_key: String,
+    pub file_name: String,
+    pub file_size: i64,
+    pub file_sha256: String,
+    pub file_content_type: String,
+    pub preview_key: Option<String>,
+    pub preview_content_type: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = products)]
+pub struct ProductChanges {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub price_cents: Option<i64>,
+    pub currency: Option<String>,
+    pub status: Option<String>,
+    pub file_key: Option<String>,
+    pub file_name: Option<String>,
+    pub file_size: Option<i64>,
+    pub file_sha256: Option<String>,
+    pub file_content_type: Option<String>,
+    pub preview_key: Option<Option<String>>,
+    pub preview_content_type: Option<Option<String>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Where a page starts: after the product with this creation time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: NaiveDateTime,
+    pub id: String,
+}
+
+pub struct ListFilter<'a> {
+    /// None lists every status (admins); otherwise only this one.
+    pub status: Option<&'a str>,
+    pub search: Option<&'a str>,
+    pub after: Option<&'a Cursor>,
+    pub limit: i64,
+}
+
+/// Newest first, keyset-paginated on (created_at, id) so deep pages cost the same as the first.
+pub fn list(conn: &mut DbConnection, filter: ListFilter<'_>) -> QueryResult<Vec<ProductRow>> {
+    let mut query = products::table
+        .select(ProductRow::as_select())
+        .order_by((products::created_at.desc(), products::id.desc()))
+        .limit(filter.limit)
+        .into_boxed();
+    if let Some(status) = filter.status {
+        query = query.filter(products::status.eq(status.to_owned()));
+    }
+    if let Some(search) = filter.search {
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        query = query.filter(
+            lower(products::title)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(products::description).like(pattern).escape('\\')),
+        );
+    }
+    if let Some(after) = filter.after {
+        query = query.filter(
+            products::created_at
+                .lt(after.created_at)
+                .or(products::created_at
+                    .eq(after.created_at)
+                    .and(products::id.lt(after.id.clone()))),
+        );
+    }
+    query.load(conn)
+}
+
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<ProductRow>> {
+    products::table
+        .filter(products::slug.eq(slug))
+        .select(ProductRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ProductRow>> {
+    products::table
+        .find(id)
+        .select(ProductRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert(conn: &mut DbConnection, row: &ProductRow) -> QueryResult<()> {
+    diesel::insert_into(products::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn update(conn: &mut DbConnection, id: &str, changes: &ProductChanges) -> QueryResult<usize> {
+    diesel::update(products::table.find(id))
+        .set(changes)
+        .execute(conn)
+}
+
+/// How many products use `key` as their file or preview.
+pub fn references(conn: &mut DbConnection, key: &str) -> QueryResult<i64> {
+    products::table
+        .filter(products::file_key.eq(key).or(products::preview_key.eq(key)))
+        .count()
+        .get_result(conn)
+}

@@ -1,0 +1,498 @@
+//! Settings, read from the environment once at start and validated as a whole: every problem is
+//! reported on its own line, not just the first.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use shared_types::Email;
+use url::Url;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/folio.db";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Which database a `DATABASE_URL` names.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    /// A file path (or `:memory:`).
+    Sqlite(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                Err(
+                    "DATABASE_URL: sqlite:// needs a file path, e.g. sqlite://./data/folio.db"
+                        .into(),
+                )
+            } else {
+                Ok(Self::Sqlite(path.to_owned()))
+            }
+        } else {
+            Err("DATABASE_URL must start with postgres://, postgresql:// or sqlite://".into())
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Postgres(_) => "postgresql",
+            DatabaseUrl::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+// Never print a PostgreSQL URL: it may hold a password.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Postgres(url) => match Url::parse(url) {
+                Ok(u) => write!(
+                    f,
+                    "postgres://{}@{}:{}{}",
+                    u.username(),
+                    u.host_str().unwrap_or(""),
+                    u.port().unwrap_or(5432),
+                    u.path()
+                ),
+                Err(_) => f.write_str("postgres://…"),
+            },
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{path}"),
+        }
+    }
+}
+
+/// Key material that must never be printed.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub database_url: DatabaseUrl,
+    pub db_pool_size: u32,
+    pub bind: SocketAddr,
+    /// Base of every absolute URL Folio hands out (download links, preview images).
+    pub public_url: Url,
+    pub jwt_secret: Secret,
+    pub data_dir: PathBuf,
+    pub storage_dir: PathBuf,
+    pub web_dist: PathBuf,
+    pub max_file_bytes: u64,
+    pub max_preview_bytes: u64,
+    pub admin_emails: Vec<Email>,
+    pub auth_rate_limit_per_minute: u32,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    pub download_token_ttl_secs: i64,
+    pub log_format: LogFormat,
+}
+
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Every setting: (variable, default, meaning). The README's table is checked against this list.
+pub const SETTINGS_DOC: &[(&str, &str, &str)] = &[
+    (
+        "FOLIO_ENV",
+        "development",
+        "`production` requires FOLIO_JWT_SECRET and FOLIO_PUBLIC_URL",
+    ),
+    (
+        "DATABASE_URL",
+        DEFAULT_DATABASE_URL,
+        "`sqlite://PATH` or `postgres://USER@HOST/DB`",
+    ),
+    ("FOLIO_DB_POOL_SIZE", "10", "database connections per node"),
+    (
+        "FOLIO_BIND",
+        "127.0.0.1:8080",
+        "address and port to listen on",
+    ),
+    (
+        "FOLIO_PUBLIC_URL",
+        "http://<FOLIO_BIND>",
+        "external base URL, used in download and preview links",
+    ),
+    (
+        "FOLIO_JWT_SECRET",
+        "generated into <FOLIO_DATA_DIR>/jwt-secret",
+        "HMAC key for access and download tokens, at least 32 bytes",
+    ),
+    ("FOLIO_DATA_DIR", "./data", "where development data lives"),
+    (
+        "FOLIO_STORAGE_DIR",
+        "<FOLIO_DATA_DIR>/objects",
+        "local object storage for files and previews",
+    ),
+    (
+        "FOLIO_WEB_DIST",
+        "web-ui/dist",
+        "the built web UI to serve at /",
+    ),
+    (
+        "FOLIO_MAX_FILE_BYTES",
+        "209715200",
+        "largest product file accepted (200 MiB)",
+    ),
+    (
+        "FOLIO_MAX_PREVIEW_BYTES",
+        "5242880",
+        "largest preview image accepted (5 MiB)",
+    ),
+    (
+        "FOLIO_ADMIN_EMAILS",
+        "(none)",
+        "comma-separated emails that get the admin role",
+    ),
+    (
+        "FOLIO_AUTH_RATE_LIMIT",
+        "10",
+        "register and login attempts per client IP per minute",
+    ),
+    (
+        "FOLIO_ACCESS_TOKEN_TTL_SECS",
+        "900",
+        "lifetime of an access token",
+    ),
+    (
+        "FOLIO_REFRESH_TOKEN_TTL_SECS",
+        "2592000",
+        "lifetime of a refresh token (30 days)",
+    ),
+    (
+        "FOLIO_DOWNLOAD_TOKEN_TTL_SECS",
+        "300",
+        "lifetime of a download link",
+    ),
+    ("FOLIO_LOG_FORMAT", "text", "`text` or `json`"),
+    ("RUST_LOG", "info", "log filter (tracing-subscriber syntax)"),
+];
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, Vec<String>> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+
+        let environment = match get("FOLIO_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                problems.push(format!(
+                    "FOLIO_ENV: `{other}` is neither `development` nor `production`"
+                ));
+                Environment::Development
+            }
+        };
+        let production = environment == Environment::Production;
+
+        let database_url = DatabaseUrl::parse(
+            &get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+        )
+        .unwrap_or_else(|e| {
+            problems.push(e);
+            DatabaseUrl::Sqlite(":memory:".into())
+        });
+
+        let bind: SocketAddr = parse_or(
+            &get,
+            "FOLIO_BIND",
+            "127.0.0.1:8080".parse().unwrap(),
+            &mut problems,
+        );
+
+        let public_url = match get("FOLIO_PUBLIC_URL") {
+            Some(raw) => match Url::parse(&raw) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+                _ => {
+                    problems.push(format!(
+                        "FOLIO_PUBLIC_URL: `{raw}` is not an absolute http(s) URL"
+                    ));
+                    default_public_url(bind)
+                }
+            },
+            None => {
+                if production {
+                    problems.push("FOLIO_PUBLIC_URL is required when FOLIO_ENV=production".into());
+                }
+                default_public_url(bind)
+            }
+        };
+
+        let data_dir = PathBuf::from(get("FOLIO_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let storage_dir = get("FOLIO_STORAGE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("objects"));
+        let web_dist = PathBuf::from(get("FOLIO_WEB_DIST").unwrap_or_else(|| "web-ui/dist".into()));
+
+        let jwt_secret = match get("FOLIO_JWT_SECRET") {
+            Some(s) if s.len() >= MIN_JWT_SECRET_BYTES => Some(Secret(s.into_bytes())),
+            Some(_) => {
+                problems.push(format!(
+                    "FOLIO_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes"
+                ));
+                None
+            }
+            None if production => {
+                problems.push("FOLIO_JWT_SECRET is required when FOLIO_ENV=production".into());
+                None
+            }
+            None => None,
+        };
+        // In development the secret is generated once and kept, so restarts keep sessions.
+        let jwt_secret = match jwt_secret {
+            Some(s) => s,
+            None if production || !problems.is_empty() => Secret(vec![0; MIN_JWT_SECRET_BYTES]),
+            None => match dev_secret(&data_dir) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(format!("FOLIO_JWT_SECRET: {e:#}"));
+                    Secret(vec![0; MIN_JWT_SECRET_BYTES])
+                }
+            },
+        };
+
+        let mut admin_emails = Vec::new();
+        for raw in get("FOLIO_ADMIN_EMAILS").unwrap_or_default().split(',') {
+            if raw.trim().is_empty() {
+                continue;
+            }
+            match Email::parse(raw) {
+                Ok(e) => admin_emails.push(e),
+                Err(e) => problems.push(format!("FOLIO_ADMIN_EMAILS: `{}`: {e}", raw.trim())),
+            }
+        }
+
+        let log_format = match get("FOLIO_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                problems.push(format!(
+                    "FOLIO_LOG_FORMAT: `{other}` is neither `text` nor `json`"
+                ));
+                LogFormat::Text
+            }
+        };
+
+        let settings = Settings {
+            environment,
+            database_url,
+            db_pool_size: positive(&get, "FOLIO_DB_POOL_SIZE", 10, &mut problems),
+            bind,
+            public_url,
+            jwt_secret,
+            data_dir,
+            storage_dir,
+            web_dist,
+            max_file_bytes: positive(
+                &get,
+                "FOLIO_MAX_FILE_BYTES",
+                200 * 1024 * 1024,
+                &mut problems,
+            ),
+            max_preview_bytes: positive(
+                &get,
+                "FOLIO_MAX_PREVIEW_BYTES",
+                5 * 1024 * 1024,
+                &mut problems,
+            ),
+            admin_emails,
+            auth_rate_limit_per_minute: positive(&get, "FOLIO_AUTH_RATE_LIMIT", 10, &mut problems),
+            access_token_ttl_secs: positive(
+                &get,
+                "FOLIO_ACCESS_TOKEN_TTL_SECS",
+                900,
+                &mut problems,
+            ),
+            refresh_token_ttl_secs: positive(
+                &get,
+                "FOLIO_REFRESH_TOKEN_TTL_SECS",
+                30 * 24 * 3600,
+                &mut problems,
+            ),
+            download_token_ttl_secs: positive(
+                &get,
+                "FOLIO_DOWNLOAD_TOKEN_TTL_SECS",
+                300,
+                &mut problems,
+            ),
+            log_format,
+        };
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn is_admin_email(&self, email: &str) -> bool {
+        self.admin_emails.iter().any(|e| e.as_ref() == email)
+    }
+
+    /// Whether cookies must carry `Secure`.
+    pub fn https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// An absolute URL under the public base.
+    pub fn public(&self, path: &str) -> String {
+        format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
+    }
+}
+
+fn default_public_url(bind: SocketAddr) -> Url {
+    Url::parse(&format!("http://{bind}")).expect("a socket address makes a valid URL")
+}
+
+fn parse_or<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    problems: &mut Vec<String>,
+) -> T {
+    match get(name) {
+        None => default,
+        Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
+            problems.push(format!("{name}: `{raw}` is not valid"));
+            default
+        }),
+    }
+}
+
+fn positive<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    problems: &mut Vec<String>,
+) -> T
+where
+    T: std::str::FromStr + PartialOrd + Default + Copy,
+{
+    let value = parse_or(get, name, default, problems);
+    if value <= T::default() {
+        problems.push(format!("{name} must be greater than zero"));
+        return default;
+    }
+    value
+}
+
+fn dev_secret(data_dir: &Path) -> anyhow::Result<Secret> {
+    use rand::RngCore;
+    let path = data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read(&path) {
+        if existing.len() >= MIN_JWT_SECRET_BYTES {
+            return Ok(Secret(existing));
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let mut bytes = vec![0u8; 48];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    write_private(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(Secret(bytes))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, Vec<String>> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_secret_and_public_url() {
+        let problems = settings(&[("FOLIO_ENV", "production")]).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("FOLIO_JWT_SECRET is required")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("FOLIO_PUBLIC_URL is required")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn short_secrets_and_bad_values_are_each_reported() {
+        let problems = settings(&[
+            ("FOLIO_JWT_SECRET", "short"),
+            ("FOLIO_MAX_FILE_BYTES", "lots"),
+            ("DATABASE_URL", "mysql://x"),
+            ("FOLIO_ADMIN_EMAILS", "ok@example.com,not-an-email"),
+        ])
+        .unwrap_err();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+    }
+
+    #[test]
+    fn production_with_everything_set_starts_and_hides_the_secret() {
+        let s = settings(&[
+            ("FOLIO_ENV", "production"),
+            ("FOLIO_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("FOLIO_PUBLIC_URL", "https://shop.example.com"),
+            ("DATABASE_URL", "postgres://folio:hunter2@db/folio"),
+        ])
+        .unwrap();
+        assert!(s.https());
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("0123456789abcdef"));
+        assert!(!debug.contains("hunter2"));
+    }
+}

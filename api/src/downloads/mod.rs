@@ -1,0 +1,257 @@
+//! Download links: short-lived signed tokens bound to user, product and file version, and the
+//! handler that checks the entitlement again and streams the file (with Range support).
+
+pub mod routes;
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::HttpResponse;
+use diesel::prelude::*;
+use futures_util::TryStreamExt;
+use shared_types::{DownloadTokenResponse, ProductStatus, Role};
+
+use crate::auth::tokens::TokenError;
+use crate::auth::AuthUser;
+use crate::catalog::repo::ProductRow;
+use crate::db::{new_id, now};
+use crate::error::ApiError;
+use crate::schema::download_events;
+use crate::AppState;
+
+/// Whether the user may download the product now. Admins may always (to check uploads); owners
+/// may, whatever the status; anyone signed in may take a free, published item.
+fn may_download(row: &ProductRow, role: Role, entitled: bool) -> bool {
+    role == Role::Admin
+        || entitled
+        || (row.price_cents == 0 && row.status == ProductStatus::Published.as_str())
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn issue_token(
+    state: &AppState,
+    user: &AuthUser,
+    slug: String,
+) -> Result<DownloadTokenResponse, ApiError> {
+    let (row, entitled) = crate::catalog::visible_product(state, Some(user), slug).await?;
+    if !may_download(&row, user.role, entitled) {
+        return Err(ApiError::NotPurchased);
+    }
+    let (token, expires_at) = state
+        .keys
+        .issue_download(&user.id, &row.id, &row.file_sha256);
+    Ok(DownloadTokenResponse {
+        url: state.settings.public(&format!("/api/v1/downloads/{token}")),
+        token,
+        expires_at,
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeRequest {
+    Full,
+    Partial(std::ops::Range<u64>),
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=` range. Multiple ranges and malformed headers are ignored (the whole
+/// file is sent), as RFC 9110 allows.
+fn parse_range(value: Option<&str>, size: u64) -> RangeRequest {
+    let Some(spec) = value.and_then(|v| v.trim().strip_prefix("bytes=")) else {
+        return RangeRequest::Full;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Full;
+    }
+    let Some((start, end)) = spec.trim().split_once('-') else {
+        return RangeRequest::Full;
+    };
+    let (start, end) = (start.trim(), end.trim());
+    let parsed = match (start.is_empty(), end.is_empty()) {
+        (true, true) => return RangeRequest::Full,
+        (true, false) => match end.parse::<u64>() {
+            Ok(0) => return RangeRequest::Unsatisfiable,
+            Ok(n) => (size.saturating_sub(n), size),
+            Err(_) => return RangeRequest::Full,
+        },
+        (false, _) => {
+            let Ok(first) = start.parse::<u64>() else {
+                return RangeRequest::Full;
+            };
+            let last = if end.is_empty() {
+                size.saturating_sub(1)
+            } else {
+                match end.parse::<u64>() {
+                    Ok(l) if l >= first => l.min(size.saturating_sub(1)),
+                    _ => return RangeRequest::Full,
+                }
+            };
+            if first >= size {
+                return RangeRequest::Unsatisfiable;
+            }
+            (first, last + 1)
+        }
+    };
+    if parsed.0 >= parsed.1 {
+        return RangeRequest::Unsatisfiable;
+    }
+    RangeRequest::Partial(parsed.0..parsed.1)
+}
+
+/// `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266).
+fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn serve(
+    state: &AppState,
+    token: String,
+    headers: &HeaderMap,
+) -> Result<HttpResponse, ApiError> {
+    let claims = state.keys.verify_download(&token).map_err(|e| match e {
+        TokenError::Expired => ApiError::DownloadTokenExpired,
+        TokenError::Invalid => ApiError::TokenInvalid,
+    })?;
+    let (user_id, product_id) = (claims.sub.clone(), claims.prd.clone());
+    // The entitlement is checked again now: a refund between issue and use revokes at once.
+    let (row, allowed) = state
+        .db
+        .run(move |conn| {
+            let row = crate::catalog::repo::find(conn, &product_id)?
+                .ok_or(ApiError::NotFound("product"))?;
+            let user =
+                crate::auth::repo::find_user(conn, &user_id)?.ok_or(ApiError::TokenInvalid)?;
+            let role = Role::from_db(&user.role).unwrap_or(Role::Customer);
+            let entitled = crate::library::has_live_entitlement(conn, &user_id, &row.id)?;
+            let allowed = may_download(&row, role, entitled);
+            Ok((row, allowed))
+        })
+        .await?;
+    if !allowed {
+        return Err(ApiError::NotPurchased);
+    }
+    if row.file_sha256 != claims.ver {
+        return Err(ApiError::DownloadTokenStale);
+    }
+
+    let size = row.file_size as u64;
+    let etag = format!("\"{}\"", row.file_sha256);
+    let header_str = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+    };
+    // A range is honoured only if the client's copy is still the current one.
+    let if_range_ok = header_str(header::IF_RANGE).is_none_or(|v| v == etag);
+    let range = if if_range_ok {
+        parse_range(header_str(header::RANGE), size)
+    } else {
+        RangeRequest::Full
+    };
+    let (status, range) = match range {
+        RangeRequest::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
+        RangeRequest::Full => (actix_web::http::StatusCode::OK, None),
+        RangeRequest::Partial(r) => (actix_web::http::StatusCode::PARTIAL_CONTENT, Some(r)),
+    };
+    let length = range.as_ref().map_or(size, |r| r.end - r.start);
+
+    let stream = state.storage.get(&row.file_key, range.clone()).await?;
+    record_download(state, &claims.sub, &row, length as i64).await?;
+    tracing::info!(product_id = %row.id, user_id = %claims.sub, bytes = length, "download started");
+
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header((header::CONTENT_TYPE, row.file_content_type.clone()))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            content_disposition(&row.file_name),
+        ))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .no_chunking(length);
+    if let Some(r) = &range {
+        response.insert_header((
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{size}", r.start, r.end - 1),
+        ));
+    }
+    let key = row.file_key.clone();
+    Ok(response.streaming(stream.map_err(move |e| {
+        tracing::error!(%key, error = %e, "download stream failed");
+        actix_web::error::ErrorInternalServerError("storage")
+    })))
+}
+
+async fn record_download(
+    state: &AppState,
+    user_id: &str,
+    row: &ProductRow,
+    bytes: i64,
+) -> Result<(), ApiError> {
+    let (user_id, product_id, sha) = (user_id.to_owned(), row.id.clone(), row.file_sha256.clone());
+    state
+        .db
+        .run(move |conn| {
+            diesel::insert_into(download_events::table)
+                .values((
+                    download_events::id.eq(new_id()),
+                    download_events::user_id.eq(user_id),
+                    download_events::product_id.eq(product_id),
+                    download_events::file_sha256.eq(sha),
+                    download_events::bytes.eq(bytes),
+                    download_events::created_at.eq(now()),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RangeRequest::*;
+
+    #[test]
+    fn single_ranges_are_parsed_against_the_size() {
+        assert_eq!(parse_range(None, 100), Full);
+        assert_eq!(parse_range(Some("bytes=0-9"), 100), Partial(0..10));
+        assert_eq!(parse_range(Some("bytes=90-"), 100), Partial(90..100));
+        assert_eq!(parse_range(Some("bytes=-10"), 100), Partial(90..100));
+        assert_eq!(parse_range(Some("bytes=-1000"), 100), Partial(0..100));
+        assert_eq!(parse_range(Some("bytes=50-1000"), 100), Partial(50..100));
+        assert_eq!(parse_range(Some("bytes=100-"), 100), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-0"), 100), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-1,5-6"), 100), Full);
+        assert_eq!(parse_range(Some("bytes=9-1"), 100), Full);
+        assert_eq!(parse_range(Some("items=0-1"), 100), Full);
+        assert_eq!(parse_range(Some("bytes=x-"), 100), Full);
+    }
+
+    #[test]
+    fn content_disposition_is_an_attachment_with_a_safe_name() {
+        assert_eq!(
+            content_disposition("Guide \"v2\".pdf"),
+            "attachment; filename=\"Guide _v2_.pdf\"; filename*=UTF-8''Guide%20%22v2%22.pdf"
+        );
+        assert!(content_disposition("Café.pdf").starts_with("attachment; filename=\"Caf_.pdf\""));
+    }
+}

@@ -1,0 +1,103 @@
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::TryStreamExt;
+use shared_types::{DownloadTokenResponse, Problem};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::storage::Kind;
+use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/products/{slug}/download-token",
+        web::post().to(issue_download_token),
+    )
+    .route("/downloads/{token}", web::get().to(download_file));
+}
+
+/// A short-lived link to the product's file, for free items and items the caller owns.
+#[utoipa::path(
+    post, path = "/api/v1/products/{slug}/download-token", tag = "downloads",
+    params(("slug" = String, Path, description = "The product's slug")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = DownloadTokenResponse),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_purchased`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn issue_download_token(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let token = super::issue_token(&state, &user, slug.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(token))
+}
+
+/// The file behind a download link. Supports single byte ranges.
+#[utoipa::path(
+    get, path = "/api/v1/downloads/{token}", tag = "downloads",
+    params(
+        ("token" = String, Path, description = "The token from a download-token response"),
+        ("Range" = Option<String>, Header, description = "A single byte range, e.g. `bytes=0-1023`"),
+    ),
+    responses(
+        (status = 200, description = "The whole file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 401, description = "`token_invalid`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_purchased`: access was revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`token_expired` or `token_stale`", body = Problem, content_type = "application/problem+json"),
+        (status = 416, description = "`range_not_satisfiable`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn download_file(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    super::serve(&state, token.into_inner(), req.headers()).await
+}
+
+/// Preview images are public and immutable (their names are their content hashes). SVGs may
+/// carry script: they are served sandboxed, so opening one never runs code on our origin.
+pub async fn serve_preview(
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = name.into_inner();
+    let (hash, ext) = name.split_once('.').ok_or(ApiError::NotFound("preview"))?;
+    let valid_hash = hash.len() == 64
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let kind = Kind::from_extension(ext)
+        .filter(|k| *k != Kind::Pdf && valid_hash)
+        .ok_or(ApiError::NotFound("preview"))?;
+    let key = format!("previews/{name}");
+    let stream = match state.storage.get(&key, None).await {
+        Ok(s) => s,
+        Err(object_store::Error::NotFound { .. }) => return Err(ApiError::NotFound("preview")),
+        Err(e) => return Err(e.into()),
+    };
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CONTENT_TYPE, kind.content_type()))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if kind == Kind::Svg {
+        response.insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "sandbox; default-src 'none'; style-src 'unsafe-inline'",
+        ));
+    }
+    Ok(response.streaming(stream.map_err(|e| {
+        tracing::error!(error = %e, "preview stream failed");
+        actix_web::error::ErrorInternalServerError("storage")
+    })))
+}

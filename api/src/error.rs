@@ -1,0 +1,237 @@
+//! The one error type of the API and its one mapping to HTTP (`application/problem+json`).
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use shared_types::{FieldError, Problem};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the input was rejected")]
+    Validation(Vec<FieldError>),
+    #[error("malformed request: {detail}")]
+    BadRequest { code: &'static str, detail: String },
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("the access token is invalid")]
+    TokenInvalid,
+    #[error("the access token has expired")]
+    AccessTokenExpired,
+    #[error("the refresh token is invalid or expired")]
+    RefreshTokenInvalid,
+    #[error("the refresh token was already used; its session is revoked")]
+    RefreshTokenReused,
+    #[error("the download link has expired")]
+    DownloadTokenExpired,
+    #[error("the file changed since this download link was issued")]
+    DownloadTokenStale,
+    #[error("this action needs the admin role")]
+    Forbidden,
+    #[error("this item must be purchased first")]
+    NotPurchased,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("that email is already registered")]
+    EmailTaken,
+    #[error("a product with slug `{0}` already exists")]
+    SlugTaken(String),
+    #[error("`{field}` is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { field: &'static str, limit: u64 },
+    #[error("{message}")]
+    UnsupportedFileType {
+        field: &'static str,
+        message: String,
+    },
+    #[error("the requested range is outside the file of {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("the database is unavailable")]
+    DatabaseUnavailable(#[source] anyhow::Error),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// The stable code clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::TokenInvalid => "token_invalid",
+            ApiError::AccessTokenExpired => "token_expired",
+            ApiError::RefreshTokenInvalid => "refresh_token_invalid",
+            ApiError::RefreshTokenReused => "refresh_token_reused",
+            ApiError::DownloadTokenExpired => "token_expired",
+            ApiError::DownloadTokenStale => "token_stale",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotPurchased => "not_purchased",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::EmailTaken => "email_taken",
+            ApiError::SlugTaken(_) => "slug_taken",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedFileType { .. } => "unsupported_file_type",
+            ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::DatabaseUnavailable(_) => "database_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            ApiError::Validation(errors) => errors.clone(),
+            ApiError::EmailTaken => vec![FieldError::new("email", self.to_string())],
+            ApiError::SlugTaken(_) => vec![FieldError::new("title", self.to_string())],
+            ApiError::PayloadTooLarge { field, .. }
+            | ApiError::UnsupportedFileType { field, .. } => {
+                vec![FieldError::new(*field, self.to_string())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        let status = self.status_code();
+        Problem {
+            type_: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code().to_owned(),
+            errors: self.field_errors(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidCredentials
+            | ApiError::Unauthenticated
+            | ApiError::TokenInvalid
+            | ApiError::AccessTokenExpired
+            | ApiError::RefreshTokenInvalid
+            | ApiError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
+            ApiError::DownloadTokenExpired | ApiError::DownloadTokenStale => StatusCode::GONE,
+            ApiError::Forbidden | ApiError::NotPurchased => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::EmailTaken | ApiError::SlugTaken(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedFileType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            // The cause chain goes to the log, never to the client.
+            ApiError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error")
+            }
+            ApiError::DatabaseUnavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "database unavailable")
+            }
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        match self {
+            ApiError::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::RangeNotSatisfiable { size } => {
+                response.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
+            }
+            ApiError::Unauthenticated | ApiError::TokenInvalid | ApiError::AccessTokenExpired => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            _ => {}
+        }
+        response.json(self.to_problem())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match err {
+            Error::NotFound => ApiError::NotFound("resource"),
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => ApiError::DatabaseUnavailable(err.into()),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<r2d2_error::PoolError> for ApiError {
+    fn from(err: r2d2_error::PoolError) -> Self {
+        ApiError::DatabaseUnavailable(err.into())
+    }
+}
+
+mod r2d2_error {
+    pub use diesel::r2d2::PoolError;
+}
+
+impl From<object_store::Error> for ApiError {
+    fn from(err: object_store::Error) -> Self {
+        ApiError::Internal(anyhow::Error::new(err).context("object storage"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(anyhow::anyhow!("blocking task failed: {err}"))
+    }
+}
+
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Turns actix's own extractor failures (bad JSON, bad query string, bad path) into problems.
+pub fn json_error_handler(
+    err: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::bad_request("invalid_json", err.to_string()).into()
+}
+
+pub fn query_error_handler(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::bad_request("invalid_query", err.to_string()).into()
+}
+
+pub fn path_error_handler(
+    _err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    ApiError::NotFound("resource").into()
+}

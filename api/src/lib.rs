@@ -1,0 +1,157 @@
+//! Folio's API server as a library: `folio` (src/main.rs) and the tests start it the same way.
+
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod db;
+pub mod downloads;
+pub mod error;
+pub mod library;
+pub mod openapi;
+pub mod ops;
+pub mod schema;
+pub mod storage;
+pub mod telemetry;
+pub mod web_ui;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+
+use auth::ratelimit::RateLimiter;
+use auth::tokens::Keys;
+use config::Settings;
+use db::Db;
+use error::ApiError;
+use storage::Storage;
+
+/// Everything a handler needs, shared by all workers. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub storage: Storage,
+    pub keys: Arc<Keys>,
+    pub auth_limiter: Arc<RateLimiter>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, storage: Storage) -> Self {
+        Self {
+            db: Db::new(&settings.database_url, settings.db_pool_size),
+            keys: Arc::new(Keys::new(&settings)),
+            auth_limiter: Arc::new(RateLimiter::per_minute(settings.auth_rate_limit_per_minute)),
+            storage,
+            settings: Arc::new(settings),
+        }
+    }
+}
+
+/// Applies pending migrations. Runs before the server accepts requests.
+pub fn migrate(db: &Db) -> anyhow::Result<Vec<String>> {
+    let mut conn = db
+        .get()
+        .map_err(|e| anyhow::anyhow!("connecting to the database: {e:#}"))?;
+    conn.run_migrations()
+}
+
+/// The API under /api/v1, with the admin scope behind its role check.
+pub fn configure_api(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .service(
+                web::scope("/admin")
+                    .wrap(from_fn(auth::extract::require_admin))
+                    .configure(catalog::admin_routes::configure),
+            )
+            .configure(auth::routes::configure)
+            .configure(catalog::routes::configure)
+            .configure(downloads::routes::configure)
+            .configure(library::routes::configure)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route"))
+            })),
+    );
+}
+
+/// Builds the HTTP server on an already bound listener (port 0 in tests).
+pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
+    let web_ui = web_ui::WebUi::load(&state.settings.web_dist);
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(error::json_error_handler),
+            )
+            .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
+            .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    // Download links carry a token: never leak them to other sites.
+                    .add(("Referrer-Policy", "no-referrer"))
+                    .add(("X-Frame-Options", "DENY")),
+            )
+            .wrap(TracingLogger::<telemetry::FolioRootSpan>::new())
+            .route("/healthz", web::get().to(ops::healthz))
+            .route("/readyz", web::get().to(ops::readyz))
+            .route(
+                "/media/previews/{name}",
+                web::get().to(downloads::routes::serve_preview),
+            )
+            .route("/api/openapi.json", web::get().to(openapi_json))
+            .service(
+                utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}")
+                    .url("/api/docs/openapi.json", openapi::ApiDoc::openapi()),
+            )
+            .route(
+                "/api/docs",
+                web::get().to(|| async {
+                    actix_web::HttpResponse::PermanentRedirect()
+                        .insert_header(("Location", "/api/docs/"))
+                        .finish()
+                }),
+            )
+            .configure(configure_api)
+            .configure(|cfg| web_ui.configure(cfg))
+    })
+    .shutdown_timeout(10)
+    .listen(listener)
+    .context("listening")?
+    .run();
+    Ok(server)
+}
+
+async fn openapi_json() -> web::Json<utoipa::openapi::OpenApi> {
+    web::Json(openapi::ApiDoc::openapi())
+}
+
+/// `folio serve`: migrate, then serve until SIGINT/SIGTERM (in-flight requests finish first).
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let storage = Storage::local(&settings.storage_dir)
+        .with_context(|| format!("opening storage at {}", settings.storage_dir.display()))?;
+    let bind = settings.bind;
+    let state = AppState::new(settings, storage);
+    let db = state.db.clone();
+    let applied = web::block(move || migrate(&db)).await??;
+    for m in &applied {
+        tracing::info!(migration = %m, "applied migration");
+    }
+    let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
+    tracing::info!(
+        address = %bind,
+        public_url = %state.settings.public_url,
+        database = ?state.settings.database_url,
+        "Folio is listening"
+    );
+    server(state, listener)?.await.context("server")
+}

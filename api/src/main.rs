@@ -1,0 +1,107 @@
+//! `folio`: serve, migrate, create an admin, print the OpenAPI document or the schema.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use folio_api::config::Settings;
+use shared_types::{Email, Password};
+
+const USAGE: &str = "usage:
+  folio serve                    run the server (applies migrations first)
+  folio migrate                  apply pending database migrations
+  folio admin create --email E   create or promote an admin; the password is read from stdin
+  folio openapi                  print the OpenAPI document (YAML)
+  folio print-schema             print api/src/schema.rs for the configured database";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let ["openapi"] = args.as_slice() {
+        print!("{}", folio_api::openapi::yaml());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(problems) => {
+            eprintln!("folio: the settings have {} problem(s):", problems.len());
+            for p in problems {
+                eprintln!("  - {p}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    folio_api::telemetry::init(settings.log_format);
+    let result = match args.as_slice() {
+        [] | ["serve"] => run_server(settings),
+        ["migrate"] => migrate(&settings),
+        ["admin", "create", "--email", email] => create_admin(&settings, email),
+        ["print-schema"] => print_schema(&settings),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("folio: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ensure_sqlite_dir(settings: &Settings) -> anyhow::Result<()> {
+    if let folio_api::config::DatabaseUrl::Sqlite(path) = &settings.database_url {
+        if let Some(parent) = std::path::Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    Ok(())
+}
+
+fn run_server(settings: Settings) -> anyhow::Result<()> {
+    ensure_sqlite_dir(&settings)?;
+    actix_web::rt::System::new().block_on(folio_api::serve(settings))
+}
+
+fn open_db(settings: &Settings) -> anyhow::Result<folio_api::db::Db> {
+    ensure_sqlite_dir(settings)?;
+    let db = folio_api::db::Db::new(&settings.database_url, 1);
+    folio_api::migrate(&db)?;
+    Ok(db)
+}
+
+fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    ensure_sqlite_dir(settings)?;
+    let db = folio_api::db::Db::new(&settings.database_url, 1);
+    let applied = folio_api::migrate(&db)?;
+    println!("applied {} migration(s)", applied.len());
+    Ok(())
+}
+
+fn create_admin(settings: &Settings, email: &str) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let password = Password::parse(input.trim_end_matches(['\r', '\n']))
+        .map_err(|e| anyhow::anyhow!("password (stdin): {e}"))?;
+    let db = open_db(settings)?;
+    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let created = folio_api::auth::create_admin(&mut conn, &email, &password)?;
+    if created {
+        println!("created admin {email}");
+    } else {
+        println!("{email} existed: it is an admin now, with the new password");
+    }
+    Ok(())
+}
+
+fn print_schema(settings: &Settings) -> anyhow::Result<()> {
+    let db = open_db(settings)?;
+    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    print!("{}", folio_api::db::introspect::render_schema(&mut conn)?);
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! Liveness and readiness.
+
+use actix_web::{web, HttpResponse};
+use shared_types::HealthResponse;
+
+use crate::AppState;
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = HealthResponse)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(HealthResponse {
+        status: "ok".into(),
+    })
+}
+
+/// The process can serve: the database answers.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, body = HealthResponse),
+        (status = 503, description = "The database is unreachable", body = HealthResponse),
+    )
+)]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.db.ping().await {
+        Ok(()) => HttpResponse::Ok().json(HealthResponse {
+            status: "ok".into(),
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            HttpResponse::ServiceUnavailable().json(HealthResponse {
+                status: "unavailable".into(),
+            })
+        }
+    }
+}

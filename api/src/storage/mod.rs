@@ -1,0 +1,236 @@
+//! Object storage for product files and preview images, through `object_store` (a local folder
+//! by default; any S3-compatible bucket works the same way).
+//!
+//! Uploads stream into a temporary object while their sha256 is computed, then move to a key
+//! named by that hash (`files/<sha256>`, `previews/<sha256>.<ext>`): two products can never
+//! overwrite each other's files, and identical uploads share one object.
+
+pub mod sniff;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use object_store::{
+    local::LocalFileSystem, path::Path, GetOptions, GetRange, ObjectStore, WriteMultipart,
+};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+pub use sniff::Kind;
+
+const PART_SIZE: usize = 5 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+}
+
+/// An object that reached its content-addressed key.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub key: String,
+    pub size: i64,
+    pub sha256: String,
+    pub content_type: &'static str,
+    pub extension: &'static str,
+    /// False when an identical object was already stored (and is shared now).
+    pub created: bool,
+}
+
+/// Why an upload was refused; the field name is filled in by the caller.
+#[derive(Debug)]
+pub enum UploadError {
+    TooLarge {
+        limit: u64,
+    },
+    Unsupported(String),
+    /// The client's stream failed (disconnect, malformed multipart).
+    Client(String),
+    Store(object_store::Error),
+}
+
+impl UploadError {
+    pub fn into_api(self, field: &'static str) -> ApiError {
+        match self {
+            UploadError::TooLarge { limit } => ApiError::PayloadTooLarge { field, limit },
+            UploadError::Unsupported(message) => ApiError::UnsupportedFileType { field, message },
+            UploadError::Client(detail) => ApiError::bad_request("invalid_multipart", detail),
+            UploadError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl Storage {
+    pub fn local(root: &std::path::Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(root)?;
+        let store = LocalFileSystem::new_with_prefix(root)?;
+        Ok(Self::new(Arc::new(store)))
+    }
+
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+
+    /// Streams `body` into storage, refusing it past `max_bytes` or when its content is not one of
+    /// `accepted`. On any error nothing is left behind.
+    pub async fn put_stream<S, E>(
+        &self,
+        mut body: S,
+        max_bytes: u64,
+        accepted: &[Kind],
+    ) -> Result<StoredObject, UploadError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        // Read enough to recognise the content before writing anything.
+        let mut head = Vec::new();
+        let mut ended = false;
+        while head.len() < sniff::SNIFF_LEN {
+            match body.next().await {
+                Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+                Some(Err(e)) => return Err(UploadError::Client(e.to_string())),
+                None => {
+                    ended = true;
+                    break;
+                }
+            }
+            if head.len() as u64 > max_bytes {
+                return Err(UploadError::TooLarge { limit: max_bytes });
+            }
+        }
+        let kind = sniff::detect(&head)
+            .filter(|k| accepted.contains(k))
+            .ok_or_else(|| {
+                UploadError::Unsupported(format!(
+                    "the content is not {}",
+                    accepted
+                        .iter()
+                        .map(|k| k.describe())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ))
+            })?;
+
+        let temp = Path::from(format!("tmp/{}", uuid::Uuid::new_v4()));
+        let upload = self
+            .store
+            .put_multipart(&temp)
+            .await
+            .map_err(UploadError::Store)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut hasher = Sha256::new();
+        let mut size = head.len() as u64;
+        hasher.update(&head);
+        writer.write(&head);
+
+        let streamed: Result<(), UploadError> = async {
+            if ended {
+                return Ok(());
+            }
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| UploadError::Client(e.to_string()))?;
+                size += chunk.len() as u64;
+                if size > max_bytes {
+                    return Err(UploadError::TooLarge { limit: max_bytes });
+                }
+                hasher.update(&chunk);
+                writer
+                    .wait_for_capacity(2)
+                    .await
+                    .map_err(UploadError::Store)?;
+                writer.write(&chunk);
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = streamed {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
+        writer.finish().await.map_err(UploadError::Store)?;
+
+        let sha256 = hex::encode(hasher.finalize());
+        let key = match kind {
+            Kind::Pdf => format!("files/{sha256}"),
+            _ => format!("previews/{sha256}.{}", kind.extension()),
+        };
+        let created = match self
+            .store
+            .rename_if_not_exists(&temp, &Path::from(key.as_str()))
+            .await
+        {
+            Ok(()) => true,
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                self.store.delete(&temp).await.map_err(UploadError::Store)?;
+                false
+            }
+            Err(e) => {
+                let _ = self.store.delete(&temp).await;
+                return Err(UploadError::Store(e));
+            }
+        };
+        Ok(StoredObject {
+            key,
+            size: size as i64,
+            sha256,
+            content_type: kind.content_type(),
+            extension: kind.extension(),
+            created,
+        })
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {
+        match self.store.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes objects this request created, logging (not failing) on error: used to undo an
+    /// operation that failed after its uploads were stored.
+    pub async fn discard(&self, objects: &[&StoredObject]) {
+        for object in objects.iter().filter(|o| o.created) {
+            if let Err(e) = self.delete(&object.key).await {
+                tracing::error!(key = %object.key, error = %e, "could not remove an orphaned object");
+            }
+        }
+    }
+
+    /// Streams an object, or the byte range `start..end` of it.
+    pub async fn get(
+        &self,
+        key: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<impl Stream<Item = Result<Bytes, object_store::Error>>, object_store::Error> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..Default::default()
+        };
+        Ok(self
+            .store
+            .get_opts(&Path::from(key), options)
+            .await?
+            .into_stream())
+    }
+
+    pub async fn exists(&self, key: &str) -> Result<bool, object_store::Error> {
+        match self.store.head(&Path::from(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every key under `prefix` (tests use this to prove nothing was left behind).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, object_store::Error> {
+        let prefix = Path::from(prefix);
+        let mut keys = Vec::new();
+        let mut listing = self.store.list(Some(&prefix));
+        while let Some(meta) = listing.next().await {
+            keys.push(meta?.location.to_string());
+        }
+        Ok(keys)
+    }
+}

@@ -1,0 +1,184 @@
+//! Request and response bodies of the HTTP API (v1).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::money::{Currency, Money};
+
+/// A user's role. Admins manage the catalog and orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Customer,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Option<Self> {
+        match s {
+            "customer" => Some(Role::Customer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// Where a product stands: only `published` ones are in the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ProductStatus {
+    Draft,
+    Published,
+    Archived,
+}
+
+impl ProductStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductStatus::Draft => "draft",
+            ProductStatus::Published => "published",
+            ProductStatus::Archived => "archived",
+        }
+    }
+
+    pub fn from_db(s: &str) -> Option<Self> {
+        match s {
+            "draft" => Some(ProductStatus::Draft),
+            "published" => Some(ProductStatus::Published),
+            "archived" => Some(ProductStatus::Archived),
+            _ => None,
+        }
+    }
+}
+
+/// Body of `POST /api/v1/auth/register` and `POST /api/v1/auth/login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CredentialsRequest {
+    /// Email address; trimmed and compared case-insensitively.
+    #[cfg_attr(feature = "openapi", schema(example = "ada@example.com"))]
+    pub email: String,
+    /// Password, 8 to 128 characters.
+    #[cfg_attr(feature = "openapi", schema(example = "correct horse battery"))]
+    pub password: String,
+}
+
+/// Body of `POST /api/v1/auth/refresh` and `POST /api/v1/auth/logout`. Browsers may leave it
+/// empty: the HttpOnly refresh cookie is used instead.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RefreshRequest {
+    /// The refresh token from the last token response.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// Tokens issued by register, login and refresh.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenResponse {
+    /// Short-lived JWT for `Authorization: Bearer …`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Single-use token that buys a new pair at `/api/v1/auth/refresh`.
+    pub refresh_token: String,
+}
+
+/// The signed-in user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserProfile {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The downloadable file of a product.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductFile {
+    /// File name offered to the browser when downloading.
+    pub name: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// MIME type, e.g. `application/pdf`.
+    pub content_type: String,
+}
+
+/// A product in the catalog.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Product {
+    pub id: String,
+    /// URL-safe name, unique, derived from the title.
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub price: Money,
+    /// True when the price is zero: any signed-in user may download it.
+    pub is_free: bool,
+    pub status: ProductStatus,
+    /// Public URL of the preview image, if there is one.
+    pub preview_url: Option<String>,
+    pub file: ProductFile,
+    /// Whether the caller owns it; false for anonymous callers.
+    pub owned: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One page of products, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductPage {
+    pub items: Vec<Product>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Body of `PATCH /api/v1/admin/products/{id}`; absent fields are left as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProductRequest {
+    /// New title, 3 to 200 characters. The slug does not change.
+    pub title: Option<String>,
+    /// New description, at most 20,000 characters.
+    pub description: Option<String>,
+    /// New price as a decimal string: "0" is free, else 0.50 to 999999.99.
+    pub price: Option<String>,
+    pub currency: Option<Currency>,
+    pub status: Option<ProductStatus>,
+}
+
+/// A short-lived link to download a product's file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DownloadTokenResponse {
+    /// Absolute URL that serves the file; needs no other credentials.
+    pub url: String,
+    /// The token inside the URL.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A liveness or readiness answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HealthResponse {
+    /// `ok`, or `unavailable` when a dependency is down.
+    pub status: String,
+}

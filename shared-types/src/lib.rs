@@ -1,0 +1,15 @@
+//! Folio's wire types and validation rules.
+//!
+//! Everything here compiles to wasm32: the web UI parses form input with the same functions the
+//! server uses, so a field shows the message the server would send. Server-only derives
+//! (utoipa) sit behind the `openapi` feature.
+
+pub mod dto;
+pub mod money;
+pub mod problem;
+pub mod validate;
+
+pub use dto::*;
+pub use money::{Currency, Money, Price};
+pub use problem::{FieldError, Problem};
+pub use validate::{Description, Email, Password, Slug, Title, ValidationError};

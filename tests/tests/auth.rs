@@ -1,0 +1,324 @@
+//! Accounts and sessions, on SQLite and PostgreSQL.
+
+use folio_tests::*;
+use serde_json::{json, Value};
+
+backend_tests!(
+    registering_returns_tokens_that_identify_the_user,
+    emails_are_unique_case_insensitively,
+    bad_registration_input_reports_every_field,
+    login_refuses_unknown_email_and_wrong_password_alike,
+    refresh_tokens_rotate_and_a_reused_one_revokes_the_session,
+    the_refresh_cookie_is_httponly_strict_and_scoped,
+    logout_revokes_the_session,
+    forged_expired_and_misdirected_access_tokens_are_refused,
+    admin_emails_from_settings_get_the_admin_role,
+);
+
+backend_tests_with!(&[("FOLIO_AUTH_RATE_LIMIT", "3")] => login_attempts_are_rate_limited_per_client);
+
+async fn registering_returns_tokens_that_identify_the_user(app: TestApp) {
+    let res = app.register("  Ada@Example.COM ", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let tokens: Value = res.json().await.unwrap();
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 900);
+    assert!(tokens["refresh_token"].as_str().unwrap().len() >= 40);
+    let me: Value = app
+        .get("/api/v1/me", tokens["access_token"].as_str())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "ada@example.com");
+    assert_eq!(me["role"], "customer");
+    let stored: String = {
+        let db = app.state.db.clone();
+        db.run(|conn| {
+            use diesel::{QueryDsl, RunQueryDsl};
+            Ok(folio_api::schema::users::table
+                .select(folio_api::schema::users::password_hash)
+                .first::<String>(conn)?)
+        })
+        .await
+        .unwrap()
+    };
+    assert!(
+        stored.starts_with("$argon2id$"),
+        "passwords are stored as argon2id hashes"
+    );
+    assert!(!stored.contains(PASSWORD));
+    let anonymous = app.get("/api/v1/me", None).await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(problem(anonymous).await["code"], "unauthenticated");
+}
+
+async fn emails_are_unique_case_insensitively(app: TestApp) {
+    app.customer("ada@example.com").await;
+    let res = app.register("ADA@example.com", "another password").await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let body = problem(res).await;
+    assert_eq!(body["code"], "email_taken");
+    assert_eq!(body["errors"][0]["field"], "email");
+    assert_eq!(app.count("users").await, 1);
+}
+
+async fn bad_registration_input_reports_every_field(app: TestApp) {
+    let res = app.register("not-an-email", "short").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = problem(res).await;
+    assert_eq!(body["code"], "validation_failed");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["email", "password"]);
+    // Messages are the shared parsers' own, so the web UI shows the same text.
+    assert_eq!(
+        body["errors"][1]["message"],
+        shared_types::Password::parse("short").unwrap_err().message
+    );
+    let long = "x".repeat(129);
+    let res = app.register("ok@example.com", &long).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .bare_client()
+        .post(app.url("/api/v1/auth/register"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(problem(res).await["code"], "invalid_json");
+    assert_eq!(app.count("users").await, 0);
+}
+
+async fn login_refuses_unknown_email_and_wrong_password_alike(app: TestApp) {
+    app.customer("ada@example.com").await;
+    let wrong = app.login("ada@example.com", "wrong password!").await;
+    let unknown = app.login("nobody@example.com", PASSWORD).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    let (wrong, unknown) = (problem(wrong).await, problem(unknown).await);
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong["code"], "invalid_credentials");
+    let ok = app.login("ADA@example.com ", PASSWORD).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+}
+
+async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
+    app.post_json(
+        "/api/v1/auth/refresh",
+        None,
+        &json!({ "refresh_token": token }),
+    )
+    .await
+}
+
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_session(app: TestApp) {
+    let first = app.customer("ada@example.com").await;
+    let res = refresh(&app, &first.refresh_token).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let second: Value = res.json().await.unwrap();
+    let second_refresh = second["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second_refresh, first.refresh_token);
+    assert_eq!(
+        app.get("/api/v1/me", second["access_token"].as_str())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // The spent token comes back: someone copied it. The whole family dies.
+    let reuse = refresh(&app, &first.refresh_token).await;
+    assert_eq!(reuse.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(problem(reuse).await["code"], "refresh_token_reused");
+    let after = refresh(&app, &second_refresh).await;
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(problem(after).await["code"], "refresh_token_invalid");
+
+    // Another session of the same user is unaffected.
+    let other: Value = app
+        .login("ada@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        refresh(&app, other["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        refresh(&app, "garbage").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn the_refresh_cookie_is_httponly_strict_and_scoped(app: TestApp) {
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("folio_refresh="), "{cookie}");
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/api/v1/auth"] {
+        assert!(cookie.contains(part), "{cookie} lacks {part}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "http public URL: no Secure flag"
+    );
+    // A browser refreshes with the cookie alone (the client keeps cookies).
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let again = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "the rotated cookie replaced the spent one"
+    );
+}
+
+async fn logout_revokes_the_session(app: TestApp) {
+    let tokens = app.customer("ada@example.com").await;
+    let res = app
+        .post_json(
+            "/api/v1/auth/logout",
+            None,
+            &json!({"refresh_token": tokens.refresh_token}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        refresh(&app, &tokens.refresh_token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+fn sign(claims: &Value, secret: &str, alg: jsonwebtoken::Algorithm) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(alg),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn forged_expired_and_misdirected_access_tokens_are_refused(app: TestApp) {
+    let tokens = app.customer("ada@example.com").await;
+    let id = app.user_id(&tokens.access_token).await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = |aud: &str, exp: i64| json!({"sub": id, "role": "admin", "iss": "folio", "aud": aud, "iat": now, "exp": exp});
+    let cases = [
+        (
+            "expired",
+            sign(
+                &claims("folio-api", now - 60),
+                JWT_SECRET,
+                jsonwebtoken::Algorithm::HS256,
+            ),
+            "token_expired",
+        ),
+        (
+            "wrong key",
+            sign(
+                &claims("folio-api", now + 600),
+                "another-secret-another-secret-0000",
+                jsonwebtoken::Algorithm::HS256,
+            ),
+            "token_invalid",
+        ),
+        (
+            "HS512",
+            sign(
+                &claims("folio-api", now + 600),
+                JWT_SECRET,
+                jsonwebtoken::Algorithm::HS512,
+            ),
+            "token_invalid",
+        ),
+        (
+            "download audience",
+            sign(
+                &claims("folio-download", now + 600),
+                JWT_SECRET,
+                jsonwebtoken::Algorithm::HS256,
+            ),
+            "token_invalid",
+        ),
+        ("garbage", "abc.def.ghi".to_owned(), "token_invalid"),
+    ];
+    for (what, token, code) in cases {
+        let res = app.get("/api/v1/me", Some(&token)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(problem(res).await["code"], code, "{what}");
+    }
+    // A self-made admin claim signed with the right key still cannot pass the admin check,
+    // because the role is read from the database.
+    let forged_role = sign(
+        &claims("folio-api", now + 600),
+        JWT_SECRET,
+        jsonwebtoken::Algorithm::HS256,
+    );
+    let res = app.get("/api/v1/admin/products", Some(&forged_role)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+async fn admin_emails_from_settings_get_the_admin_role(app: TestApp) {
+    let token = app.admin().await;
+    let me: Value = app
+        .get("/api/v1/me", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["role"], "admin");
+    assert_eq!(
+        app.get("/api/v1/admin/products", Some(&token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+async fn login_attempts_are_rate_limited_per_client(app: TestApp) {
+    for _ in 0..3 {
+        assert_eq!(
+            app.login("x@example.com", "whatever1").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let res = app.login("x@example.com", "whatever1").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(problem(res).await["code"], "rate_limited");
+}

@@ -1,0 +1,200 @@
+//! Things that hold across the whole API: the checked-in OpenAPI document and schema are current,
+//! every admin route refuses customers and strangers, and GET never changes anything.
+
+use folio_tests::*;
+use serde_json::Value;
+
+fn repo_file(path: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+}
+
+#[test]
+fn openapi_yaml_is_current() {
+    let generated = folio_api::openapi::yaml();
+    assert!(
+        repo_file("openapi.yaml") == generated,
+        "openapi.yaml is stale: run `cargo xtask openapi` and commit the result"
+    );
+}
+
+backend_tests!(
+    schema_rs_matches_the_migrations,
+    every_admin_route_refuses_customers_and_anonymous_callers,
+    get_requests_change_nothing_even_for_an_admin,
+    health_and_readiness_answer,
+    the_spec_and_docs_are_served_without_a_cdn,
+);
+
+async fn schema_rs_matches_the_migrations(app: TestApp) {
+    let rendered = app
+        .state
+        .db
+        .run(|conn| {
+            Ok(folio_api::db::introspect::render_schema(conn)
+                .map_err(folio_api::error::ApiError::Internal)?)
+        })
+        .await
+        .unwrap();
+    assert!(
+        repo_file("api/src/schema.rs") == rendered,
+        "api/src/schema.rs differs from the {:?} migrations: run `cargo xtask schema`\n{rendered}",
+        app.backend
+    );
+}
+
+/// (method, path) of every operation in the served document.
+async fn operations(app: &TestApp) -> Vec<(String, String)> {
+    let spec: Value = app
+        .get("/api/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut ops = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            ops.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    ops
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "0190a0a0-0000-7000-8000-000000000000")
+        .replace("{slug}", "some-slug")
+        .replace("{token}", "some-token")
+}
+
+async fn every_admin_route_refuses_customers_and_anonymous_callers(app: TestApp) {
+    let customer = app.customer("ada@example.com").await.access_token;
+    let admin_ops: Vec<_> = operations(&app)
+        .await
+        .into_iter()
+        .filter(|(_, p)| p.starts_with("/api/v1/admin"))
+        .collect();
+    assert!(admin_ops.len() >= 6, "{admin_ops:?}");
+    for (method, path) in admin_ops {
+        let url = app.url(&concrete(&path));
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        // A body the handler would accept is irrelevant: the role check comes first.
+        let res = app
+            .bare_client()
+            .request(m.clone(), &url)
+            .body("{}")
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} anonymous"
+        );
+        assert_eq!(problem(res).await["code"], "unauthenticated");
+        let res = app
+            .bare_client()
+            .request(m, &url)
+            .bearer_auth(&customer)
+            .body("{}")
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::FORBIDDEN,
+            "{method} {path} customer"
+        );
+        assert_eq!(problem(res).await["code"], "forbidden");
+    }
+}
+
+async fn get_requests_change_nothing_even_for_an_admin(app: TestApp) {
+    // The original wiped the store on GET /admin/db-flush, so any page an admin opened could.
+    let admin = app.admin().await;
+    let p = app.product(&admin, "Keep Me", "0", pdf("keep")).await;
+    let before = (
+        app.count("products").await,
+        app.count("users").await,
+        app.objects().await,
+    );
+    for (method, path) in operations(&app).await {
+        if method != "GET" {
+            continue;
+        }
+        let path = concrete(&path).replace("some-slug", p["slug"].as_str().unwrap());
+        let status = app.get(&path, Some(&admin)).await.status();
+        assert!(!status.is_server_error(), "GET {path}: {status}");
+    }
+    let after = (
+        app.count("products").await,
+        app.count("users").await,
+        app.objects().await,
+    );
+    assert_eq!(before, after);
+}
+
+async fn health_and_readiness_answer(app: TestApp) {
+    let res = app.get("/healthz", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.get("/readyz", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "ok");
+    let res = app.get("/", None).await;
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+}
+
+async fn the_spec_and_docs_are_served_without_a_cdn(app: TestApp) {
+    let spec: Value = app
+        .get("/api/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spec["info"]["title"], "Folio API");
+    let res = app.get("/api/docs/", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(!html.contains("https://"), "no assets from other hosts");
+}
+
+#[actix_web::test]
+async fn readiness_reports_an_unreachable_database_as_503() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    // A server whose database cannot be opened at all.
+    let broken = folio_api::config::Settings::from_lookup(|k| match k {
+        "DATABASE_URL" => Some("postgres://nobody@127.0.0.1:1/none".into()),
+        "FOLIO_JWT_SECRET" => Some(JWT_SECRET.into()),
+        "FOLIO_WEB_DIST" => Some("/nonexistent".into()),
+        _ => None,
+    })
+    .unwrap();
+    let state = folio_api::AppState::new(broken, app.state.storage.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    actix_web::rt::spawn(folio_api::server(state, listener).unwrap());
+    let client = app.bare_client();
+    let res = client.get(format!("{url}/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let res = client
+        .get(format!("{url}/api/v1/products"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(problem(res).await["code"], "database_unavailable");
+    assert_eq!(
+        client
+            .get(format!("{url}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
