@@ -33,8 +33,8 @@ async fn schema_rs_matches_the_migrations(app: TestApp) {
         .state
         .db
         .run(|conn| {
-            Ok(folio_api::db::introspect::render_schema(conn)
-                .map_err(folio_api::error::ApiError::Internal)?)
+            folio_api::db::introspect::render_schema(conn)
+                .map_err(folio_api::error::ApiError::Internal)
         })
         .await
         .unwrap();
@@ -197,4 +197,18 @@ async fn readiness_reports_an_unreachable_database_as_503() {
             .status(),
         StatusCode::OK
     );
+}
+
+#[test]
+fn the_readme_documents_every_setting() {
+    let readme = repo_file("README.md");
+    for (name, _, _) in folio_api::config::SETTINGS_DOC {
+        assert!(
+            readme.contains(&format!("| `{name}` |")),
+            "README.md lacks the setting {name}"
+        );
+    }
+    for command in ["cargo xtask run", "cargo xtask test"] {
+        assert!(readme.contains(command));
+    }
 }
