@@ -13,6 +13,7 @@ backend_tests!(
     logout_revokes_the_session,
     forged_expired_and_misdirected_access_tokens_are_refused,
     admin_emails_from_settings_get_the_admin_role,
+    concurrent_refreshes_of_one_token_succeed_once_and_never_fail_with_500,
 );
 
 backend_tests_with!(&[("FOLIO_AUTH_RATE_LIMIT", "3")] => login_attempts_are_rate_limited_per_client);
@@ -321,4 +322,22 @@ async fn login_attempts_are_rate_limited_per_client(app: TestApp) {
         .unwrap();
     assert!((1..=60).contains(&retry));
     assert_eq!(problem(res).await["code"], "rate_limited");
+}
+
+async fn concurrent_refreshes_of_one_token_succeed_once_and_never_fail_with_500(app: TestApp) {
+    let tokens = app.customer("ada@example.com").await;
+    let attempts = (0..10).map(|_| refresh(&app, &tokens.refresh_token));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.status())
+        .collect();
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
 }

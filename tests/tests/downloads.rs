@@ -11,6 +11,7 @@ backend_tests!(
     expired_forged_and_stale_links_are_refused,
     downloads_are_recorded,
     svg_previews_are_served_sandboxed,
+    two_products_with_the_same_file_name_keep_their_own_bytes,
 );
 
 fn path_of(app: &TestApp, link: &Value) -> String {
@@ -282,5 +283,37 @@ async fn svg_previews_are_served_sandboxed(app: TestApp) {
     ] {
         let res = app.get(bad, None).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{bad}");
+    }
+}
+
+async fn two_products_with_the_same_file_name_keep_their_own_bytes(app: TestApp) {
+    // The original saved uploads under their file names: a second `guide.pdf` replaced the first.
+    let admin = app.admin().await;
+    let user = app.customer("ada@example.com").await.access_token;
+    app.product(&admin, "First Guide", "0", pdf("first edition"))
+        .await;
+    app.product(&admin, "Second Guide", "0", pdf("second edition"))
+        .await;
+    for (slug, marker) in [
+        ("first-guide", "first edition"),
+        ("second-guide", "second edition"),
+    ] {
+        let l = link(&app, &user, slug).await;
+        let res = app.get(&path_of(&app, &l), None).await;
+        assert_eq!(
+            res.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .nth(1)
+                .unwrap()
+                .trim(),
+            "filename=\"guide.pdf\""
+        );
+        assert_eq!(
+            res.bytes().await.unwrap().as_ref(),
+            pdf(marker).as_slice(),
+            "{slug}"
+        );
     }
 }

@@ -194,14 +194,17 @@ pub async fn refresh(state: &AppState, presented: String) -> Result<TokenRespons
         .run(move |conn| {
             conn.transaction(|conn| {
                 let at = now();
-                let Some(row) = repo::find_refresh_token(conn, &hash_refresh_token(&presented))?
-                else {
+                let hash = hash_refresh_token(&presented);
+                // Write first: the transaction takes SQLite's write lock at its first statement,
+                // so two concurrent refreshes queue instead of failing to upgrade a read lock.
+                let spent = repo::spend_refresh_token(conn, &hash, at)?;
+                let Some(row) = repo::find_refresh_token(conn, &hash)? else {
                     return Ok(Rotation::Invalid);
                 };
-                if row.revoked_at.is_some() || row.expires_at <= at {
-                    return Ok(Rotation::Invalid);
-                }
-                if row.used_at.is_some() || !repo::mark_refresh_token_used(conn, &row.id, at)? {
+                if !spent {
+                    if row.revoked_at.is_some() || row.expires_at <= at {
+                        return Ok(Rotation::Invalid);
+                    }
                     repo::revoke_family(conn, &row.family_id, at)?;
                     tracing::warn!(user_id = %row.user_id, "refresh token reused; session revoked");
                     return Ok(Rotation::Reused);

@@ -95,17 +95,19 @@ pub fn find_refresh_token(
         .optional()
 }
 
-/// Marks a token spent; false when another request spent it first.
-pub fn mark_refresh_token_used(
+/// Marks a live token spent; false when it is unknown, expired, revoked or already spent
+/// (possibly by a concurrent request).
+pub fn spend_refresh_token(
     conn: &mut DbConnection,
-    id: &str,
+    hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     let n = diesel::update(
         refresh_tokens::table
-            .find(id)
+            .filter(refresh_tokens::token_hash.eq(hash))
             .filter(refresh_tokens::used_at.is_null())
-            .filter(refresh_tokens::revoked_at.is_null()),
+            .filter(refresh_tokens::revoked_at.is_null())
+            .filter(refresh_tokens::expires_at.gt(now)),
     )
     .set(refresh_tokens::used_at.eq(now))
     .execute(conn)?;
