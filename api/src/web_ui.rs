@@ -23,7 +23,7 @@ impl WebUi {
         } else {
             tracing::warn!(
                 path = %dist.display(),
-                "web UI not built (no index.html): `cargo xtask run` builds it; the API works without it"
+                "web UI not built (no index.html there); the API works without it"
             );
             Self { dist: None }
         }
