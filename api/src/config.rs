@@ -98,6 +98,18 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// How Folio reaches Stripe.
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    pub secret_key: Secret,
+    /// Webhook signing secrets; several during a rotation.
+    pub webhook_secrets: Vec<Secret>,
+    /// Base URL of the Stripe API (with a trailing slash).
+    pub api_base: Url,
+    /// True when the built-in emulator stands in for Stripe.
+    pub emulated: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub environment: Environment,
@@ -118,6 +130,8 @@ pub struct Settings {
     pub refresh_token_ttl_secs: i64,
     pub download_token_ttl_secs: i64,
     pub log_format: LogFormat,
+    /// None in development without STRIPE_SECRET_KEY: `folio serve` starts the emulator.
+    pub stripe: Option<StripeSettings>,
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -197,6 +211,21 @@ pub const SETTINGS_DOC: &[(&str, &str, &str)] = &[
         "lifetime of a download link",
     ),
     ("FOLIO_LOG_FORMAT", "text", "`text` or `json`"),
+    (
+        "STRIPE_SECRET_KEY",
+        "(none: the built-in emulator)",
+        "Stripe secret key; required in production",
+    ),
+    (
+        "STRIPE_WEBHOOK_SECRET",
+        "(none)",
+        "webhook signing secret(s), comma-separated for rotation; required with STRIPE_SECRET_KEY",
+    ),
+    (
+        "STRIPE_API_BASE",
+        "https://api.stripe.com/",
+        "Stripe API base URL (tests point it at the emulator)",
+    ),
     ("RUST_LOG", "info", "log filter (tracing-subscriber syntax)"),
 ];
 
@@ -309,6 +338,8 @@ impl Settings {
             }
         };
 
+        let stripe = parse_stripe(&get, production, &mut problems);
+
         let settings = Settings {
             environment,
             database_url,
@@ -352,6 +383,7 @@ impl Settings {
                 &mut problems,
             ),
             log_format,
+            stripe,
         };
         if problems.is_empty() {
             Ok(settings)
@@ -372,6 +404,64 @@ impl Settings {
     /// An absolute URL under the public base.
     pub fn public(&self, path: &str) -> String {
         format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
+    }
+}
+
+fn parse_stripe(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+    problems: &mut Vec<String>,
+) -> Option<StripeSettings> {
+    let key = get("STRIPE_SECRET_KEY");
+    let secrets: Vec<Secret> = get("STRIPE_WEBHOOK_SECRET")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Secret(s.as_bytes().to_vec()))
+        .collect();
+    let api_base = match get("STRIPE_API_BASE") {
+        None => Url::parse("https://api.stripe.com/").expect("a valid constant"),
+        Some(raw) => match Url::parse(&raw) {
+            Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
+                if !u.path().ends_with('/') {
+                    u.set_path(&format!("{}/", u.path()));
+                }
+                u
+            }
+            _ => {
+                problems.push(format!("STRIPE_API_BASE: `{raw}` is not an http(s) URL"));
+                return None;
+            }
+        },
+    };
+    match key {
+        None => {
+            if production {
+                problems.push("STRIPE_SECRET_KEY is required when FOLIO_ENV=production".into());
+                if secrets.is_empty() {
+                    problems
+                        .push("STRIPE_WEBHOOK_SECRET is required when FOLIO_ENV=production".into());
+                }
+            }
+            None
+        }
+        Some(key) => {
+            if secrets.is_empty() {
+                problems.push("STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY".into());
+            }
+            if production && key.starts_with("sk_test_") {
+                tracing::warn!(
+                    "FOLIO_ENV=production with a Stripe test key: payments are in test mode"
+                );
+            }
+            Some(StripeSettings {
+                secret_key: Secret(key.into_bytes()),
+                webhook_secrets: secrets,
+                api_base,
+                emulated: false,
+            })
+        }
     }
 }
 
@@ -458,6 +548,18 @@ mod tests {
         assert!(
             problems
                 .iter()
+                .any(|p| p.contains("STRIPE_SECRET_KEY is required")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("STRIPE_WEBHOOK_SECRET is required")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
                 .any(|p| p.contains("FOLIO_JWT_SECRET is required")),
             "{problems:?}"
         );
@@ -488,11 +590,15 @@ mod tests {
             ("FOLIO_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
             ("FOLIO_PUBLIC_URL", "https://shop.example.com"),
             ("DATABASE_URL", "postgres://folio:hunter2@db/folio"),
+            ("STRIPE_SECRET_KEY", "sk_live_abcdefabcdef"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_old,whsec_new"),
         ])
         .unwrap();
         assert!(s.https());
         let debug = format!("{s:?}");
         assert!(!debug.contains("0123456789abcdef"));
         assert!(!debug.contains("hunter2"));
+        assert!(!debug.contains("sk_live") && !debug.contains("whsec"));
+        assert_eq!(s.stripe.unwrap().webhook_secrets.len(), 2);
     }
 }

@@ -47,6 +47,16 @@ pub enum ApiError {
     RangeNotSatisfiable { size: u64 },
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("free items need no checkout: download them directly")]
+    FreeItem,
+    #[error("you already own this item")]
+    AlreadyOwned,
+    #[error("only a paid order can be refunded; this one is {0}")]
+    OrderNotRefundable(String),
+    #[error("the payment provider could not complete the request; try again later")]
+    PaymentProvider(#[source] crate::payments::gateway::GatewayError),
+    #[error("the webhook signature is invalid: {0}")]
+    InvalidSignature(#[source] crate::payments::webhook::SignatureError),
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -87,6 +97,11 @@ impl ApiError {
             ApiError::UnsupportedFileType { .. } => "unsupported_file_type",
             ApiError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::FreeItem => "free_item",
+            ApiError::AlreadyOwned => "already_owned",
+            ApiError::OrderNotRefundable(_) => "order_not_refundable",
+            ApiError::PaymentProvider(_) => "payment_provider_error",
+            ApiError::InvalidSignature(_) => "invalid_signature",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -137,6 +152,10 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedFileType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::FreeItem => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::AlreadyOwned | ApiError::OrderNotRefundable(_) => StatusCode::CONFLICT,
+            ApiError::PaymentProvider(_) => StatusCode::BAD_GATEWAY,
+            ApiError::InvalidSignature(_) => StatusCode::BAD_REQUEST,
             ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -147,6 +166,12 @@ impl ResponseError for ApiError {
             // The cause chain goes to the log, never to the client.
             ApiError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error")
+            }
+            ApiError::PaymentProvider(cause) => {
+                tracing::error!(error = %cause, "payment provider error")
+            }
+            ApiError::InvalidSignature(cause) => {
+                tracing::warn!(error = %cause, "webhook refused")
             }
             ApiError::DatabaseUnavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "database unavailable")

@@ -9,6 +9,8 @@ pub mod error;
 pub mod library;
 pub mod openapi;
 pub mod ops;
+pub mod pagination;
+pub mod payments;
 pub mod schema;
 pub mod storage;
 pub mod telemetry;
@@ -39,17 +41,23 @@ pub struct AppState {
     pub storage: Storage,
     pub keys: Arc<Keys>,
     pub auth_limiter: Arc<RateLimiter>,
+    pub payments: Arc<payments::Payments>,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, storage: Storage) -> Self {
-        Self {
+    /// Needs `settings.stripe`: `serve` fills it with the emulator's when Stripe is not configured.
+    pub fn new(settings: Settings, storage: Storage) -> anyhow::Result<Self> {
+        let stripe = settings.stripe.as_ref().context(
+            "Stripe is not configured (STRIPE_SECRET_KEY) and the emulator was not started",
+        )?;
+        Ok(Self {
+            payments: Arc::new(payments::Payments::new(stripe)?),
             db: Db::new(&settings.database_url, settings.db_pool_size),
             keys: Arc::new(Keys::new(&settings)),
             auth_limiter: Arc::new(RateLimiter::per_minute(settings.auth_rate_limit_per_minute)),
             storage,
             settings: Arc::new(settings),
-        }
+        })
     }
 }
 
@@ -68,12 +76,14 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
             .service(
                 web::scope("/admin")
                     .wrap(from_fn(auth::extract::require_admin))
-                    .configure(catalog::admin_routes::configure),
+                    .configure(catalog::admin_routes::configure)
+                    .configure(payments::routes::configure_admin),
             )
             .configure(auth::routes::configure)
             .configure(catalog::routes::configure)
             .configure(downloads::routes::configure)
             .configure(library::routes::configure)
+            .configure(payments::routes::configure)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route"))
             })),
@@ -131,16 +141,57 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> 
     Ok(server)
 }
 
+/// Development without a Stripe key: the emulator runs in this process on its own loopback port
+/// and receives the same calls Stripe would. Never in production (settings refuse that case).
+fn start_emulator(settings: &Settings) -> anyhow::Result<config::StripeSettings> {
+    use rand::RngCore;
+    anyhow::ensure!(
+        settings.environment != config::Environment::Production,
+        "the Stripe emulator never runs in production"
+    );
+    let mut raw = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let secret = format!("whsec_{}", hex::encode(raw));
+    let webhook = format!(
+        "http://127.0.0.1:{}/api/v1/stripe/webhook",
+        settings.bind.port()
+    );
+    let emulator = stripe_emulator::Emulator::new(stripe_emulator::Config {
+        webhook_url: Some(webhook),
+        webhook_secret: secret.clone(),
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").context("binding the Stripe emulator")?;
+    actix_web::rt::spawn(
+        emulator
+            .server(listener)
+            .context("starting the Stripe emulator")?,
+    );
+    let base = emulator.base_url();
+    tracing::warn!(
+        emulator = %base,
+        "PAYMENTS ARE SIMULATED: no STRIPE_SECRET_KEY, so the built-in Stripe emulator takes payments (no money moves)"
+    );
+    Ok(config::StripeSettings {
+        secret_key: config::Secret::new(b"sk_test_emulator".to_vec()),
+        webhook_secrets: vec![config::Secret::new(secret.into_bytes())],
+        api_base: url::Url::parse(&format!("{base}/"))?,
+        emulated: true,
+    })
+}
+
 async fn openapi_json() -> web::Json<utoipa::openapi::OpenApi> {
     web::Json(openapi::ApiDoc::openapi())
 }
 
 /// `folio serve`: migrate, then serve until SIGINT/SIGTERM (in-flight requests finish first).
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let storage = Storage::local(&settings.storage_dir)
         .with_context(|| format!("opening storage at {}", settings.storage_dir.display()))?;
     let bind = settings.bind;
-    let state = AppState::new(settings, storage);
+    if settings.stripe.is_none() {
+        settings.stripe = Some(start_emulator(&settings)?);
+    }
+    let state = AppState::new(settings, storage)?;
     let db = state.db.clone();
     let applied = web::block(move || migrate(&db)).await??;
     for m in &applied {

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, catalog, downloads, library, ops};
+use crate::{auth, catalog, downloads, library, ops, payments};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,12 @@ use crate::{auth, catalog, downloads, library, ops};
         catalog::admin_routes::archive_product,
         catalog::admin_routes::replace_product_file,
         catalog::admin_routes::replace_product_preview,
+        payments::routes::start_checkout,
+        payments::routes::get_checkout_session,
+        payments::routes::list_own_orders,
+        payments::routes::receive_stripe_webhook,
+        payments::routes::list_all_orders,
+        payments::routes::refund_order,
         ops::healthz,
         ops::readyz,
     ),
@@ -39,7 +45,8 @@ use crate::{auth, catalog, downloads, library, ops};
         (name = "catalog", description = "What is for sale"),
         (name = "downloads", description = "Getting the files"),
         (name = "library", description = "What the caller owns"),
-        (name = "admin", description = "Catalog management (admin role)"),
+        (name = "payments", description = "Checkout, orders and Stripe's webhook"),
+        (name = "admin", description = "Catalog and order management (admin role)"),
         (name = "operations", description = "Health checks"),
     )
 )]

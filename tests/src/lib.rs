@@ -22,6 +22,7 @@ pub use reqwest::StatusCode;
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const PASSWORD: &str = "correct horse battery";
 pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const WEBHOOK_SECRET: &str = "whsec_test_secret_for_folio_tests";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -34,6 +35,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     pub backend: Backend,
+    /// The Stripe stand-in this server talks to (its own, on another port).
+    pub emulator: stripe_emulator::Emulator,
     dir: PathBuf,
     pg_database: Option<(String, String)>,
 }
@@ -92,6 +95,14 @@ impl TestApp {
             }
         };
 
+        let emulator = stripe_emulator::Emulator::new(stripe_emulator::Config {
+            webhook_url: None,
+            webhook_secret: WEBHOOK_SECRET.to_owned(),
+        });
+        let emulator_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        actix_web::rt::spawn(emulator.server(emulator_listener).unwrap());
+        let stripe_base = format!("{}/", emulator.base_url());
+
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let mut vars: HashMap<String, String> = [
@@ -103,6 +114,9 @@ impl TestApp {
             ("FOLIO_ADMIN_EMAILS", ""),
             ("FOLIO_AUTH_RATE_LIMIT", "100000"),
             ("FOLIO_DB_POOL_SIZE", "4"),
+            ("STRIPE_SECRET_KEY", "sk_test_folio"),
+            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("STRIPE_API_BASE", stripe_base.as_str()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -113,7 +127,7 @@ impl TestApp {
         let settings = Settings::from_lookup(|k| vars.get(k).cloned().filter(|v| !v.is_empty()))
             .expect("test settings are valid");
         let storage = Storage::local(&settings.storage_dir).unwrap();
-        let state = AppState::new(settings, storage);
+        let state = AppState::new(settings, storage).expect("app state");
         let db = state.db.clone();
         tokio::task::spawn_blocking(move || folio_api::migrate(&db))
             .await
@@ -121,6 +135,7 @@ impl TestApp {
             .expect("migrations apply");
         let server = folio_api::server(state.clone(), listener).expect("server starts");
         actix_web::rt::spawn(server);
+        emulator.set_webhook_url(&format!("{address}/api/v1/stripe/webhook"));
 
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -132,6 +147,7 @@ impl TestApp {
             client,
             state,
             backend,
+            emulator,
             dir,
             pg_database,
         })
@@ -247,6 +263,16 @@ impl TestApp {
             res.text().await.unwrap()
         );
         res.json().await.unwrap()
+    }
+
+    /// Starts a checkout as `token` and returns the response JSON.
+    pub async fn checkout(&self, token: &str, slug: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/checkout",
+            Some(token),
+            &serde_json::json!({ "slug": slug }),
+        )
+        .await
     }
 
     pub async fn download_token(&self, token: &str, slug: &str) -> reqwest::Response {

@@ -171,10 +171,13 @@ async fn readiness_reports_an_unreachable_database_as_503() {
         "DATABASE_URL" => Some("postgres://nobody@127.0.0.1:1/none".into()),
         "FOLIO_JWT_SECRET" => Some(JWT_SECRET.into()),
         "FOLIO_WEB_DIST" => Some("/nonexistent".into()),
+        "STRIPE_SECRET_KEY" => Some("sk_test_unused".into()),
+        "STRIPE_WEBHOOK_SECRET" => Some("whsec_unused".into()),
+        "STRIPE_API_BASE" => Some("http://127.0.0.1:9/".into()),
         _ => None,
     })
     .unwrap();
-    let state = folio_api::AppState::new(broken, app.state.storage.clone());
+    let state = folio_api::AppState::new(broken, app.state.storage.clone()).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     actix_web::rt::spawn(folio_api::server(state, listener).unwrap());

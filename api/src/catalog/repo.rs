@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
+use crate::pagination::Cursor;
 use crate::schema::products;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -46,13 +47,6 @@ pub struct ProductChanges {
 }
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
-/// Where a page starts: after the product with this creation time and id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    pub created_at: NaiveDateTime,
-    pub id: String,
-}
 
 pub struct ListFilter<'a> {
     /// None lists every status (admins); otherwise only this one.

@@ -1,0 +1,171 @@
+//! The Stripe client: async-stripe's checkout crate for Checkout Sessions, and one plain request
+//! for refunds. The API version is the one async-stripe pins (`stripe::VERSION`), sent on every
+//! call, so responses always have the shape the types expect.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionPaymentIntentData, ProductData, RetrieveCheckoutSession,
+};
+use stripe_client_core::{RequestBuilder, StripeMethod};
+use stripe_shared::{CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus};
+
+use crate::config::StripeSettings;
+
+/// What Folio needs of a Checkout Session, whether it came from the API or from a webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: String,
+    /// Folio's order id (`client_reference_id`, or `metadata.order_id`).
+    pub order_id: Option<String>,
+    pub paid: bool,
+    pub payment_intent: Option<String>,
+    pub url: Option<String>,
+}
+
+/// Why Stripe could not do what was asked. The message is for logs only.
+#[derive(Debug, thiserror::Error)]
+#[error("stripe: {0}")]
+pub struct GatewayError(String);
+
+impl GatewayError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl From<stripe::StripeError> for GatewayError {
+    fn from(e: stripe::StripeError) -> Self {
+        GatewayError(e.to_string())
+    }
+}
+
+/// A Checkout Session to create for one order.
+pub struct NewSession<'a> {
+    pub order_id: &'a str,
+    pub user_id: &'a str,
+    pub product_id: &'a str,
+    pub product_name: &'a str,
+    pub image_url: Option<&'a str>,
+    pub amount_cents: i64,
+    pub currency: &'a str,
+    pub customer_email: &'a str,
+    pub success_url: String,
+    pub cancel_url: String,
+}
+
+#[derive(Clone)]
+pub struct Gateway {
+    client: stripe::Client,
+}
+
+fn idempotent(key: &str) -> Result<RequestStrategy, GatewayError> {
+    IdempotencyKey::new(key)
+        .map(RequestStrategy::Idempotent)
+        .map_err(|e| GatewayError(format!("idempotency key: {e}")))
+}
+
+impl Gateway {
+    pub fn new(settings: &StripeSettings) -> anyhow::Result<Self> {
+        let key = String::from_utf8(settings.secret_key.expose().to_vec())?;
+        let client = stripe::ClientBuilder::new(key)
+            .url(settings.api_base.as_str())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .map_err(|e| anyhow::anyhow!("building the Stripe client: {e}"))?;
+        Ok(Self { client })
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = new.order_id))]
+    pub async fn create_session(&self, new: NewSession<'_>) -> Result<SessionInfo, GatewayError> {
+        let currency: stripe_types::Currency = new
+            .currency
+            .parse()
+            .map_err(|_| GatewayError(format!("unknown currency {}", new.currency)))?;
+        let mut product = ProductData::new(new.product_name);
+        if let Some(url) = new.image_url {
+            product.images = Some(vec![url.to_owned()]);
+        }
+        let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency);
+        price.unit_amount = Some(new.amount_cents);
+        price.product_data = Some(product);
+        let mut item = CreateCheckoutSessionLineItems::new();
+        item.price_data = Some(price);
+        item.quantity = Some(1);
+        let metadata: HashMap<String, String> = [
+            ("order_id", new.order_id),
+            ("user_id", new.user_id),
+            ("product_id", new.product_id),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let mut intent = CreateCheckoutSessionPaymentIntentData::new();
+        intent.metadata = Some(metadata.clone());
+        let session = CreateCheckoutSession::new()
+            .mode(CheckoutSessionMode::Payment)
+            .line_items(vec![item])
+            .client_reference_id(new.order_id)
+            .metadata(metadata)
+            .payment_intent_data(intent)
+            .customer_email(new.customer_email)
+            .success_url(new.success_url)
+            .cancel_url(new.cancel_url)
+            .customize()
+            // One order, one session: a retried request cannot create a second one.
+            .request_strategy(idempotent(&format!("folio-checkout-{}", new.order_id))?)
+            .send(&self.client)
+            .await?;
+        Ok(session_info(&session))
+    }
+
+    pub async fn retrieve_session(&self, id: &str) -> Result<SessionInfo, GatewayError> {
+        let session = RetrieveCheckoutSession::new(id).send(&self.client).await?;
+        Ok(session_info(&session))
+    }
+
+    /// Refunds a payment in full. Idempotent per order, so a retried refund is not paid twice.
+    #[tracing::instrument(skip_all, fields(order_id))]
+    pub async fn refund(&self, payment_intent: &str, order_id: &str) -> Result<(), GatewayError> {
+        #[derive(serde::Serialize)]
+        struct RefundParams<'a> {
+            payment_intent: &'a str,
+            metadata: HashMap<&'a str, &'a str>,
+        }
+        let params = RefundParams {
+            payment_intent,
+            metadata: [("order_id", order_id)].into_iter().collect(),
+        };
+        RequestBuilder::new(StripeMethod::Post, "/refunds")
+            .form(&params)
+            .customize::<stripe_shared::Refund>()
+            .request_strategy(idempotent(&format!("folio-refund-{order_id}"))?)
+            .send(&self.client)
+            .await?;
+        Ok(())
+    }
+}
+
+fn session_info(session: &CheckoutSession) -> SessionInfo {
+    SessionInfo {
+        id: session.id.as_str().to_owned(),
+        order_id: session.client_reference_id.clone().or_else(|| {
+            session
+                .metadata
+                .as_ref()
+                .and_then(|m| m.get("order_id").cloned())
+        }),
+        paid: matches!(
+            session.payment_status,
+            CheckoutSessionPaymentStatus::Paid | CheckoutSessionPaymentStatus::NoPaymentRequired
+        ),
+        payment_intent: session
+            .payment_intent
+            .as_ref()
+            .map(|p| p.id().as_str().to_owned()),
+        url: session.url.clone(),
+    }
+}

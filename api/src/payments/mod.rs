@@ -1,0 +1,492 @@
+//! Payments: Stripe Checkout for paid items, fulfillment from the webhook and from the success
+//! page (one function, safe to run any number of times at once), refunds and disputes.
+
+pub mod gateway;
+pub mod repo;
+pub mod routes;
+pub mod webhook;
+
+use diesel::Connection;
+use serde::Deserialize;
+use shared_types::{
+    CheckoutResponse, Currency, Money, Order, OrderPage, OrderProduct, OrderStatus, ProductStatus,
+};
+
+use crate::auth::AuthUser;
+use crate::config::{Secret, StripeSettings};
+use crate::db::{new_id, now, DbConnection};
+use crate::error::ApiError;
+use crate::pagination::{self, Cursor};
+use crate::AppState;
+use gateway::{Gateway, NewSession, SessionInfo};
+use repo::{OrderListing, OrderRow};
+
+/// Stripe as Folio uses it: the API client and the webhook secrets.
+pub struct Payments {
+    pub gateway: Gateway,
+    pub webhook_secrets: Vec<Secret>,
+}
+
+impl Payments {
+    pub fn new(settings: &StripeSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            gateway: Gateway::new(settings)?,
+            webhook_secrets: settings.webhook_secrets.clone(),
+        })
+    }
+}
+
+fn order_dto(listing: OrderListing, with_email: bool) -> Order {
+    let (row, slug, title, email) = listing;
+    Order {
+        amount: Money::new(
+            row.amount_cents,
+            row.currency.parse::<Currency>().unwrap_or_default(),
+        ),
+        status: OrderStatus::from_db(&row.status).unwrap_or(OrderStatus::Failed),
+        created_at: row.created_at.and_utc(),
+        paid_at: row.paid_at.map(|t| t.and_utc()),
+        buyer_email: with_email.then_some(email),
+        product: OrderProduct { slug, title },
+        id: row.id,
+    }
+}
+
+/// Starts a purchase: a pending order and a Checkout Session for it.
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn checkout(
+    state: &AppState,
+    user: &AuthUser,
+    slug: String,
+) -> Result<CheckoutResponse, ApiError> {
+    let (product, owned) = crate::catalog::visible_product(state, Some(user), slug).await?;
+    if product.status != ProductStatus::Published.as_str() {
+        return Err(ApiError::NotFound("product"));
+    }
+    if product.price_cents == 0 {
+        return Err(ApiError::FreeItem);
+    }
+    if owned {
+        return Err(ApiError::AlreadyOwned);
+    }
+    let at = now();
+    let order = OrderRow {
+        id: new_id(),
+        user_id: user.id.clone(),
+        product_id: product.id.clone(),
+        amount_cents: product.price_cents,
+        currency: product.currency.clone(),
+        stripe_session_id: None,
+        stripe_payment_intent_id: None,
+        status: OrderStatus::Pending.as_str().into(),
+        created_at: at,
+        updated_at: at,
+        paid_at: None,
+    };
+    let (inserted, user_id) = (order.clone(), user.id.clone());
+    let email = state
+        .db
+        .run(move |conn| {
+            repo::insert_order(conn, &inserted)?;
+            let user =
+                crate::auth::repo::find_user(conn, &user_id)?.ok_or(ApiError::Unauthenticated)?;
+            Ok(user.email)
+        })
+        .await?;
+
+    let preview = crate::catalog::to_dto(&state.settings, &product, false).preview_url;
+    let created = state
+        .payments
+        .gateway
+        .create_session(NewSession {
+            order_id: &order.id,
+            user_id: &user.id,
+            product_id: &product.id,
+            product_name: &product.title,
+            image_url: preview.as_deref(),
+            amount_cents: product.price_cents,
+            currency: &product.currency,
+            customer_email: &email,
+            success_url: state
+                .settings
+                .public("/checkout/success?session_id={CHECKOUT_SESSION_ID}"),
+            cancel_url: state
+                .settings
+                .public(&format!("/products/{}?checkout=cancelled", product.slug)),
+        })
+        .await;
+    let session = match created {
+        Ok(session) => session,
+        Err(e) => {
+            // The order must not linger as pending: nobody can ever pay it.
+            let id = order.id.clone();
+            state
+                .db
+                .run(move |conn| {
+                    Ok(repo::transition(
+                        conn,
+                        &id,
+                        OrderStatus::Pending,
+                        OrderStatus::Failed,
+                        now(),
+                    )?)
+                })
+                .await?;
+            return Err(ApiError::PaymentProvider(e));
+        }
+    };
+    let checkout_url = session.url.clone().ok_or_else(|| {
+        ApiError::PaymentProvider(gateway::GatewayError::new("the session has no url"))
+    })?;
+    let (order_id, session_id) = (order.id.clone(), session.id.clone());
+    state
+        .db
+        .run(move |conn| Ok(repo::set_session(conn, &order_id, &session_id, now())?))
+        .await?;
+    tracing::info!(order_id = %order.id, "checkout started");
+    Ok(CheckoutResponse {
+        checkout_url,
+        session_id: session.id,
+        order_id: order.id,
+    })
+}
+
+/// What fulfilling a session did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fulfillment {
+    /// This call moved the order to paid and granted access.
+    Granted,
+    /// Already paid (or refunded, disputed…): nothing changed.
+    AlreadySettled,
+    /// The session is not paid (yet).
+    NotPaid,
+    /// No order of ours matches the session.
+    NotOurs,
+}
+
+fn resolve_session_order(
+    conn: &mut DbConnection,
+    session: &SessionInfo,
+) -> diesel::QueryResult<Option<OrderRow>> {
+    let order = match &session.order_id {
+        Some(id) => repo::find_order(conn, id)?,
+        None => repo::find_order_by_session(conn, &session.id)?,
+    };
+    // A reference to one of our orders from some other session is not a payment for it.
+    Ok(order.filter(|o| {
+        o.stripe_session_id
+            .as_deref()
+            .is_none_or(|s| s == session.id)
+    }))
+}
+
+/// The one fulfillment path. Its first statement is the conditional UPDATE, so concurrent calls
+/// queue on the row (PostgreSQL) or the write lock (SQLite) and exactly one of them grants.
+fn fulfill_order(
+    conn: &mut DbConnection,
+    order: &OrderRow,
+    session: &SessionInfo,
+) -> diesel::QueryResult<Fulfillment> {
+    if !session.paid {
+        return Ok(Fulfillment::NotPaid);
+    }
+    let at = now();
+    if !repo::mark_paid(conn, &order.id, session.payment_intent.as_deref(), at)? {
+        return Ok(Fulfillment::AlreadySettled);
+    }
+    if order.stripe_session_id.is_none() {
+        repo::set_session(conn, &order.id, &session.id, at)?;
+    }
+    repo::grant(conn, &order.user_id, &order.product_id, &order.id, at)?;
+    tracing::info!(order_id = %order.id, "order paid; access granted");
+    Ok(Fulfillment::Granted)
+}
+
+/// Fulfills a session read from Stripe (the success page's path).
+pub async fn fulfill(state: &AppState, session: SessionInfo) -> Result<Fulfillment, ApiError> {
+    state
+        .db
+        .run(move |conn| {
+            let Some(order) = resolve_session_order(conn, &session)? else {
+                return Ok(Fulfillment::NotOurs);
+            };
+            Ok(conn.transaction(|conn| fulfill_order(conn, &order, &session))?)
+        })
+        .await
+}
+
+/// The buyer's view of a checkout after Stripe sent them back: confirms with Stripe and
+/// fulfills if paid, so access does not wait for the webhook.
+pub async fn session_status(
+    state: &AppState,
+    user: &AuthUser,
+    session_id: String,
+) -> Result<Order, ApiError> {
+    let (sid, uid) = (session_id.clone(), user.id.clone());
+    let order = state
+        .db
+        .run(move |conn| Ok(repo::find_order_by_session(conn, &sid)?))
+        .await?
+        .filter(|o| o.user_id == uid)
+        .ok_or(ApiError::NotFound("checkout session"))?;
+    if order.status == OrderStatus::Pending.as_str() {
+        let session = state
+            .payments
+            .gateway
+            .retrieve_session(&session_id)
+            .await
+            .map_err(ApiError::PaymentProvider)?;
+        fulfill(state, session).await?;
+    }
+    load_order(state, order.id, false).await
+}
+
+async fn load_order(
+    state: &AppState,
+    order_id: String,
+    with_email: bool,
+) -> Result<Order, ApiError> {
+    state
+        .db
+        .run(move |conn| repo::order_listing(conn, &order_id)?.ok_or(ApiError::NotFound("order")))
+        .await
+        .map(|l| order_dto(l, with_email))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderQuery {
+    /// Items per page, 1 to 100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only orders in this status (admin listing only).
+    pub status: Option<OrderStatus>,
+}
+
+/// Orders newest first: the user's own, or everybody's for admins (`user` None).
+pub async fn list_orders(
+    state: &AppState,
+    user: Option<&AuthUser>,
+    query: OrderQuery,
+) -> Result<OrderPage, ApiError> {
+    let limit = pagination::limit(query.limit)?;
+    let after = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let user_id = user.map(|u| u.id.clone());
+    let with_email = user.is_none();
+    let status = if with_email { query.status } else { None };
+    let rows = state
+        .db
+        .run(move |conn| {
+            Ok(repo::list_orders(
+                conn,
+                repo::OrderFilter {
+                    user_id: user_id.as_deref(),
+                    status,
+                    after: after.as_ref(),
+                    limit: limit + 1,
+                },
+            )?)
+        })
+        .await?;
+    let (rows, next_cursor) =
+        pagination::finish(rows, limit, |l| (l.0.created_at, l.0.id.as_str()));
+    Ok(OrderPage {
+        items: rows.into_iter().map(|l| order_dto(l, with_email)).collect(),
+        next_cursor,
+    })
+}
+
+/// Refunds a paid order through Stripe and revokes access at once; the `charge.refunded`
+/// webhook that follows finds the order refunded already and changes nothing.
+#[tracing::instrument(skip_all, fields(order_id = %order_id))]
+pub async fn refund(state: &AppState, order_id: String) -> Result<Order, ApiError> {
+    if uuid::Uuid::parse_str(&order_id).is_err() {
+        return Err(ApiError::NotFound("order"));
+    }
+    let id = order_id.clone();
+    let order = state
+        .db
+        .run(move |conn| repo::find_order(conn, &id)?.ok_or(ApiError::NotFound("order")))
+        .await?;
+    let payment_intent = match (order.status.as_str(), &order.stripe_payment_intent_id) {
+        ("paid", Some(pi)) => pi.clone(),
+        _ => return Err(ApiError::OrderNotRefundable(order.status.clone())),
+    };
+    state
+        .payments
+        .gateway
+        .refund(&payment_intent, &order.id)
+        .await
+        .map_err(ApiError::PaymentProvider)?;
+    let id = order.id.clone();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let at = now();
+                if repo::transition(conn, &id, OrderStatus::Paid, OrderStatus::Refunded, at)? {
+                    repo::revoke_for_order(conn, &id, at)?;
+                }
+                diesel::QueryResult::Ok(())
+            })?;
+            Ok(())
+        })
+        .await?;
+    tracing::info!("order refunded; access revoked");
+    load_order(state, order_id, true).await
+}
+
+/// Verifies and applies one webhook delivery. Each event id is applied at most once: it is
+/// recorded in the same transaction that applies it, so a failure leaves it unrecorded and
+/// Stripe's retry applies it then.
+pub async fn handle_webhook(
+    state: &AppState,
+    signature: Option<String>,
+    body: bytes::Bytes,
+) -> Result<(), ApiError> {
+    webhook::verify(
+        signature.as_deref(),
+        &body,
+        &state.payments.webhook_secrets,
+        chrono::Utc::now().timestamp(),
+    )
+    .map_err(ApiError::InvalidSignature)?;
+    let event: webhook::Envelope = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("invalid_payload", format!("not a Stripe event: {e}"))
+    })?;
+    let (event_id, event_type) = (event.id.clone(), event.type_.clone());
+    let outcome = state
+        .db
+        .run(move |conn| Ok(conn.transaction(|conn| apply_event(conn, event))?))
+        .await?;
+    tracing::info!(event_id = %event_id, event_type = %event_type, outcome, "webhook event");
+    Ok(())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(object: serde_json::Value) -> Option<T> {
+    serde_json::from_value(object)
+        .map_err(|e| tracing::warn!(error = %e, "unexpected webhook object"))
+        .ok()
+}
+
+fn apply_event(
+    conn: &mut DbConnection,
+    event: webhook::Envelope,
+) -> diesel::QueryResult<&'static str> {
+    let at = now();
+    if !repo::record_event(conn, &event.id, &event.type_, at)? {
+        return Ok("duplicate");
+    }
+    let object = event.data.object;
+    Ok(match event.type_.as_str() {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            let Some(session) = parse::<webhook::SessionObject>(object).map(|s| s.into_info())
+            else {
+                return Ok("unreadable");
+            };
+            match resolve_session_order(conn, &session)? {
+                None => "not ours",
+                Some(order) => match fulfill_order(conn, &order, &session)? {
+                    Fulfillment::Granted => "granted",
+                    Fulfillment::AlreadySettled => "already settled",
+                    Fulfillment::NotPaid => "awaiting payment",
+                    Fulfillment::NotOurs => "not ours",
+                },
+            }
+        }
+        kind @ ("checkout.session.async_payment_failed" | "checkout.session.expired") => {
+            let Some(session) = parse::<webhook::SessionObject>(object).map(|s| s.into_info())
+            else {
+                return Ok("unreadable");
+            };
+            let to = if kind.ends_with("expired") {
+                OrderStatus::Expired
+            } else {
+                OrderStatus::Failed
+            };
+            match resolve_session_order(conn, &session)? {
+                None => "not ours",
+                Some(order) if repo::transition(conn, &order.id, OrderStatus::Pending, to, at)? => {
+                    "closed"
+                }
+                Some(_) => "already settled",
+            }
+        }
+        "charge.refunded" => {
+            let Some(charge) = parse::<webhook::ChargeObject>(object) else {
+                return Ok("unreadable");
+            };
+            let Some(order) = by_payment_intent(conn, charge.payment_intent.as_ref())? else {
+                return Ok("not ours");
+            };
+            if charge.amount_refunded < charge.amount {
+                "partial refund: access kept"
+            } else if repo::transition(
+                conn,
+                &order.id,
+                OrderStatus::Paid,
+                OrderStatus::Refunded,
+                at,
+            )? {
+                repo::revoke_for_order(conn, &order.id, at)?;
+                "refunded: access revoked"
+            } else {
+                "already settled"
+            }
+        }
+        "charge.dispute.created" => {
+            let Some(dispute) = parse::<webhook::DisputeObject>(object) else {
+                return Ok("unreadable");
+            };
+            let Some(order) = by_payment_intent(conn, dispute.payment_intent.as_ref())? else {
+                return Ok("not ours");
+            };
+            if repo::transition(
+                conn,
+                &order.id,
+                OrderStatus::Paid,
+                OrderStatus::Disputed,
+                at,
+            )? {
+                repo::revoke_for_order(conn, &order.id, at)?;
+                "disputed: access revoked"
+            } else {
+                "already settled"
+            }
+        }
+        "charge.dispute.closed" => {
+            let Some(dispute) = parse::<webhook::DisputeObject>(object) else {
+                return Ok("unreadable");
+            };
+            let Some(order) = by_payment_intent(conn, dispute.payment_intent.as_ref())? else {
+                return Ok("not ours");
+            };
+            if dispute.status != "won" {
+                "dispute lost: access stays revoked"
+            } else if repo::transition(
+                conn,
+                &order.id,
+                OrderStatus::Disputed,
+                OrderStatus::Paid,
+                at,
+            )? {
+                repo::restore_for_order(conn, &order.id)?;
+                "dispute won: access restored"
+            } else {
+                "already settled"
+            }
+        }
+        _ => "ignored type",
+    })
+}
+
+fn by_payment_intent(
+    conn: &mut DbConnection,
+    pi: Option<&webhook::Ref>,
+) -> diesel::QueryResult<Option<OrderRow>> {
+    match pi {
+        Some(pi) => repo::find_order_by_payment_intent(conn, pi.id()),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,149 @@
+//! `/_emulator/...`: the Rust API's test controls over HTTP, for manual testing and for tests
+//! that run the emulator as a separate process. No API key is needed.
+//!
+//! - `GET|POST /_emulator/knobs` (POST takes a JSON object; fields not given keep their value)
+//! - `POST /_emulator/release?reverse=true`
+//! - `POST /_emulator/disputes` (`payment_intent`, form or JSON) → the dispute
+//! - `POST /_emulator/disputes/{id}/close` (`status=won|lost`) → the dispute
+//! - `POST /_emulator/webhook_url` (`url`)
+//! - `GET /_emulator/deliveries`, `GET /_emulator/events`
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+
+use crate::error::ApiError;
+use crate::params::Params;
+use crate::{Emulator, Knobs};
+
+type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/knobs", web::get().to(get_knobs))
+        .route("/knobs", web::post().to(set_knobs))
+        .route("/release", web::post().to(release))
+        .route("/disputes", web::post().to(create_dispute))
+        .route("/disputes/{id}/close", web::post().to(close_dispute))
+        .route("/webhook_url", web::post().to(set_webhook_url))
+        .route("/deliveries", web::get().to(deliveries))
+        .route("/events", web::get().to(events));
+}
+
+async fn get_knobs(em: web::Data<Emulator>) -> HttpResponse {
+    HttpResponse::Ok().json(em.knobs())
+}
+
+/// Merges the given fields into the current knobs, so `{"hold": true}` changes only `hold`.
+async fn set_knobs(body: web::Bytes, em: web::Data<Emulator>) -> Result<HttpResponse> {
+    let patch: Map<String, Value> = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::invalid(None, None, format!("Expected a JSON object of knobs: {e}")))?;
+    let mut current = match serde_json::to_value(em.knobs()) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    for (key, value) in patch {
+        if !current.contains_key(&key) {
+            return Err(ApiError::unknown(&key));
+        }
+        current.insert(key, value);
+    }
+    let knobs: Knobs = serde_json::from_value(Value::Object(current))
+        .map_err(|e| ApiError::invalid(None, None, format!("Invalid knobs: {e}")))?;
+    em.set_knobs(knobs.clone());
+    Ok(HttpResponse::Ok().json(knobs))
+}
+
+async fn release(req: HttpRequest, body: web::Bytes, em: web::Data<Emulator>) -> Result<HttpResponse> {
+    let fields = fields(&req, &body)?;
+    let reverse = matches!(field(&fields, "reverse"), Some("true" | "1"));
+    em.release(reverse);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn create_dispute(req: HttpRequest, body: web::Bytes, em: web::Data<Emulator>) -> Result<HttpResponse> {
+    let fields = fields(&req, &body)?;
+    let intent = field(&fields, "payment_intent").ok_or_else(|| ApiError::missing("payment_intent"))?;
+    let id = em.create_dispute(intent)?;
+    dispute(&em, &id)
+}
+
+async fn close_dispute(
+    req: HttpRequest,
+    body: web::Bytes,
+    path: web::Path<String>,
+    em: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    let fields = fields(&req, &body)?;
+    let won = match field(&fields, "status") {
+        Some("won") => true,
+        Some("lost") => false,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                None,
+                Some("status"),
+                "Invalid status: must be one of won, lost",
+            ))
+        }
+        None => return Err(ApiError::missing("status")),
+    };
+    em.close_dispute(&path, won)?;
+    dispute(&em, &path)
+}
+
+fn dispute(em: &Emulator, id: &str) -> Result<HttpResponse> {
+    let json = em.with_store(|store, _| Ok((store.dispute_json(id)?, Vec::new())))?;
+    Ok(HttpResponse::Ok().json(json))
+}
+
+async fn set_webhook_url(req: HttpRequest, body: web::Bytes, em: web::Data<Emulator>) -> Result<HttpResponse> {
+    let fields = fields(&req, &body)?;
+    let url = field(&fields, "url").ok_or_else(|| ApiError::missing("url"))?;
+    em.set_webhook_url(url);
+    Ok(HttpResponse::Ok().json(json!({ "webhook_url": url })))
+}
+
+async fn deliveries(em: web::Data<Emulator>) -> HttpResponse {
+    HttpResponse::Ok().json(em.deliveries())
+}
+
+async fn events(em: web::Data<Emulator>) -> HttpResponse {
+    HttpResponse::Ok().json(em.events())
+}
+
+/// Query string and body fields together; the body may be a form or a JSON object.
+fn fields(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>> {
+    let mut out = Map::new();
+    let mut sources = vec![req.query_string().to_string()];
+    let is_json = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if is_json {
+        let object: Map<String, Value> = serde_json::from_slice(body)
+            .map_err(|e| ApiError::invalid(None, None, format!("Expected a JSON object: {e}")))?;
+        out.extend(object);
+    } else {
+        let text = std::str::from_utf8(body)
+            .map_err(|_| ApiError::invalid(None, None, "The request body is not valid UTF-8."))?;
+        sources.push(text.to_string());
+    }
+    for source in sources {
+        let mut params = Params::parse(&source)?;
+        for key in params.keys() {
+            if let Some(value) = params.string(&key)? {
+                out.entry(key).or_insert(Value::String(value));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A field as text; JSON booleans and numbers count too (`{"reverse": true}`).
+fn field<'a>(fields: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    match fields.get(key)? {
+        Value::String(s) => Some(s.as_str()),
+        Value::Bool(true) => Some("true"),
+        Value::Bool(false) => Some("false"),
+        _ => None,
+    }
+}

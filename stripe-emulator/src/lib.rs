@@ -1,0 +1,311 @@
+//! A local stand-in for the part of the Stripe API that Folio uses, so that development runs and
+//! tests need no Stripe account and no network.
+//!
+//! It serves, Stripe-shaped and test-mode only:
+//! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}` (with `expand[]=line_items`),
+//!   `GET /v1/checkout/sessions/{id}/line_items`, `POST /v1/checkout/sessions/{id}/expire`;
+//! - `POST /v1/refunds`, `GET /v1/refunds/{id}`, `GET /v1/charges/{id}`, `GET /v1/disputes/{id}`;
+//! - the hosted checkout page `GET /pay/{id}` with Pay / Pay later / Decline / Cancel buttons;
+//! - signed webhooks (`Stripe-Signature`) for checkout, refund and dispute events, with knobs
+//!   that make delivery late, duplicated, concurrent, failing, held back or reordered;
+//! - `/_emulator/...` routes to drive the same knobs and disputes by hand.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use stripe_emulator::{Config, Emulator};
+//! let emulator = Emulator::new(Config { webhook_url: None, webhook_secret: "whsec_test".into() });
+//! let server = emulator.server(std::net::TcpListener::bind("127.0.0.1:0")?)?;
+//! actix_web::rt::spawn(server);
+//! // point async-stripe at format!("{}/", emulator.base_url())
+//! # Ok(()) }
+//! ```
+
+// `json!` of a full checkout.session needs more than the default 128.
+#![recursion_limit = "256"]
+
+mod api;
+mod control;
+mod delivery;
+mod error;
+mod form;
+mod objects;
+mod pages;
+mod params;
+mod routes;
+mod store;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use actix_web::{web, App, HttpServer};
+use serde::{Deserialize, Serialize};
+
+pub use delivery::{signature, Delivery, MAX_ATTEMPTS};
+pub use error::EmulatorError;
+pub use objects::API_VERSION;
+
+use crate::delivery::{BusyGuard, Outbox, Outgoing};
+use crate::objects::{event_json, new_id, Cause, EventDraft};
+use crate::store::{Payment, Store};
+
+/// How the emulator reaches the application.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where signed events are POSTed; can be set later with [`Emulator::set_webhook_url`].
+    /// Events raised before there is one are kept and sent once it is set.
+    pub webhook_url: Option<String>,
+    /// The endpoint secret (`whsec_...`): the HMAC key of `Stripe-Signature`.
+    pub webhook_secret: String,
+}
+
+/// Switches that make the emulator misbehave the ways Stripe can, so that the application's
+/// handling of those cases can be tested. All default to off.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Knobs {
+    /// Deliver every event this many extra times.
+    pub duplicates: u32,
+    /// Send the copies of one event concurrently instead of one after another.
+    pub concurrent: bool,
+    /// Wait this long before the first delivery attempt of each event.
+    pub delay_ms: u64,
+    /// Drop the first N attempts of each event as simulated network failures (logged, then
+    /// retried with backoff).
+    pub fail_first: u32,
+    /// Queue events instead of sending them; [`Emulator::release`] sends them.
+    pub hold: bool,
+    /// Every `/v1` call answers HTTP 500 with an `api_error`.
+    pub api_outage: bool,
+    /// Reserved; delayed payments are chosen on the page ("Pay later") instead.
+    pub async_payments: bool,
+    /// Retry backoff base (0: 200 ms); doubles per failed attempt, capped at 5 s; delivery gives
+    /// up after [`MAX_ATTEMPTS`] attempts of a copy.
+    pub retry_base_ms: u64,
+    /// How long a delayed ("Pay later") payment takes to settle (0: 1000 ms).
+    pub async_delay_ms: u64,
+}
+
+/// Shared state behind every clone of [`Emulator`] and every server worker.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub secret: String,
+    webhook_url: Mutex<Option<String>>,
+    knobs: Mutex<Knobs>,
+    base_url: Mutex<Option<String>>,
+    pub store: Mutex<Store>,
+    pub outbox: Outbox,
+}
+
+impl Inner {
+    pub fn knobs(&self) -> Knobs {
+        lock(&self.knobs).clone()
+    }
+
+    pub fn webhook_url(&self) -> Option<String> {
+        lock(&self.webhook_url).clone()
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: state is only changed by short, non-panicking sections,
+/// and one panicking test must not take the whole emulator down with it.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The emulator: its state, its server and its webhook sender. Cheap to clone; clones share
+/// everything.
+#[derive(Clone, Debug)]
+pub struct Emulator {
+    inner: Arc<Inner>,
+}
+
+impl Emulator {
+    pub fn new(config: Config) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                secret: config.webhook_secret,
+                webhook_url: Mutex::new(config.webhook_url.filter(|u| !u.is_empty())),
+                knobs: Mutex::new(Knobs::default()),
+                base_url: Mutex::new(None),
+                store: Mutex::new(Store::default()),
+                outbox: Outbox::new(),
+            }),
+        }
+    }
+
+    /// Serves the API and the hosted checkout pages on an already-bound listener. Like
+    /// `HttpServer::run()`, the returned server must be awaited or spawned on an actix runtime.
+    ///
+    /// It runs one worker (the state sits behind one mutex anyway, and tests start many
+    /// emulators) and installs no signal handlers, because it is usually embedded in a test or
+    /// another program.
+    pub fn server(&self, listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
+        let addr = listener.local_addr()?;
+        *lock(&self.inner.base_url) = Some(base_url_for(addr));
+        let emulator = self.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(emulator.clone()))
+                .configure(routes::configure)
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)?
+        .run();
+        Ok(server)
+    }
+
+    /// `http://127.0.0.1:PORT` once [`Emulator::server`] was called (an unspecified bind address
+    /// is reported as loopback); the empty string before.
+    pub fn base_url(&self) -> String {
+        lock(&self.inner.base_url).clone().unwrap_or_default()
+    }
+
+    /// Sets where events go, and sends the events that waited for a URL (unless `hold` is on).
+    pub fn set_webhook_url(&self, url: &str) {
+        *lock(&self.inner.webhook_url) = Some(url.to_string()).filter(|u| !u.is_empty());
+        if !self.inner.knobs().hold {
+            delivery::flush(&self.inner, false);
+        }
+    }
+
+    /// Replaces all knobs. Turning `hold` off does not send held events: [`Emulator::release`]
+    /// does.
+    pub fn set_knobs(&self, knobs: Knobs) {
+        *lock(&self.inner.knobs) = knobs;
+    }
+
+    pub fn knobs(&self) -> Knobs {
+        self.inner.knobs()
+    }
+
+    /// The current `checkout.session` object (without `line_items`), or `None` for an unknown id.
+    pub fn session(&self, id: &str) -> Option<serde_json::Value> {
+        self.with_store(|store, _| {
+            let session = store.session(id)?;
+            Ok((objects::session_json(session, false), Vec::new()))
+        })
+        .ok()
+    }
+
+    /// Completes a session as if the customer paid by card (the page's Pay button):
+    /// `checkout.session.completed` with `payment_status` "paid".
+    pub fn pay(&self, session_id: &str) -> Result<(), EmulatorError> {
+        self.with_store(|store, now| store.pay(session_id, Payment::Card, now))
+    }
+
+    /// Completes a session with a delayed payment method (the page's "Pay later" button):
+    /// `checkout.session.completed` with `payment_status` "unpaid" now, then after
+    /// `async_delay_ms` either `checkout.session.async_payment_succeeded` (and "paid") or
+    /// `checkout.session.async_payment_failed`.
+    pub fn pay_async(&self, session_id: &str, succeed: bool) -> Result<(), EmulatorError> {
+        self.with_store(|store, now| store.pay(session_id, Payment::Delayed, now))?;
+        let delay = match self.knobs().async_delay_ms {
+            0 => 1000,
+            ms => ms,
+        };
+        let guard = BusyGuard::new(&self.inner);
+        let emulator = self.clone();
+        let session_id = session_id.to_string();
+        delivery::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            if let Err(err) =
+                emulator.with_store(|store, now| store.settle_delayed(&session_id, succeed, now))
+            {
+                tracing::warn!(%err, "delayed payment could not settle");
+            }
+            drop(guard);
+        });
+        Ok(())
+    }
+
+    /// Expires an open session (`checkout.session.expired`), like
+    /// `POST /v1/checkout/sessions/{id}/expire`.
+    pub fn expire(&self, session_id: &str) -> Result<(), EmulatorError> {
+        self.with_store(|store, _| store.expire(session_id, &Cause::default()))
+            .map(|_| ())
+    }
+
+    /// The cardholder disputes the charge of a paid payment intent: `charge.dispute.created`.
+    pub fn create_dispute(&self, payment_intent: &str) -> Result<String, EmulatorError> {
+        self.with_store(|store, now| store.create_dispute(payment_intent, now))
+    }
+
+    /// Closes an open dispute as won or lost: `charge.dispute.closed`.
+    pub fn close_dispute(&self, dispute_id: &str, won: bool) -> Result<(), EmulatorError> {
+        self.with_store(|store, _| store.close_dispute(dispute_id, won))
+    }
+
+    /// Delivers the events queued while `knobs.hold` was on, one after the other, optionally in
+    /// reverse order. Events stay queued while there is no webhook URL.
+    pub fn release(&self, reverse: bool) {
+        delivery::flush(&self.inner, reverse);
+    }
+
+    /// Waits until no delivery is in flight (delays and retries included) and no delayed payment
+    /// is waiting to settle, up to `timeout`. Held events do not count: they wait for
+    /// [`Emulator::release`]. Returns whether it became idle.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        self.inner.outbox.wait_idle(timeout).await
+    }
+
+    /// Every delivery attempt so far, in the order they finished.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.inner.outbox.deliveries()
+    }
+
+    /// Every event raised so far, in order, as sent.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.inner.outbox.events()
+    }
+
+    /// Runs an operation on the state, then raises the events it produced (after releasing the
+    /// lock). Sessions past their `expires_at` are expired first, as Stripe would have.
+    pub(crate) fn with_store<T>(
+        &self,
+        op: impl FnOnce(&mut Store, i64) -> Result<(T, Vec<EventDraft>), EmulatorError>,
+    ) -> Result<T, EmulatorError> {
+        let now = chrono::Utc::now().timestamp();
+        let (result, drafts) = {
+            let mut store = lock(&self.inner.store);
+            let mut drafts = store.expire_due(now);
+            match op(&mut store, now) {
+                Ok((value, more)) => {
+                    drafts.extend(more);
+                    (Ok(value), drafts)
+                }
+                Err(err) => (Err(err), drafts),
+            }
+        };
+        for draft in drafts {
+            self.raise(draft, now);
+        }
+        result
+    }
+
+    fn raise(&self, draft: EventDraft, created: i64) {
+        let id = new_id("evt_");
+        let json = event_json(&id, created, &draft);
+        let event = Outgoing {
+            id,
+            kind: draft.kind.to_string(),
+            body: json.to_string().into(),
+        };
+        delivery::raise(&self.inner, event, json);
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+}
+
+fn base_url_for(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}

@@ -1,0 +1,437 @@
+//! The emulator's records and their Stripe JSON.
+//!
+//! Records hold only what the emulator tracks; the JSON functions write every property that
+//! Stripe's published schema (2025-10-15) lists for the object, with `null`, `false` or empty
+//! values for features the emulator does not model, because typed clients (async-stripe) refuse
+//! objects that lack a required field. Properties that async-stripe needs but the schema predates
+//! (`enhanced_eligibility_types`, `evidence.enhanced_evidence`, ...) are written too; the schema
+//! allows additional properties.
+
+use serde_json::{json, Map, Value};
+
+/// The API version async-stripe 1.0.0-rc.10 pins (`stripe_shared::version::VERSION`); events
+/// carry it so that the client does not log a version mismatch for every webhook.
+pub const API_VERSION: &str = "2026-09-30.endive";
+
+/// Random Stripe-style id: `prefix` followed by 24 alphanumerics.
+pub(crate) fn new_id(prefix: &str) -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    format!(
+        "{prefix}{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 24)
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionStatus {
+    Open,
+    Complete,
+    Expired,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Open => "open",
+            SessionStatus::Complete => "complete",
+            SessionStatus::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct LineItem {
+    pub id: String,
+    pub price_id: String,
+    pub product_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub unit_amount: i64,
+    pub quantity: i64,
+}
+
+impl LineItem {
+    pub fn amount(&self) -> i64 {
+        self.unit_amount.saturating_mul(self.quantity)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub id: String,
+    pub created: i64,
+    pub expires_at: i64,
+    pub currency: String,
+    pub items: Vec<LineItem>,
+    pub success_url: String,
+    pub cancel_url: Option<String>,
+    pub client_reference_id: Option<String>,
+    pub customer_email: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub payment_method_types: Vec<String>,
+    /// `payment_intent_data[...]`, applied to the payment intent and charge on payment.
+    pub intent_metadata: Map<String, Value>,
+    pub intent_description: Option<String>,
+    pub intent_receipt_email: Option<String>,
+    pub status: SessionStatus,
+    pub paid: bool,
+    pub payment_intent: Option<String>,
+    /// The hosted page, `{base}/pay/{id}`.
+    pub page_url: String,
+}
+
+impl Session {
+    pub fn amount_total(&self) -> i64 {
+        self.items.iter().map(LineItem::amount).sum()
+    }
+}
+
+/// A payment intent is only tracked to link sessions, charges and refunds; the emulator does not
+/// serve payment intent objects.
+#[derive(Debug, Clone)]
+pub(crate) struct PaymentIntent {
+    pub session_id: String,
+    pub charge: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Charge {
+    pub id: String,
+    pub payment_intent: String,
+    pub amount: i64,
+    pub currency: String,
+    pub created: i64,
+    pub amount_refunded: i64,
+    pub refunds: Vec<String>,
+    pub disputed: bool,
+    pub metadata: Map<String, Value>,
+    pub description: Option<String>,
+    pub email: Option<String>,
+    pub balance_transaction: String,
+    pub payment_method: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Refund {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub charge: String,
+    pub payment_intent: String,
+    pub created: i64,
+    pub metadata: Map<String, Value>,
+    pub reason: Option<String>,
+    pub balance_transaction: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Dispute {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub charge: String,
+    pub payment_intent: String,
+    pub created: i64,
+    pub status: &'static str,
+}
+
+pub(crate) fn session_json(s: &Session, expand_line_items: bool) -> Value {
+    let open = s.status == SessionStatus::Open;
+    let amount = s.amount_total();
+    let customer_details = match (&s.payment_intent, &s.customer_email) {
+        (Some(_), email) => json!({
+            "address": null,
+            "email": email.clone().unwrap_or_else(|| "customer@example.com".to_string()),
+            "name": null,
+            "phone": null,
+            "tax_exempt": "none",
+            "tax_ids": []
+        }),
+        (None, _) => Value::Null,
+    };
+    let mut v = json!({
+        "id": s.id,
+        "object": "checkout.session",
+        "after_expiration": null,
+        "allow_promotion_codes": null,
+        "amount_subtotal": amount,
+        "amount_total": amount,
+        "automatic_tax": {"enabled": false, "liability": null, "status": null},
+        "billing_address_collection": null,
+        "cancel_url": s.cancel_url,
+        "client_reference_id": s.client_reference_id,
+        "client_secret": null,
+        "consent": null,
+        "consent_collection": null,
+        "created": s.created,
+        "currency": s.currency,
+        "currency_conversion": null,
+        "custom_fields": [],
+        "custom_text": {
+            "after_submit": null,
+            "shipping_address": null,
+            "submit": null,
+            "terms_of_service_acceptance": null
+        },
+        "customer": null,
+        "customer_creation": "if_required",
+        "customer_details": customer_details,
+        "customer_email": s.customer_email,
+        "expires_at": s.expires_at,
+        "invoice": null,
+        "invoice_creation": null,
+        "livemode": false,
+        "locale": null,
+        "metadata": s.metadata,
+        "mode": "payment",
+        "payment_intent": s.payment_intent,
+        "payment_link": null,
+        "payment_method_collection": "if_required",
+        "payment_method_configuration_details": null,
+        "payment_method_options": {},
+        "payment_method_types": s.payment_method_types,
+        "payment_status": if s.paid { "paid" } else { "unpaid" },
+        "phone_number_collection": {"enabled": false},
+        "recovered_from": null,
+        "saved_payment_method_options": null,
+        "setup_intent": null,
+        "shipping_address_collection": null,
+        "shipping_cost": null,
+        "shipping_details": null,
+        "shipping_options": [],
+        "status": s.status.as_str(),
+        "submit_type": null,
+        "subscription": null,
+        "success_url": s.success_url,
+        "tax_id_collection": {"enabled": false, "required": "never"},
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "ui_mode": "hosted",
+        // Stripe clears the URL once the session can no longer be paid.
+        "url": if open { Some(&s.page_url) } else { None },
+    });
+    if expand_line_items {
+        v["line_items"] = line_items_json(s);
+    }
+    v
+}
+
+/// The `list` of `item`s, as embedded with `expand[]=line_items` and served by
+/// `GET /v1/checkout/sessions/{id}/line_items`.
+pub(crate) fn line_items_json(s: &Session) -> Value {
+    let data: Vec<Value> = s
+        .items
+        .iter()
+        .map(|item| {
+            json!({
+                "id": item.id,
+                "object": "item",
+                "amount_discount": 0,
+                "amount_subtotal": item.amount(),
+                "amount_tax": 0,
+                "amount_total": item.amount(),
+                "currency": s.currency,
+                // Stripe describes an item by its product's name.
+                "description": item.name,
+                "price": {
+                    "id": item.price_id,
+                    "object": "price",
+                    "active": false,
+                    "billing_scheme": "per_unit",
+                    "created": s.created,
+                    "currency": s.currency,
+                    "custom_unit_amount": null,
+                    "livemode": false,
+                    "lookup_key": null,
+                    "metadata": {},
+                    "nickname": null,
+                    "product": item.product_id,
+                    "recurring": null,
+                    "tax_behavior": "unspecified",
+                    "tiers_mode": null,
+                    "transform_quantity": null,
+                    "type": "one_time",
+                    "unit_amount": item.unit_amount,
+                    "unit_amount_decimal": item.unit_amount.to_string()
+                },
+                "quantity": item.quantity
+            })
+        })
+        .collect();
+    json!({
+        "object": "list",
+        "data": data,
+        "has_more": false,
+        "url": format!("/v1/checkout/sessions/{}/line_items", s.id)
+    })
+}
+
+pub(crate) fn charge_json(c: &Charge, refunds: &[&Refund]) -> Value {
+    json!({
+        "id": c.id,
+        "object": "charge",
+        "amount": c.amount,
+        "amount_captured": c.amount,
+        "amount_refunded": c.amount_refunded,
+        "application": null,
+        "application_fee": null,
+        "application_fee_amount": null,
+        "balance_transaction": c.balance_transaction,
+        "billing_details": {
+            "address": null,
+            "email": c.email,
+            "name": null,
+            "phone": null
+        },
+        "calculated_statement_descriptor": "FOLIO",
+        "captured": true,
+        "created": c.created,
+        "currency": c.currency,
+        "customer": null,
+        "description": c.description,
+        "disputed": c.disputed,
+        "failure_balance_transaction": null,
+        "failure_code": null,
+        "failure_message": null,
+        "fraud_details": {},
+        "invoice": null,
+        "livemode": false,
+        "metadata": c.metadata,
+        "on_behalf_of": null,
+        "outcome": null,
+        "paid": true,
+        "payment_intent": c.payment_intent,
+        "payment_method": c.payment_method,
+        "payment_method_details": null,
+        "receipt_email": c.email,
+        "receipt_number": null,
+        "receipt_url": null,
+        "refunded": c.amount_refunded >= c.amount,
+        "refunds": {
+            "object": "list",
+            "data": refunds.iter().map(|r| refund_json(r)).collect::<Vec<_>>(),
+            "has_more": false,
+            "url": format!("/v1/charges/{}/refunds", c.id)
+        },
+        "review": null,
+        "shipping": null,
+        "source_transfer": null,
+        "statement_descriptor": null,
+        "statement_descriptor_suffix": null,
+        "status": "succeeded",
+        "transfer_data": null,
+        "transfer_group": null
+    })
+}
+
+pub(crate) fn refund_json(r: &Refund) -> Value {
+    json!({
+        "id": r.id,
+        "object": "refund",
+        "amount": r.amount,
+        "balance_transaction": r.balance_transaction,
+        "charge": r.charge,
+        "created": r.created,
+        "currency": r.currency,
+        "metadata": r.metadata,
+        "payment_intent": r.payment_intent,
+        "reason": r.reason,
+        "receipt_number": null,
+        "source_transfer_reversal": null,
+        "status": "succeeded",
+        "transfer_reversal": null
+    })
+}
+
+pub(crate) fn dispute_json(d: &Dispute) -> Value {
+    const EVIDENCE_FIELDS: [&str; 27] = [
+        "access_activity_log",
+        "billing_address",
+        "cancellation_policy",
+        "cancellation_policy_disclosure",
+        "cancellation_rebuttal",
+        "customer_communication",
+        "customer_email_address",
+        "customer_name",
+        "customer_purchase_ip",
+        "customer_signature",
+        "duplicate_charge_documentation",
+        "duplicate_charge_explanation",
+        "duplicate_charge_id",
+        "product_description",
+        "receipt",
+        "refund_policy",
+        "refund_policy_disclosure",
+        "refund_refusal_explanation",
+        "service_date",
+        "service_documentation",
+        "shipping_address",
+        "shipping_carrier",
+        "shipping_date",
+        "shipping_documentation",
+        "shipping_tracking_number",
+        "uncategorized_file",
+        "uncategorized_text",
+    ];
+    let mut evidence: Map<String, Value> = EVIDENCE_FIELDS
+        .iter()
+        .map(|f| (f.to_string(), Value::Null))
+        .collect();
+    evidence.insert("enhanced_evidence".into(), json!({}));
+    json!({
+        "id": d.id,
+        "object": "dispute",
+        "amount": d.amount,
+        "balance_transactions": [],
+        "charge": d.charge,
+        "created": d.created,
+        "currency": d.currency,
+        "enhanced_eligibility_types": [],
+        "evidence": evidence,
+        "evidence_details": {
+            "due_by": d.created + 7 * 24 * 3600,
+            "enhanced_eligibility": {},
+            "has_evidence": false,
+            "past_due": false,
+            "submission_count": 0
+        },
+        "is_charge_refundable": false,
+        "livemode": false,
+        "metadata": {},
+        "payment_intent": d.payment_intent,
+        "reason": "fraudulent",
+        "status": d.status
+    })
+}
+
+/// Who caused an event: `request.id` and `request.idempotency_key` of the API call, or nothing
+/// for events caused by the customer or by time.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cause {
+    pub request_id: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// An event before it gets its id and timestamp.
+#[derive(Debug, Clone)]
+pub(crate) struct EventDraft {
+    pub kind: &'static str,
+    pub object: Value,
+    pub cause: Cause,
+}
+
+pub(crate) fn event_json(id: &str, created: i64, draft: &EventDraft) -> Value {
+    json!({
+        "id": id,
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": created,
+        "data": {"object": draft.object},
+        "livemode": false,
+        "pending_webhooks": 1,
+        "request": {
+            "id": draft.cause.request_id,
+            "idempotency_key": draft.cause.idempotency_key
+        },
+        "type": draft.kind
+    })
+}

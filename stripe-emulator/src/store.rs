@@ -1,0 +1,398 @@
+//! The emulator's state and the operations on it.
+//!
+//! Operations are synchronous and run under one mutex, so every state change is atomic; each
+//! returns the events it raised as drafts, which the caller hands to the outbox after releasing
+//! the lock (delivery must never hold the state lock across an HTTP call).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::error::EmulatorError;
+use crate::objects::{
+    charge_json, dispute_json, new_id, refund_json, session_json, Cause, Charge, Dispute,
+    EventDraft, PaymentIntent, Refund, Session, SessionStatus,
+};
+
+/// A stored answer to an idempotent request.
+#[derive(Debug, Clone)]
+pub(crate) enum Replay {
+    /// The first request with this key is still running.
+    InProgress { fingerprint: String },
+    Done {
+        fingerprint: String,
+        status: u16,
+        body: String,
+    },
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    pub sessions: HashMap<String, Session>,
+    pub intents: HashMap<String, PaymentIntent>,
+    pub charges: HashMap<String, Charge>,
+    pub refunds: HashMap<String, Refund>,
+    pub disputes: HashMap<String, Dispute>,
+    pub idempotency: HashMap<String, Replay>,
+}
+
+/// How a customer finishes a session on the hosted page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Payment {
+    /// Card: paid at once.
+    Card,
+    /// Bank transfer: completed now, paid (or failed) later.
+    Delayed,
+}
+
+/// What to refund, as given to `POST /v1/refunds`.
+#[derive(Debug, Clone)]
+pub(crate) struct RefundRequest {
+    pub payment_intent: Option<String>,
+    pub charge: Option<String>,
+    pub amount: Option<i64>,
+    pub metadata: Map<String, Value>,
+    pub reason: Option<String>,
+}
+
+type Outcome<T> = Result<(T, Vec<EventDraft>), EmulatorError>;
+
+fn draft(kind: &'static str, object: Value, cause: &Cause) -> EventDraft {
+    EventDraft {
+        kind,
+        object,
+        cause: cause.clone(),
+    }
+}
+
+impl Store {
+    /// Expires open sessions whose `expires_at` has passed, as Stripe does on its own.
+    pub fn expire_due(&mut self, now: i64) -> Vec<EventDraft> {
+        let mut drafts = Vec::new();
+        for session in self.sessions.values_mut() {
+            if session.status == SessionStatus::Open && session.expires_at <= now {
+                session.status = SessionStatus::Expired;
+                drafts.push(draft(
+                    "checkout.session.expired",
+                    session_json(session, false),
+                    &Cause::default(),
+                ));
+            }
+        }
+        drafts
+    }
+
+    pub fn session(&self, id: &str) -> Result<&Session, EmulatorError> {
+        self.sessions
+            .get(id)
+            .ok_or_else(|| EmulatorError::not_found("checkout.session", id))
+    }
+
+    fn open_session_mut(&mut self, id: &str) -> Result<&mut Session, EmulatorError> {
+        let session = self
+            .sessions
+            .get_mut(id)
+            .ok_or_else(|| EmulatorError::not_found("checkout.session", id))?;
+        if session.status != SessionStatus::Open {
+            return Err(EmulatorError::state(format!(
+                "This Checkout Session is no longer open (status: {}).",
+                session.status.as_str()
+            )));
+        }
+        Ok(session)
+    }
+
+    /// The customer pays: a payment intent (and, for card payments, a charge) is created and the
+    /// session completes.
+    pub fn pay(&mut self, id: &str, how: Payment, now: i64) -> Outcome<()> {
+        let session = self.open_session_mut(id)?;
+        let intent_id = new_id("pi_");
+        session.status = SessionStatus::Complete;
+        session.payment_intent = Some(intent_id.clone());
+        session.paid = how == Payment::Card;
+        let completed = session_json(session, false);
+        self.intents.insert(
+            intent_id.clone(),
+            PaymentIntent {
+                session_id: id.to_string(),
+                charge: None,
+            },
+        );
+        if how == Payment::Card {
+            self.create_charge(&intent_id, now);
+        }
+        Ok((
+            (),
+            vec![draft(
+                "checkout.session.completed",
+                completed,
+                &Cause::default(),
+            )],
+        ))
+    }
+
+    /// The delayed payment of a completed session settles, one way or the other.
+    pub fn settle_delayed(&mut self, id: &str, succeeded: bool, now: i64) -> Outcome<()> {
+        let session = self
+            .sessions
+            .get_mut(id)
+            .ok_or_else(|| EmulatorError::not_found("checkout.session", id))?;
+        let intent_id = match (&session.status, &session.payment_intent, session.paid) {
+            (SessionStatus::Complete, Some(pi), false) => pi.clone(),
+            _ => {
+                return Err(EmulatorError::state(
+                    "This Checkout Session has no pending delayed payment.",
+                ))
+            }
+        };
+        if !succeeded {
+            let object = session_json(session, false);
+            return Ok((
+                (),
+                vec![draft(
+                    "checkout.session.async_payment_failed",
+                    object,
+                    &Cause::default(),
+                )],
+            ));
+        }
+        session.paid = true;
+        let object = session_json(session, false);
+        self.create_charge(&intent_id, now);
+        Ok((
+            (),
+            vec![draft(
+                "checkout.session.async_payment_succeeded",
+                object,
+                &Cause::default(),
+            )],
+        ))
+    }
+
+    fn create_charge(&mut self, intent_id: &str, now: i64) {
+        let Some(intent) = self.intents.get_mut(intent_id) else {
+            return;
+        };
+        let Some(session) = self.sessions.get(&intent.session_id) else {
+            return;
+        };
+        let charge = Charge {
+            id: new_id("ch_"),
+            payment_intent: intent_id.to_string(),
+            amount: session.amount_total(),
+            currency: session.currency.clone(),
+            created: now,
+            amount_refunded: 0,
+            refunds: Vec::new(),
+            disputed: false,
+            metadata: session.intent_metadata.clone(),
+            description: session.intent_description.clone(),
+            email: session
+                .intent_receipt_email
+                .clone()
+                .or_else(|| session.customer_email.clone()),
+            balance_transaction: new_id("txn_"),
+            payment_method: new_id("pm_"),
+        };
+        intent.charge = Some(charge.id.clone());
+        self.charges.insert(charge.id.clone(), charge);
+    }
+
+    pub fn expire(&mut self, id: &str, cause: &Cause) -> Outcome<Value> {
+        let session = self.sessions.get_mut(id).ok_or_else(|| EmulatorError::not_found("checkout.session", id))?;
+        if session.status != SessionStatus::Open {
+            return Err(EmulatorError::state_with(
+                format!(
+                    "Only Checkout Sessions with a status of `open` can be expired. This session has a status of `{}`.",
+                    session.status.as_str()
+                ),
+                "checkout_session_not_open",
+                None,
+            ));
+        }
+        session.status = SessionStatus::Expired;
+        let object = session_json(session, false);
+        Ok((
+            object.clone(),
+            vec![draft("checkout.session.expired", object, cause)],
+        ))
+    }
+
+    pub fn charge_json(&self, id: &str) -> Result<Value, EmulatorError> {
+        let charge = self
+            .charges
+            .get(id)
+            .ok_or_else(|| EmulatorError::not_found("charge", id))?;
+        let refunds: Vec<&Refund> = charge
+            .refunds
+            .iter()
+            .filter_map(|r| self.refunds.get(r))
+            .collect();
+        Ok(charge_json(charge, &refunds))
+    }
+
+    /// The charge of a payment intent that has one.
+    fn charge_of(&self, intent_id: &str, param: &str) -> Result<String, EmulatorError> {
+        let intent = self.intents.get(intent_id).ok_or_else(|| {
+            EmulatorError::state_with(
+                format!("No such payment_intent: '{intent_id}'"),
+                "resource_missing",
+                Some(param),
+            )
+        })?;
+        intent.charge.clone().ok_or_else(|| {
+            EmulatorError::state_with(
+                format!("This PaymentIntent ({intent_id}) does not have a successful charge to refund."),
+                "charge_not_refundable",
+                Some(param),
+            )
+        })
+    }
+
+    pub fn refund(&mut self, req: RefundRequest, cause: &Cause, now: i64) -> Outcome<Value> {
+        let charge_id = match (&req.payment_intent, &req.charge) {
+            (Some(pi), None) => self.charge_of(pi, "payment_intent")?,
+            (None, Some(ch)) => ch.clone(),
+            (Some(pi), Some(ch)) => {
+                let of_intent = self.charge_of(pi, "payment_intent")?;
+                if &of_intent != ch {
+                    return Err(EmulatorError::state_with(
+                        format!("The charge {ch} does not belong to the PaymentIntent {pi}."),
+                        "parameter_invalid",
+                        Some("charge"),
+                    ));
+                }
+                of_intent
+            }
+            (None, None) => {
+                return Err(EmulatorError::state_with(
+                    "One of the following params should be provided for this request: payment_intent or charge.",
+                    "parameter_missing",
+                    Some("payment_intent"),
+                ))
+            }
+        };
+        let charge = self.charges.get_mut(&charge_id).ok_or_else(|| {
+            EmulatorError::state_with(
+                format!("No such charge: '{charge_id}'"),
+                "resource_missing",
+                Some("charge"),
+            )
+        })?;
+        let remaining = charge.amount - charge.amount_refunded;
+        if remaining <= 0 {
+            return Err(EmulatorError::state_with(
+                format!("Charge {charge_id} has already been refunded."),
+                "charge_already_refunded",
+                None,
+            ));
+        }
+        let amount = req.amount.unwrap_or(remaining);
+        if amount <= 0 {
+            return Err(EmulatorError::state_with(
+                "Refund amount must be a positive integer.",
+                "parameter_invalid_integer",
+                Some("amount"),
+            ));
+        }
+        if amount > remaining {
+            return Err(EmulatorError::state_with(
+                format!("Refund amount ({amount}) is greater than unrefunded amount on charge ({remaining})."),
+                "amount_too_large",
+                Some("amount"),
+            ));
+        }
+        let refund = Refund {
+            id: new_id("re_"),
+            amount,
+            currency: charge.currency.clone(),
+            charge: charge_id.clone(),
+            payment_intent: charge.payment_intent.clone(),
+            created: now,
+            metadata: req.metadata,
+            reason: req.reason,
+            balance_transaction: new_id("txn_"),
+        };
+        charge.amount_refunded += amount;
+        charge.refunds.push(refund.id.clone());
+        let refund_object = refund_json(&refund);
+        self.refunds.insert(refund.id.clone(), refund);
+        let charge_object = self.charge_json(&charge_id)?;
+        Ok((
+            refund_object,
+            vec![draft("charge.refunded", charge_object, cause)],
+        ))
+    }
+
+    pub fn refund_json(&self, id: &str) -> Result<Value, EmulatorError> {
+        self.refunds
+            .get(id)
+            .map(refund_json)
+            .ok_or_else(|| EmulatorError::not_found("refund", id))
+    }
+
+    pub fn dispute_json(&self, id: &str) -> Result<Value, EmulatorError> {
+        self.disputes
+            .get(id)
+            .map(dispute_json)
+            .ok_or_else(|| EmulatorError::not_found("dispute", id))
+    }
+
+    /// The cardholder disputes the charge of a payment intent.
+    pub fn create_dispute(&mut self, intent_id: &str, now: i64) -> Outcome<String> {
+        let charge_id = self
+            .intents
+            .get(intent_id)
+            .ok_or_else(|| EmulatorError::not_found("payment_intent", intent_id))?
+            .charge
+            .clone()
+            .ok_or_else(|| {
+                EmulatorError::state(format!("PaymentIntent {intent_id} has no charge to dispute."))
+            })?;
+        let charge = self
+            .charges
+            .get_mut(&charge_id)
+            .ok_or_else(|| EmulatorError::not_found("charge", &charge_id))?;
+        if charge.disputed {
+            return Err(EmulatorError::state(format!(
+                "Charge {charge_id} is already disputed."
+            )));
+        }
+        charge.disputed = true;
+        let dispute = Dispute {
+            id: new_id("dp_"),
+            amount: charge.amount,
+            currency: charge.currency.clone(),
+            charge: charge_id,
+            payment_intent: intent_id.to_string(),
+            created: now,
+            status: "needs_response",
+        };
+        let object = dispute_json(&dispute);
+        let id = dispute.id.clone();
+        self.disputes.insert(id.clone(), dispute);
+        Ok((
+            id,
+            vec![draft("charge.dispute.created", object, &Cause::default())],
+        ))
+    }
+
+    pub fn close_dispute(&mut self, id: &str, won: bool) -> Outcome<()> {
+        let dispute = self
+            .disputes
+            .get_mut(id)
+            .ok_or_else(|| EmulatorError::not_found("dispute", id))?;
+        if dispute.status != "needs_response" {
+            return Err(EmulatorError::state(format!(
+                "Dispute {id} is already closed ({}).",
+                dispute.status
+            )));
+        }
+        dispute.status = if won { "won" } else { "lost" };
+        let object = dispute_json(dispute);
+        Ok((
+            (),
+            vec![draft("charge.dispute.closed", object, &Cause::default())],
+        ))
+    }
+}

@@ -1,0 +1,325 @@
+//! The emulator through the eyes of async-stripe 1.0.0-rc.10, the client Folio uses: its
+//! requests are understood, its responses and webhooks parse into its types.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use stripe::{ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ListLineItemsCheckoutSession,
+    ProductData, RetrieveCheckoutSession,
+};
+use stripe_checkout::{CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus};
+use stripe_emulator::{Emulator, Knobs};
+use stripe_shared::{ApiErrorsCode, ApiErrorsType, DisputeStatus};
+use stripe_webhook::{EventObject, Webhook};
+
+use crate::support::{create_session, http, pair, paid_session, post_form, settle, KEY, SECRET};
+
+fn client(em: &Emulator) -> stripe::Client {
+    ClientBuilder::new(KEY)
+        .url(format!("{}/", em.base_url()))
+        .build()
+        .expect("client")
+}
+
+fn create_request(unit_amount: i64, quantity: u64) -> CreateCheckoutSession {
+    let price_data = CreateCheckoutSessionLineItemsPriceData {
+        currency: "usd".parse().expect("currency"),
+        product: None,
+        product_data: Some(ProductData {
+            description: Some("A short guide".into()),
+            images: Some(vec!["https://shop.test/cover.png".into()]),
+            metadata: Some(HashMap::from([("product_id".into(), "7".into())])),
+            ..ProductData::new("Rust for Shopkeepers")
+        }),
+        recurring: None,
+        tax_behavior: None,
+        unit_amount: Some(unit_amount),
+        unit_amount_decimal: None,
+    };
+    let item = CreateCheckoutSessionLineItems {
+        price_data: Some(price_data),
+        quantity: Some(quantity),
+        ..CreateCheckoutSessionLineItems::new()
+    };
+    let intent = CreateCheckoutSessionPaymentIntentData {
+        metadata: Some(HashMap::from([("order_id".into(), "42".into())])),
+        ..CreateCheckoutSessionPaymentIntentData::new()
+    };
+    CreateCheckoutSession::new()
+        .mode(CheckoutSessionMode::Payment)
+        .line_items(vec![item])
+        .success_url("http://shop.test/ok?session={CHECKOUT_SESSION_ID}")
+        .cancel_url("http://shop.test/cancel")
+        .client_reference_id("order-42")
+        .customer_email("ada@example.com")
+        .metadata(HashMap::from([("order_id".to_string(), "42".to_string())]))
+        .payment_intent_data(intent)
+}
+
+#[actix_web::test]
+async fn async_stripe_drives_a_checkout() {
+    let (em, hooks) = pair();
+    let stripe = client(&em);
+
+    let session = create_request(1999, 2)
+        .expand(vec!["line_items".to_string()])
+        .send(&stripe)
+        .await
+        .expect("create");
+    assert!(session.id.as_str().starts_with("cs_test_"));
+    assert_eq!(session.status, Some(CheckoutSessionStatus::Open));
+    assert_eq!(session.payment_status, CheckoutSessionPaymentStatus::Unpaid);
+    assert_eq!(session.mode, CheckoutSessionMode::Payment);
+    assert_eq!(session.amount_total, Some(3998));
+    assert_eq!(session.currency.as_ref().map(ToString::to_string).as_deref(), Some("usd"));
+    assert_eq!(session.client_reference_id.as_deref(), Some("order-42"));
+    assert_eq!(session.metadata.as_ref().and_then(|m| m.get("order_id")).map(String::as_str), Some("42"));
+    let url = session.url.clone().expect("url");
+    assert_eq!(url, format!("{}/pay/{}", em.base_url(), session.id.as_str()));
+    let items = session.line_items.as_ref().expect("expanded line_items");
+    assert_eq!(items.data.len(), 1);
+    assert_eq!(items.data[0].amount_total, 3998);
+    assert_eq!(items.data[0].quantity, Some(2));
+
+    let retrieved = RetrieveCheckoutSession::new(session.id.clone())
+        .expand(vec!["line_items".to_string()])
+        .send(&stripe)
+        .await
+        .expect("retrieve");
+    assert_eq!(retrieved.id, session.id);
+    assert!(retrieved.line_items.is_some());
+    let plain = RetrieveCheckoutSession::new(session.id.clone())
+        .send(&stripe)
+        .await
+        .expect("retrieve");
+    assert!(plain.line_items.is_none());
+    let listed = ListLineItemsCheckoutSession::new(session.id.clone())
+        .send(&stripe)
+        .await
+        .expect("line items");
+    assert_eq!(listed.data.len(), 1);
+    assert_eq!(listed.data[0].description.as_deref(), Some("Rust for Shopkeepers"));
+
+    // The customer clicks Pay on the hosted page.
+    let response = http().post(format!("{url}/pay")).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"],
+        format!("http://shop.test/ok?session={}", session.id.as_str()).as_str()
+    );
+    let paid = RetrieveCheckoutSession::new(session.id.clone())
+        .send(&stripe)
+        .await
+        .expect("retrieve");
+    assert_eq!(paid.status, Some(CheckoutSessionStatus::Complete));
+    assert_eq!(paid.payment_status, CheckoutSessionPaymentStatus::Paid);
+    let intent = paid.payment_intent.as_ref().expect("payment_intent");
+    assert!(intent.id().as_str().starts_with("pi_"));
+    assert!(paid.url.is_none());
+
+    let other = create_request(500, 1).send(&stripe).await.expect("create");
+    let expired = ExpireCheckoutSession::new(other.id.clone())
+        .send(&stripe)
+        .await
+        .expect("expire");
+    assert_eq!(expired.status, Some(CheckoutSessionStatus::Expired));
+
+    settle(&em).await;
+    let received = hooks.received();
+    assert_eq!(received.len(), 2);
+    for hook in &received {
+        let event = Webhook::construct_event(&hook.body, &hook.signature, SECRET).expect("webhook verifies");
+        match event.data.object {
+            EventObject::CheckoutSessionCompleted(s) => {
+                assert_eq!(s.id, session.id);
+                assert_eq!(s.payment_status, CheckoutSessionPaymentStatus::Paid);
+            }
+            EventObject::CheckoutSessionExpired(s) => assert_eq!(s.id, other.id),
+            other => panic!("unexpected event object {other:?}"),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn async_stripe_reads_stripe_errors() {
+    let em = crate::support::emulator(None);
+    let stripe = client(&em);
+
+    match create_request(10, 1).send(&stripe).await {
+        Err(StripeError::Stripe(error, 400)) => {
+            assert_eq!(error.type_, ApiErrorsType::InvalidRequestError);
+            assert_eq!(error.code, Some(ApiErrorsCode::AmountTooSmall));
+            assert_eq!(error.param.as_deref(), Some("line_items[0][price_data][unit_amount]"));
+        }
+        other => panic!("expected amount_too_small, got {other:?}"),
+    }
+
+    match RetrieveCheckoutSession::new("cs_test_missing").send(&stripe).await {
+        Err(StripeError::Stripe(error, 404)) => {
+            assert_eq!(error.code, Some(ApiErrorsCode::ResourceMissing));
+        }
+        other => panic!("expected resource_missing, got {other:?}"),
+    }
+
+    let live = ClientBuilder::new("sk_live_nope")
+        .url(format!("{}/", em.base_url()))
+        .build()
+        .unwrap();
+    match RetrieveCheckoutSession::new("cs_test_x").send(&live).await {
+        Err(StripeError::Stripe(error, 401)) => {
+            assert!(error.message.unwrap_or_default().starts_with("Invalid API Key provided"));
+        }
+        other => panic!("expected 401, got {other:?}"),
+    }
+
+    em.set_knobs(Knobs {
+        api_outage: true,
+        ..Knobs::default()
+    });
+    match create_request(1999, 1).send(&stripe).await {
+        Err(StripeError::Stripe(error, 500)) => assert_eq!(error.type_, ApiErrorsType::ApiError),
+        other => panic!("expected api_error, got {other:?}"),
+    }
+}
+
+#[actix_web::test]
+async fn async_stripe_idempotency_keys_replay() {
+    let em = crate::support::emulator(None);
+    let stripe = client(&em);
+    let key = || RequestStrategy::Idempotent(IdempotencyKey::new("order-42-attempt-1").unwrap());
+
+    let first = create_request(1999, 1)
+        .customize()
+        .request_strategy(key())
+        .send(&stripe)
+        .await
+        .expect("first");
+    let second = create_request(1999, 1)
+        .customize()
+        .request_strategy(key())
+        .send(&stripe)
+        .await
+        .expect("replay");
+    assert_eq!(first.id, second.id);
+
+    match create_request(2999, 1)
+        .customize()
+        .request_strategy(key())
+        .send(&stripe)
+        .await
+    {
+        Err(StripeError::Stripe(error, 400)) => {
+            assert_eq!(error.type_, ApiErrorsType::IdempotencyError)
+        }
+        other => panic!("expected idempotency_error, got {other:?}"),
+    }
+
+    // Retrying strategies send one random key for all attempts; a success is a success.
+    let retried = create_request(1999, 1)
+        .customize()
+        .request_strategy(RequestStrategy::Retry(3))
+        .send(&stripe)
+        .await
+        .expect("retry strategy");
+    assert_ne!(retried.id, first.id);
+}
+
+#[actix_web::test]
+async fn every_event_verifies_and_parses_with_stripe_webhook() {
+    let (em, hooks) = pair();
+    let client = http();
+    let base = em.base_url();
+
+    let (session_id, pi) = paid_session(&em).await;
+    let (status, refund, _) = post_form(
+        &client,
+        &format!("{base}/v1/refunds"),
+        &format!("payment_intent={pi}&amount=999"),
+    )
+    .await;
+    assert_eq!(status, 200, "{refund}");
+    let (status, _, _) =
+        post_form(&client, &format!("{base}/v1/refunds"), &format!("payment_intent={pi}")).await;
+    assert_eq!(status, 200);
+    let dispute = em.create_dispute(&pi).unwrap();
+    em.close_dispute(&dispute, true).unwrap();
+    let ok = create_session(&em).await["id"].as_str().unwrap().to_string();
+    em.pay_async(&ok, true).unwrap();
+    let failing = create_session(&em).await["id"].as_str().unwrap().to_string();
+    em.pay_async(&failing, false).unwrap();
+    let expiring = create_session(&em).await["id"].as_str().unwrap().to_string();
+    em.expire(&expiring).unwrap();
+    settle(&em).await;
+
+    let mut refunded = Vec::new();
+    let mut seen = Vec::new();
+    for hook in hooks.received() {
+        let event = Webhook::construct_event(&hook.body, &hook.signature, SECRET)
+            .unwrap_or_else(|e| panic!("{e}: {}", hook.body));
+        assert_eq!(
+            event.api_version.as_ref().map(|v| v.as_str().to_string()).as_deref(),
+            Some(stripe_emulator::API_VERSION)
+        );
+        seen.push(event.type_.as_str().to_string());
+        match event.data.object {
+            EventObject::CheckoutSessionCompleted(s) => {
+                assert!([&session_id, &ok, &failing].contains(&&s.id.as_str().to_string()));
+                assert_eq!(s.status, Some(CheckoutSessionStatus::Complete));
+            }
+            EventObject::CheckoutSessionAsyncPaymentSucceeded(s) => {
+                assert_eq!(s.id.as_str(), ok);
+                assert_eq!(s.payment_status, CheckoutSessionPaymentStatus::Paid);
+            }
+            EventObject::CheckoutSessionAsyncPaymentFailed(s) => {
+                assert_eq!(s.id.as_str(), failing);
+                assert_eq!(s.payment_status, CheckoutSessionPaymentStatus::Unpaid);
+            }
+            EventObject::CheckoutSessionExpired(s) => assert_eq!(s.id.as_str(), expiring),
+            EventObject::ChargeRefunded(charge) => {
+                refunded.push((charge.amount_refunded, charge.refunded));
+            }
+            EventObject::ChargeDisputeCreated(d) => assert_eq!(d.status, DisputeStatus::NeedsResponse),
+            EventObject::ChargeDisputeClosed(d) => {
+                assert_eq!(d.status, DisputeStatus::Won);
+                assert_eq!(d.id.as_str(), dispute);
+            }
+            other => panic!("unexpected event object {other:?}"),
+        }
+    }
+    refunded.sort_unstable();
+    assert_eq!(refunded, [(999, false), (1999, true)]);
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        [
+            "charge.dispute.closed",
+            "charge.dispute.created",
+            "charge.refunded",
+            "charge.refunded",
+            "checkout.session.async_payment_failed",
+            "checkout.session.async_payment_succeeded",
+            "checkout.session.completed",
+            "checkout.session.completed",
+            "checkout.session.completed",
+            "checkout.session.expired",
+        ]
+    );
+
+    // The serde side of the same types (what `deserialize` gives Folio) accepts the JSON too.
+    let session: Value = em.session(&session_id).unwrap();
+    let typed: CheckoutSession = serde_json::from_value(session).expect("serde CheckoutSession");
+    assert_eq!(typed.payment_status, CheckoutSessionPaymentStatus::Paid);
+    let typed_refund: stripe_shared::Refund = serde_json::from_value(refund).expect("serde Refund");
+    assert_eq!(typed_refund.amount, 999);
+}
+
+#[test]
+fn the_api_version_is_the_one_async_stripe_pins() {
+    assert_eq!(
+        stripe_emulator::API_VERSION,
+        stripe_shared::version::VERSION.as_str()
+    );
+}

@@ -1,0 +1,217 @@
+//! Every object the emulator returns or emits matches Stripe's published schema.
+
+use serde_json::{json, Value};
+use stripe_emulator::Knobs;
+
+use crate::support::{create_session, get_json, http, paid_session, post_form, settle, Receiver, KEY};
+use crate::validator::{object_schema_for, spec};
+
+const LINE_ITEMS: &str = "/components/schemas/checkout.session/properties/line_items";
+
+#[actix_web::test]
+async fn checkout_sessions_match_the_schema() {
+    let hooks = Receiver::start();
+    let em = crate::support::emulator(Some(&hooks.url));
+    let client = http();
+    let base = em.base_url();
+
+    let created = create_session(&em).await;
+    spec().assert_valid("checkout.session", &created);
+    assert!(created.get("line_items").is_none());
+
+    let id = created["id"].as_str().unwrap();
+    let (status, expanded) =
+        get_json(&client, &format!("{base}/v1/checkout/sessions/{id}?expand[]=line_items")).await;
+    assert_eq!(status, 200);
+    spec().assert_valid("checkout.session", &expanded);
+    assert_eq!(expanded["line_items"]["data"].as_array().unwrap().len(), 1);
+
+    let (status, list) =
+        get_json(&client, &format!("{base}/v1/checkout/sessions/{id}/line_items")).await;
+    assert_eq!(status, 200);
+    spec().validate_pointer(LINE_ITEMS, &list).unwrap();
+
+    em.pay(id).unwrap();
+    let (_, paid) = get_json(&client, &format!("{base}/v1/checkout/sessions/{id}")).await;
+    spec().assert_valid("checkout.session", &paid);
+    assert_eq!(paid["payment_status"], "paid");
+
+    let other = create_session(&em).await;
+    let other_id = other["id"].as_str().unwrap();
+    let (status, expired, _) = post_form(
+        &client,
+        &format!("{base}/v1/checkout/sessions/{other_id}/expire"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    spec().assert_valid("checkout.session", &expired);
+    assert_eq!(expired["status"], "expired");
+    settle(&em).await;
+}
+
+#[actix_web::test]
+async fn refunds_charges_disputes_and_events_match_the_schema() {
+    let (em, hooks) = crate::support::pair();
+    let client = http();
+    let base = em.base_url();
+    let (_, pi) = paid_session(&em).await;
+
+    let (status, refund, _) = post_form(
+        &client,
+        &format!("{base}/v1/refunds"),
+        &format!("payment_intent={pi}&amount=500&metadata[reason]=test&reason=requested_by_customer"),
+    )
+    .await;
+    assert_eq!(status, 200, "{refund}");
+    spec().assert_valid("refund", &refund);
+
+    let charge_id = refund["charge"].as_str().unwrap();
+    let (status, charge) = get_json(&client, &format!("{base}/v1/charges/{charge_id}")).await;
+    assert_eq!(status, 200);
+    spec().assert_valid("charge", &charge);
+
+    let (status, refund_again) =
+        get_json(&client, &format!("{base}/v1/refunds/{}", refund["id"].as_str().unwrap())).await;
+    assert_eq!(status, 200);
+    assert_eq!(refund_again, refund);
+
+    let dispute_id = em.create_dispute(&pi).unwrap();
+    let (status, dispute) = get_json(&client, &format!("{base}/v1/disputes/{dispute_id}")).await;
+    assert_eq!(status, 200);
+    spec().assert_valid("dispute", &dispute);
+    em.close_dispute(&dispute_id, false).unwrap();
+
+    // A delayed payment that fails, and one that expires, to cover every event type.
+    let late = create_session(&em).await["id"].as_str().unwrap().to_string();
+    em.pay_async(&late, false).unwrap();
+    let gone = create_session(&em).await["id"].as_str().unwrap().to_string();
+    em.expire(&gone).unwrap();
+    settle(&em).await;
+
+    let events = em.events();
+    let mut types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    types.sort_unstable();
+    types.dedup();
+    assert_eq!(
+        types,
+        [
+            "charge.dispute.closed",
+            "charge.dispute.created",
+            "charge.refunded",
+            "checkout.session.async_payment_failed",
+            "checkout.session.completed",
+            "checkout.session.expired",
+        ]
+    );
+    for event in &events {
+        spec().assert_valid("event", event);
+        let kind = event["type"].as_str().unwrap();
+        spec().assert_valid(object_schema_for(kind), &event["data"]["object"]);
+    }
+    // What went over the wire is what `events()` reports.
+    assert_eq!(hooks.events().len(), events.len());
+}
+
+#[actix_web::test]
+async fn async_payment_succeeded_matches_the_schema() {
+    let (em, _hooks) = crate::support::pair();
+    let id = create_session(&em).await["id"].as_str().unwrap().to_string();
+    em.pay_async(&id, true).unwrap();
+    settle(&em).await;
+    let event = em
+        .events()
+        .into_iter()
+        .find(|e| e["type"] == "checkout.session.async_payment_succeeded")
+        .expect("event");
+    spec().assert_valid("event", &event);
+    spec().assert_valid("checkout.session", &event["data"]["object"]);
+}
+
+#[actix_web::test]
+async fn errors_match_the_schema() {
+    let em = crate::support::emulator(None);
+    let client = http();
+    let base = em.base_url();
+    let mut bodies = Vec::new();
+
+    let unauthenticated = client
+        .post(format!("{base}/v1/checkout/sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    bodies.push(unauthenticated.json::<Value>().await.unwrap());
+
+    let (status, bad, _) =
+        post_form(&client, &format!("{base}/v1/checkout/sessions"), "mode=payment").await;
+    assert_eq!(status, 400);
+    bodies.push(bad);
+
+    let (status, missing) = get_json(&client, &format!("{base}/v1/checkout/sessions/cs_test_nope")).await;
+    assert_eq!(status, 404);
+    bodies.push(missing);
+
+    em.set_knobs(Knobs {
+        api_outage: true,
+        ..Knobs::default()
+    });
+    let outage = client
+        .get(format!("{base}/v1/checkout/sessions/cs_test_nope"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outage.status(), 500);
+    bodies.push(outage.json::<Value>().await.unwrap());
+
+    for body in &bodies {
+        spec().assert_valid("error", body);
+    }
+    assert_eq!(bodies[3]["error"]["type"], "api_error");
+}
+
+/// The validator is only worth something if it can say no.
+#[actix_web::test]
+async fn the_validator_rejects_what_stripe_would_not_send() {
+    let em = crate::support::emulator(None);
+    let session = create_session(&em).await;
+    assert!(spec().validate("checkout.session", &session).is_ok());
+
+    let broken = |edit: &dyn Fn(&mut Value)| {
+        let mut copy = session.clone();
+        edit(&mut copy);
+        spec().validate("checkout.session", &copy)
+    };
+
+    let missing = broken(&|s| {
+        s.as_object_mut().unwrap().remove("mode");
+    });
+    assert!(
+        missing.as_ref().unwrap_err().iter().any(|e| e.contains("`mode`")),
+        "{missing:?}"
+    );
+    let bad_enum = broken(&|s| s["status"] = json!("paid"));
+    assert!(bad_enum.unwrap_err()[0].contains("is not one of"));
+    let wrong_type = broken(&|s| s["amount_total"] = json!("1999"));
+    assert!(wrong_type.unwrap_err()[0].contains("expected integer"));
+    let not_nullable = broken(&|s| s["livemode"] = Value::Null);
+    assert!(not_nullable.unwrap_err()[0].contains("not nullable"));
+    let too_long = broken(&|s| s["client_reference_id"] = json!("x".repeat(5001)));
+    assert!(too_long.unwrap_err()[0].contains("longer than"));
+    let bad_metadata = broken(&|s| s["metadata"]["n"] = json!(1));
+    assert!(bad_metadata.unwrap_err()[0].contains("$.metadata.n"));
+    let bad_nested = broken(&|s| s["automatic_tax"]["status"] = json!("bogus"));
+    assert!(bad_nested.is_err());
+    let bad_any_of = broken(&|s| s["payment_intent"] = json!(42));
+    assert!(bad_any_of.unwrap_err()[0].contains("anyOf"));
+
+    let mut item_list = json!({"object": "list", "data": [{"object": "item"}], "has_more": false, "url": "/x"});
+    let errors = spec().validate_pointer(LINE_ITEMS, &item_list).unwrap_err();
+    assert!(errors.iter().any(|e| e.contains("$.data[0]: missing required property `id`")), "{errors:?}");
+    item_list["data"] = json!([]);
+    assert!(spec().validate_pointer(LINE_ITEMS, &item_list).is_ok());
+
+    let error_without_type = json!({"error": {"message": "x"}});
+    assert!(spec().validate("error", &error_without_type).is_err());
+}
