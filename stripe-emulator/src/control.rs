@@ -34,8 +34,9 @@ async fn get_knobs(em: web::Data<Emulator>) -> HttpResponse {
 
 /// Merges the given fields into the current knobs, so `{"hold": true}` changes only `hold`.
 async fn set_knobs(body: web::Bytes, em: web::Data<Emulator>) -> Result<HttpResponse> {
-    let patch: Map<String, Value> = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::invalid(None, None, format!("Expected a JSON object of knobs: {e}")))?;
+    let patch: Map<String, Value> = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid(None, None, format!("Expected a JSON object of knobs: {e}"))
+    })?;
     let mut current = match serde_json::to_value(em.knobs()) {
         Ok(Value::Object(map)) => map,
         _ => Map::new(),
@@ -52,16 +53,25 @@ async fn set_knobs(body: web::Bytes, em: web::Data<Emulator>) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(knobs))
 }
 
-async fn release(req: HttpRequest, body: web::Bytes, em: web::Data<Emulator>) -> Result<HttpResponse> {
+async fn release(
+    req: HttpRequest,
+    body: web::Bytes,
+    em: web::Data<Emulator>,
+) -> Result<HttpResponse> {
     let fields = fields(&req, &body)?;
     let reverse = matches!(field(&fields, "reverse"), Some("true" | "1"));
     em.release(reverse);
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn create_dispute(req: HttpRequest, body: web::Bytes, em: web::Data<Emulator>) -> Result<HttpResponse> {
+async fn create_dispute(
+    req: HttpRequest,
+    body: web::Bytes,
+    em: web::Data<Emulator>,
+) -> Result<HttpResponse> {
     let fields = fields(&req, &body)?;
-    let intent = field(&fields, "payment_intent").ok_or_else(|| ApiError::missing("payment_intent"))?;
+    let intent =
+        field(&fields, "payment_intent").ok_or_else(|| ApiError::missing("payment_intent"))?;
     let id = em.create_dispute(intent)?;
     dispute(&em, &id)
 }
@@ -94,7 +104,11 @@ fn dispute(em: &Emulator, id: &str) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(json))
 }
 
-async fn set_webhook_url(req: HttpRequest, body: web::Bytes, em: web::Data<Emulator>) -> Result<HttpResponse> {
+async fn set_webhook_url(
+    req: HttpRequest,
+    body: web::Bytes,
+    em: web::Data<Emulator>,
+) -> Result<HttpResponse> {
     let fields = fields(&req, &body)?;
     let url = field(&fields, "url").ok_or_else(|| ApiError::missing("url"))?;
     em.set_webhook_url(url);

@@ -223,8 +223,12 @@ async fn deliver_event(inner: &Arc<Inner>, event: &Outgoing, knobs: &Knobs) {
     if knobs.concurrent {
         let mut handles = Vec::new();
         for copy in 0..copies {
-            let (inner, event, knobs, attempts) =
-                (inner.clone(), event.clone(), knobs.clone(), attempts.clone());
+            let (inner, event, knobs, attempts) = (
+                inner.clone(),
+                event.clone(),
+                knobs.clone(),
+                attempts.clone(),
+            );
             let guard = BusyGuard::new(&inner);
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             spawn(async move {
@@ -278,13 +282,16 @@ async fn deliver_copy(
                 .post(&url)
                 .header("Content-Type", "application/json")
                 .header("Stripe-Signature", signature(&inner.secret, t, &event.body))
-                .header("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+                .header(
+                    "User-Agent",
+                    "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                )
                 .body(event.body.to_string())
                 .send()
                 .await;
             match result {
                 Ok(response) => record.status = Some(response.status().as_u16()),
-                Err(err) => record.error = Some(err.to_string()),
+                Err(err) => record.error = Some(error_chain(&err)),
             }
         } else {
             record.error = Some("no webhook URL".into());
@@ -300,6 +307,19 @@ async fn deliver_copy(
         }
     }
     tracing::warn!(event = %event.id, "webhook delivery gave up after {MAX_ATTEMPTS} attempts");
+}
+
+/// reqwest's own message is just "error sending request"; the cause (e.g. "Connection refused")
+/// is further down the chain, and it is what someone reading the log needs.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// `base`, `2·base`, `4·base`, ... capped at 5 s.

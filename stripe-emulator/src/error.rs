@@ -86,7 +86,11 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    pub fn invalid(code: Option<&'static str>, param: Option<&str>, message: impl Into<String>) -> Self {
+    pub fn invalid(
+        code: Option<&'static str>,
+        param: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
             kind: ErrorType::InvalidRequest,
@@ -174,7 +178,11 @@ impl ApiError {
             error.insert("code".into(), code.into());
             error.insert(
                 "doc_url".into(),
-                format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-")).into(),
+                format!(
+                    "https://stripe.com/docs/error-codes/{}",
+                    code.replace('_', "-")
+                )
+                .into(),
             );
         }
         if let Some(param) = &self.param {
@@ -187,7 +195,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.kind.as_str(), self.status, self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.kind.as_str(),
+            self.status,
+            self.message
+        )
     }
 }
 

@@ -96,9 +96,7 @@ fn split_key(raw: &str) -> Result<Vec<Segment>, FormError> {
             .into_iter()
             .map(|part| match part {
                 None => Ok(Segment::Append),
-                Some(p) => decode(p)
-                    .map(Segment::Key)
-                    .map_err(|m| invalid(raw, &m)),
+                Some(p) => decode(p).map(Segment::Key).map_err(|m| invalid(raw, &m)),
             })
             .collect::<Result<Vec<_>, _>>()?
     } else {
@@ -148,7 +146,10 @@ fn decode(raw: &str) -> Result<String, String> {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' => match (bytes.get(i + 1).and_then(hex), bytes.get(i + 2).and_then(hex)) {
+            b'%' => match (
+                bytes.get(i + 1).and_then(hex),
+                bytes.get(i + 2).and_then(hex),
+            ) {
                 (Some(hi), Some(lo)) => {
                     out.push(hi << 4 | lo);
                     i += 2;
@@ -299,7 +300,10 @@ mod tests {
 
     #[test]
     fn literal_structure_keeps_encoded_brackets_in_names() {
-        assert_eq!(p("metadata[a%5Bb%5D]=1"), json!({"metadata": {"a[b]": "1"}}));
+        assert_eq!(
+            p("metadata[a%5Bb%5D]=1"),
+            json!({"metadata": {"a[b]": "1"}})
+        );
     }
 
     #[test]

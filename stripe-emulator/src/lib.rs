@@ -24,6 +24,7 @@
 #![recursion_limit = "256"]
 
 mod api;
+mod checkout;
 mod control;
 mod delivery;
 mod error;

@@ -22,9 +22,8 @@ async fn main() -> std::io::Result<()> {
     let bind = env("STRIPE_EMULATOR_BIND").unwrap_or_else(|| "127.0.0.1:12111".to_string());
     let webhook_url = env("STRIPE_EMULATOR_WEBHOOK_URL");
     let secret = env("STRIPE_WEBHOOK_SECRET").unwrap_or_else(|| "whsec_emulator".to_string());
-    let listener = TcpListener::bind(&bind).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot listen on {bind}: {e}"))
-    })?;
+    let listener = TcpListener::bind(&bind)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {bind}: {e}")))?;
     let emulator = Emulator::new(Config {
         webhook_url: webhook_url.clone(),
         webhook_secret: secret,
@@ -34,7 +33,9 @@ async fn main() -> std::io::Result<()> {
     println!("Stripe emulator on {base}/ (point the Stripe client's base URL here; any sk_test_ key works)");
     match webhook_url {
         Some(url) => println!("Webhooks go to {url}"),
-        None => println!("No webhook URL yet: events are kept until POST {base}/_emulator/webhook_url url=..."),
+        None => println!(
+            "No webhook URL yet: events are kept until POST {base}/_emulator/webhook_url url=..."
+        ),
     }
     server.await
 }

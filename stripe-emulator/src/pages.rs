@@ -45,7 +45,11 @@ async fn pay(path: web::Path<String>, em: web::Data<Emulator>) -> HttpResponse {
     after_payment(&em, &path, result)
 }
 
-async fn pay_async(path: web::Path<String>, body: web::Bytes, em: web::Data<Emulator>) -> HttpResponse {
+async fn pay_async(
+    path: web::Path<String>,
+    body: web::Bytes,
+    em: web::Data<Emulator>,
+) -> HttpResponse {
     // `outcome=fail` makes the delayed payment fail; anything else (or nothing) succeeds.
     let fail = std::str::from_utf8(&body)
         .ok()
@@ -63,9 +67,11 @@ fn after_payment(em: &Emulator, id: &str, result: Result<(), EmulatorError>) -> 
         return not_found();
     };
     match (result, session.status) {
-        (Ok(()), _) | (Err(_), SessionStatus::Complete) => {
-            redirect(&session.success_url.replace("{CHECKOUT_SESSION_ID}", &session.id))
-        }
+        (Ok(()), _) | (Err(_), SessionStatus::Complete) => redirect(
+            &session
+                .success_url
+                .replace("{CHECKOUT_SESSION_ID}", &session.id),
+        ),
         (Err(_), _) => page(StatusCode::CONFLICT, &session, None),
     }
 }
@@ -86,7 +92,11 @@ async fn cancel(path: web::Path<String>, em: web::Data<Emulator>) -> HttpRespons
     match snapshot(&em, &path) {
         Some(session) => match &session.cancel_url {
             Some(url) => redirect(url),
-            None => page(StatusCode::OK, &session, Some("No cancel URL was given for this session.")),
+            None => page(
+                StatusCode::OK,
+                &session,
+                Some("No cancel URL was given for this session."),
+            ),
         },
         None => not_found(),
     }
@@ -135,7 +145,10 @@ fn page(status: StatusCode, session: &Session, message: Option<&str>) -> HttpRes
         format_amount(session.amount_total(), &session.currency)
     ));
     if let Some(email) = &session.customer_email {
-        body.push_str(&format!("<p>Email: <span id=\"email\">{}</span></p>\n", escape(email)));
+        body.push_str(&format!(
+            "<p>Email: <span id=\"email\">{}</span></p>\n",
+            escape(email)
+        ));
     }
     if let Some(message) = message {
         body.push_str(&format!(
@@ -233,6 +246,9 @@ mod tests {
 
     #[test]
     fn escaping() {
-        assert_eq!(escape("<b>\"A&B\"</b>"), "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;");
+        assert_eq!(
+            escape("<b>\"A&B\"</b>"),
+            "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;"
+        );
     }
 }

@@ -20,8 +20,8 @@ pub(crate) struct Params {
 impl Params {
     /// Parses a form body or query string.
     pub fn parse(input: &str) -> Result<Self, ApiError> {
-        let map = form::parse(input)
-            .map_err(|e| ApiError::invalid(None, Some(&e.param), e.message))?;
+        let map =
+            form::parse(input).map_err(|e| ApiError::invalid(None, Some(&e.param), e.message))?;
         Ok(Self {
             map,
             prefix: String::new(),
@@ -49,7 +49,10 @@ impl Params {
             Some(_) => Err(ApiError::invalid(
                 None,
                 Some(&self.name(key)),
-                format!("Invalid string: {}; expected a single value", self.name(key)),
+                format!(
+                    "Invalid string: {}; expected a single value",
+                    self.name(key)
+                ),
             )),
         }
     }

@@ -199,7 +199,10 @@ impl Store {
     }
 
     pub fn expire(&mut self, id: &str, cause: &Cause) -> Outcome<Value> {
-        let session = self.sessions.get_mut(id).ok_or_else(|| EmulatorError::not_found("checkout.session", id))?;
+        let session = self
+            .sessions
+            .get_mut(id)
+            .ok_or_else(|| EmulatorError::not_found("checkout.session", id))?;
         if session.status != SessionStatus::Open {
             return Err(EmulatorError::state_with(
                 format!(
@@ -242,7 +245,9 @@ impl Store {
         })?;
         intent.charge.clone().ok_or_else(|| {
             EmulatorError::state_with(
-                format!("This PaymentIntent ({intent_id}) does not have a successful charge to refund."),
+                format!(
+                    "This PaymentIntent ({intent_id}) does not have a successful charge to refund."
+                ),
                 "charge_not_refundable",
                 Some(param),
             )
@@ -347,7 +352,9 @@ impl Store {
             .charge
             .clone()
             .ok_or_else(|| {
-                EmulatorError::state(format!("PaymentIntent {intent_id} has no charge to dispute."))
+                EmulatorError::state(format!(
+                    "PaymentIntent {intent_id} has no charge to dispute."
+                ))
             })?;
         let charge = self
             .charges

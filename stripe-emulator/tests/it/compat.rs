@@ -10,12 +10,14 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ListLineItemsCheckoutSession,
     ProductData, RetrieveCheckoutSession,
 };
-use stripe_checkout::{CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus};
+use stripe_checkout::{
+    CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus,
+};
 use stripe_emulator::{Emulator, Knobs};
 use stripe_shared::{ApiErrorsCode, ApiErrorsType, DisputeStatus};
 use stripe_webhook::{EventObject, Webhook};
 
-use crate::support::{create_session, http, pair, paid_session, post_form, settle, KEY, SECRET};
+use crate::support::{create_session, http, paid_session, pair, post_form, settle, KEY, SECRET};
 
 fn client(em: &Emulator) -> stripe::Client {
     ClientBuilder::new(KEY)
@@ -74,11 +76,28 @@ async fn async_stripe_drives_a_checkout() {
     assert_eq!(session.payment_status, CheckoutSessionPaymentStatus::Unpaid);
     assert_eq!(session.mode, CheckoutSessionMode::Payment);
     assert_eq!(session.amount_total, Some(3998));
-    assert_eq!(session.currency.as_ref().map(ToString::to_string).as_deref(), Some("usd"));
+    assert_eq!(
+        session
+            .currency
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("usd")
+    );
     assert_eq!(session.client_reference_id.as_deref(), Some("order-42"));
-    assert_eq!(session.metadata.as_ref().and_then(|m| m.get("order_id")).map(String::as_str), Some("42"));
+    assert_eq!(
+        session
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("order_id"))
+            .map(String::as_str),
+        Some("42")
+    );
     let url = session.url.clone().expect("url");
-    assert_eq!(url, format!("{}/pay/{}", em.base_url(), session.id.as_str()));
+    assert_eq!(
+        url,
+        format!("{}/pay/{}", em.base_url(), session.id.as_str())
+    );
     let items = session.line_items.as_ref().expect("expanded line_items");
     assert_eq!(items.data.len(), 1);
     assert_eq!(items.data[0].amount_total, 3998);
@@ -101,7 +120,10 @@ async fn async_stripe_drives_a_checkout() {
         .await
         .expect("line items");
     assert_eq!(listed.data.len(), 1);
-    assert_eq!(listed.data[0].description.as_deref(), Some("Rust for Shopkeepers"));
+    assert_eq!(
+        listed.data[0].description.as_deref(),
+        Some("Rust for Shopkeepers")
+    );
 
     // The customer clicks Pay on the hosted page.
     let response = http().post(format!("{url}/pay")).send().await.unwrap();
@@ -131,7 +153,8 @@ async fn async_stripe_drives_a_checkout() {
     let received = hooks.received();
     assert_eq!(received.len(), 2);
     for hook in &received {
-        let event = Webhook::construct_event(&hook.body, &hook.signature, SECRET).expect("webhook verifies");
+        let event = Webhook::construct_event(&hook.body, &hook.signature, SECRET)
+            .expect("webhook verifies");
         match event.data.object {
             EventObject::CheckoutSessionCompleted(s) => {
                 assert_eq!(s.id, session.id);
@@ -152,12 +175,18 @@ async fn async_stripe_reads_stripe_errors() {
         Err(StripeError::Stripe(error, 400)) => {
             assert_eq!(error.type_, ApiErrorsType::InvalidRequestError);
             assert_eq!(error.code, Some(ApiErrorsCode::AmountTooSmall));
-            assert_eq!(error.param.as_deref(), Some("line_items[0][price_data][unit_amount]"));
+            assert_eq!(
+                error.param.as_deref(),
+                Some("line_items[0][price_data][unit_amount]")
+            );
         }
         other => panic!("expected amount_too_small, got {other:?}"),
     }
 
-    match RetrieveCheckoutSession::new("cs_test_missing").send(&stripe).await {
+    match RetrieveCheckoutSession::new("cs_test_missing")
+        .send(&stripe)
+        .await
+    {
         Err(StripeError::Stripe(error, 404)) => {
             assert_eq!(error.code, Some(ApiErrorsCode::ResourceMissing));
         }
@@ -170,7 +199,10 @@ async fn async_stripe_reads_stripe_errors() {
         .unwrap();
     match RetrieveCheckoutSession::new("cs_test_x").send(&live).await {
         Err(StripeError::Stripe(error, 401)) => {
-            assert!(error.message.unwrap_or_default().starts_with("Invalid API Key provided"));
+            assert!(error
+                .message
+                .unwrap_or_default()
+                .starts_with("Invalid API Key provided"));
         }
         other => panic!("expected 401, got {other:?}"),
     }
@@ -241,16 +273,29 @@ async fn every_event_verifies_and_parses_with_stripe_webhook() {
     )
     .await;
     assert_eq!(status, 200, "{refund}");
-    let (status, _, _) =
-        post_form(&client, &format!("{base}/v1/refunds"), &format!("payment_intent={pi}")).await;
+    let (status, _, _) = post_form(
+        &client,
+        &format!("{base}/v1/refunds"),
+        &format!("payment_intent={pi}"),
+    )
+    .await;
     assert_eq!(status, 200);
     let dispute = em.create_dispute(&pi).unwrap();
     em.close_dispute(&dispute, true).unwrap();
-    let ok = create_session(&em).await["id"].as_str().unwrap().to_string();
+    let ok = create_session(&em).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     em.pay_async(&ok, true).unwrap();
-    let failing = create_session(&em).await["id"].as_str().unwrap().to_string();
+    let failing = create_session(&em).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     em.pay_async(&failing, false).unwrap();
-    let expiring = create_session(&em).await["id"].as_str().unwrap().to_string();
+    let expiring = create_session(&em).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     em.expire(&expiring).unwrap();
     settle(&em).await;
 
@@ -260,7 +305,11 @@ async fn every_event_verifies_and_parses_with_stripe_webhook() {
         let event = Webhook::construct_event(&hook.body, &hook.signature, SECRET)
             .unwrap_or_else(|e| panic!("{e}: {}", hook.body));
         assert_eq!(
-            event.api_version.as_ref().map(|v| v.as_str().to_string()).as_deref(),
+            event
+                .api_version
+                .as_ref()
+                .map(|v| v.as_str().to_string())
+                .as_deref(),
             Some(stripe_emulator::API_VERSION)
         );
         seen.push(event.type_.as_str().to_string());
@@ -281,7 +330,9 @@ async fn every_event_verifies_and_parses_with_stripe_webhook() {
             EventObject::ChargeRefunded(charge) => {
                 refunded.push((charge.amount_refunded, charge.refunded));
             }
-            EventObject::ChargeDisputeCreated(d) => assert_eq!(d.status, DisputeStatus::NeedsResponse),
+            EventObject::ChargeDisputeCreated(d) => {
+                assert_eq!(d.status, DisputeStatus::NeedsResponse)
+            }
             EventObject::ChargeDisputeClosed(d) => {
                 assert_eq!(d.status, DisputeStatus::Won);
                 assert_eq!(d.id.as_str(), dispute);

@@ -3,7 +3,8 @@
 use serde_json::{json, Value};
 
 use crate::support::{
-    create_session, emulator, get_json, http, pair, paid_session, post_form, session_form, settle, KEY,
+    create_session, emulator, get_json, http, paid_session, pair, post_form, session_form, settle,
+    KEY,
 };
 
 #[actix_web::test]
@@ -17,14 +18,33 @@ async fn api_keys_are_required() {
     assert_eq!(none.status(), 401);
     let body: Value = none.json().await.unwrap();
     assert_eq!(body["error"]["type"], "invalid_request_error");
-    assert!(body["error"]["message"].as_str().unwrap().contains("did not provide an API key"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("did not provide an API key"));
 
-    for auth in ["Bearer sk_live_1234567890abcdef", "Bearer pk_test_abc", "Bearer sk_test_", "Token sk_test_x"] {
-        let response = client.get(&url).header("Authorization", auth).send().await.unwrap();
+    for auth in [
+        "Bearer sk_live_1234567890abcdef",
+        "Bearer pk_test_abc",
+        "Bearer sk_test_",
+        "Token sk_test_x",
+    ] {
+        let response = client
+            .get(&url)
+            .header("Authorization", auth)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 401, "{auth}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["type"], "invalid_request_error");
-        assert!(body["error"]["message"].as_str().unwrap().starts_with("Invalid API Key provided"), "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid API Key provided"),
+            "{body}"
+        );
     }
     let live = client
         .get(&url)
@@ -33,13 +53,21 @@ async fn api_keys_are_required() {
         .await
         .unwrap();
     let body: Value = live.json().await.unwrap();
-    assert!(!body.to_string().contains("1234567890"), "keys are masked: {body}");
+    assert!(
+        !body.to_string().contains("1234567890"),
+        "keys are masked: {body}"
+    );
 
     // A valid key gets past the gate (to a 404 for this id); so does curl's `-u sk_test_...:`.
     let ok = client.get(&url).bearer_auth(KEY).send().await.unwrap();
     assert_eq!(ok.status(), 404);
     assert!(ok.headers().contains_key("request-id"));
-    let basic = client.get(&url).basic_auth(KEY, Some("")).send().await.unwrap();
+    let basic = client
+        .get(&url)
+        .basic_auth(KEY, Some(""))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(basic.status(), 404);
 }
 
@@ -65,11 +93,15 @@ async fn bracket_notation_is_parsed() {
         "expand[]=line_items",
     ]
     .join("&");
-    let (status, session, _) = post_form(&http(), &format!("{base}/v1/checkout/sessions"), &body).await;
+    let (status, session, _) =
+        post_form(&http(), &format!("{base}/v1/checkout/sessions"), &body).await;
     assert_eq!(status, 200, "{session}");
     assert_eq!(session["amount_total"], 1999 + 1500);
     assert_eq!(session["currency"], "usd");
-    assert_eq!(session["metadata"], json!({"order_id": "42", "note": "a&b=c"}));
+    assert_eq!(
+        session["metadata"],
+        json!({"order_id": "42", "note": "a&b=c"})
+    );
     let items = session["line_items"]["data"].as_array().unwrap();
     assert_eq!(items[0]["description"], "First book");
     assert_eq!(items[1]["description"], "Second");
@@ -83,7 +115,10 @@ async fn bracket_notation_is_parsed() {
         ("line_items[0][price_data][unit_amount]", "750"),
         ("line_items[0][price_data][product_data][name]", "Encoded"),
         ("line_items[0][quantity]", "2"),
-        ("success_url", "https://shop.test/ok?id={CHECKOUT_SESSION_ID}"),
+        (
+            "success_url",
+            "https://shop.test/ok?id={CHECKOUT_SESSION_ID}",
+        ),
     ];
     let response = http()
         .post(format!("{base}/v1/checkout/sessions"))
@@ -99,8 +134,16 @@ async fn bracket_notation_is_parsed() {
 
     // Both ways of writing `expand` in a query string.
     let id = session["id"].as_str().unwrap();
-    for query in ["expand[]=line_items", "expand[0]=line_items", "expand%5B0%5D=line_items"] {
-        let (status, s) = get_json(&http(), &format!("{base}/v1/checkout/sessions/{id}?{query}")).await;
+    for query in [
+        "expand[]=line_items",
+        "expand[0]=line_items",
+        "expand%5B0%5D=line_items",
+    ] {
+        let (status, s) = get_json(
+            &http(),
+            &format!("{base}/v1/checkout/sessions/{id}?{query}"),
+        )
+        .await;
         assert_eq!(status, 200);
         assert_eq!(s["line_items"]["object"], "list", "{query}");
     }
@@ -122,14 +165,21 @@ async fn bad_parameters_get_stripe_errors() {
             "parameter_invalid_integer",
             "line_items[0][price_data][unit_amount]",
         ),
-        (format!("{}&bogus=1", session_form()), "parameter_unknown", "bogus"),
+        (
+            format!("{}&bogus=1", session_form()),
+            "parameter_unknown",
+            "bogus",
+        ),
         (
             format!("{}&line_items[0][bogus]=1", session_form()),
             "parameter_unknown",
             "line_items[0][bogus]",
         ),
         (
-            format!("{}&payment_intent_data[capture_method]=manual", session_form()),
+            format!(
+                "{}&payment_intent_data[capture_method]=manual",
+                session_form()
+            ),
             "parameter_unknown",
             "payment_intent_data[capture_method]",
         ),
@@ -144,11 +194,18 @@ async fn bad_parameters_get_stripe_errors() {
             "line_items",
         ),
         (
-            session_form().replace("cancel_url=http%3A%2F%2Fshop.test%2Fcancel", "cancel_url=nope"),
+            session_form().replace(
+                "cancel_url=http%3A%2F%2Fshop.test%2Fcancel",
+                "cancel_url=nope",
+            ),
             "url_invalid",
             "cancel_url",
         ),
-        (session_form().replace("&customer_email=ada%40example.com", ""), "", ""),
+        (
+            session_form().replace("&customer_email=ada%40example.com", ""),
+            "",
+            "",
+        ),
     ];
     for (body, code, param) in cases {
         let (status, json, _) = post_form(&client, &url, &body).await;
@@ -163,12 +220,23 @@ async fn bad_parameters_get_stripe_errors() {
         assert!(json["error"]["message"].as_str().is_some());
     }
 
-    let without_success = session_form().replace("&success_url=http%3A%2F%2Fshop.test%2Fok%3Fsession%3D%7BCHECKOUT_SESSION_ID%7D", "");
+    let without_success = session_form().replace(
+        "&success_url=http%3A%2F%2Fshop.test%2Fok%3Fsession%3D%7BCHECKOUT_SESSION_ID%7D",
+        "",
+    );
     let (status, json, _) = post_form(&client, &url, &without_success).await;
-    assert_eq!((status, json["error"]["code"].as_str()), (400, Some("parameter_missing")));
+    assert_eq!(
+        (status, json["error"]["code"].as_str()),
+        (400, Some("parameter_missing"))
+    );
     assert_eq!(json["error"]["param"], "success_url");
 
-    let (status, json, _) = post_form(&client, &url, &session_form().replace("mode=payment", "mode=subscription")).await;
+    let (status, json, _) = post_form(
+        &client,
+        &url,
+        &session_form().replace("mode=payment", "mode=subscription"),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(json["error"]["param"], "mode");
 
@@ -177,7 +245,10 @@ async fn bad_parameters_get_stripe_errors() {
 
     let (status, json) = get_json(&client, &format!("{}/v1/customers", em.base_url())).await;
     assert_eq!(status, 404);
-    assert!(json["error"]["message"].as_str().unwrap().starts_with("Unrecognized request URL"));
+    assert!(json["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Unrecognized request URL"));
 }
 
 #[actix_web::test]
@@ -231,7 +302,10 @@ async fn the_hosted_page_pays() {
 
     let page = client.get(url).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = page.text().await.unwrap();
     for needle in [
         "Rust for Shopkeepers",
@@ -248,11 +322,17 @@ async fn the_hosted_page_pays() {
     ] {
         assert!(html.contains(needle), "page lacks {needle}:\n{html}");
     }
-    assert!(!html.contains("<script") && !html.contains("src=\"http"), "no external assets");
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http"),
+        "no external assets"
+    );
 
     let paid = client.post(format!("{url}/pay")).send().await.unwrap();
     assert_eq!(paid.status(), 303);
-    assert_eq!(paid.headers()["location"], format!("http://shop.test/ok?session={id}").as_str());
+    assert_eq!(
+        paid.headers()["location"],
+        format!("http://shop.test/ok?session={id}").as_str()
+    );
     let now = em.session(id).unwrap();
     assert_eq!(now["status"], "complete");
     assert_eq!(now["payment_status"], "paid");
@@ -271,7 +351,11 @@ async fn the_hosted_page_pays() {
     assert_eq!(events[0]["type"], "checkout.session.completed");
     assert_eq!(events[0]["data"]["object"]["id"], id);
 
-    let missing = client.get(format!("{}/pay/cs_test_nope", em.base_url())).send().await.unwrap();
+    let missing = client
+        .get(format!("{}/pay/cs_test_nope", em.base_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
 }
 
@@ -308,11 +392,24 @@ async fn pay_later_settles_or_fails_after_the_delay() {
     let session = create_session(&em).await;
     let id = session["id"].as_str().unwrap();
     let url = session["url"].as_str().unwrap();
-    let response = client.post(format!("{url}/pay-async")).send().await.unwrap();
+    let response = client
+        .post(format!("{url}/pay-async"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 303);
-    assert_eq!(response.headers()["location"], format!("http://shop.test/ok?session={id}").as_str());
+    assert_eq!(
+        response.headers()["location"],
+        format!("http://shop.test/ok?session={id}").as_str()
+    );
     let pending = em.session(id).unwrap();
-    assert_eq!((pending["status"].as_str(), pending["payment_status"].as_str()), (Some("complete"), Some("unpaid")));
+    assert_eq!(
+        (
+            pending["status"].as_str(),
+            pending["payment_status"].as_str()
+        ),
+        (Some("complete"), Some("unpaid"))
+    );
     settle(&em).await;
     assert_eq!(em.session(id).unwrap()["payment_status"], "paid");
 
@@ -331,12 +428,20 @@ async fn pay_later_settles_or_fails_after_the_delay() {
     let types: Vec<(String, String)> = hooks
         .events()
         .iter()
-        .map(|e| (e["type"].as_str().unwrap().to_string(), e["data"]["object"]["id"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_string(),
+                e["data"]["object"]["id"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert!(types.contains(&("checkout.session.completed".into(), id.into())));
     assert!(types.contains(&("checkout.session.async_payment_succeeded".into(), id.into())));
     assert!(types.contains(&("checkout.session.completed".into(), failing_id.into())));
-    assert!(types.contains(&("checkout.session.async_payment_failed".into(), failing_id.into())));
+    assert!(types.contains(&(
+        "checkout.session.async_payment_failed".into(),
+        failing_id.into()
+    )));
     assert_eq!(types.len(), 4);
 }
 
@@ -348,25 +453,47 @@ async fn sessions_expire() {
     let session = create_session(&em).await;
     let id = session["id"].as_str().unwrap();
 
-    let (status, expired, _) = post_form(&client, &format!("{base}/v1/checkout/sessions/{id}/expire"), "").await;
+    let (status, expired, _) = post_form(
+        &client,
+        &format!("{base}/v1/checkout/sessions/{id}/expire"),
+        "",
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(expired["status"], "expired");
     assert_eq!(expired["url"], Value::Null);
 
-    let (status, again, _) = post_form(&client, &format!("{base}/v1/checkout/sessions/{id}/expire"), "").await;
+    let (status, again, _) = post_form(
+        &client,
+        &format!("{base}/v1/checkout/sessions/{id}/expire"),
+        "",
+    )
+    .await;
     assert_eq!(status, 400, "{again}");
     assert!(em.pay(id).is_err());
-    let page = client.post(format!("{base}/pay/{id}/pay")).send().await.unwrap();
+    let page = client
+        .post(format!("{base}/pay/{id}/pay"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 409);
     assert!(page.text().await.unwrap().contains("no longer payable"));
 
-    let (status, _, _) = post_form(&client, &format!("{base}/v1/checkout/sessions/cs_test_nope/expire"), "").await;
+    let (status, _, _) = post_form(
+        &client,
+        &format!("{base}/v1/checkout/sessions/cs_test_nope/expire"),
+        "",
+    )
+    .await;
     assert_eq!(status, 404);
     settle(&em).await;
     let events = hooks.events();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["type"], "checkout.session.expired");
-    assert!(events[0]["request"]["id"].as_str().unwrap().starts_with("req_"));
+    assert!(events[0]["request"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("req_"));
 }
 
 #[actix_web::test]
@@ -377,13 +504,26 @@ async fn refunds_partial_then_full() {
     let (_, pi) = paid_session(&em).await;
     let refunds = format!("{base}/v1/refunds");
 
-    let (status, first, _) = post_form(&client, &refunds, &format!("payment_intent={pi}&amount=500&metadata[ticket]=7")).await;
+    let (status, first, _) = post_form(
+        &client,
+        &refunds,
+        &format!("payment_intent={pi}&amount=500&metadata[ticket]=7"),
+    )
+    .await;
     assert_eq!(status, 200, "{first}");
-    assert_eq!((first["object"].as_str(), first["amount"].as_i64(), first["status"].as_str()), (Some("refund"), Some(500), Some("succeeded")));
+    assert_eq!(
+        (
+            first["object"].as_str(),
+            first["amount"].as_i64(),
+            first["status"].as_str()
+        ),
+        (Some("refund"), Some(500), Some("succeeded"))
+    );
     assert_eq!(first["metadata"]["ticket"], "7");
     let charge = first["charge"].as_str().unwrap().to_string();
 
-    let (status, error, _) = post_form(&client, &refunds, &format!("charge={charge}&amount=1500")).await;
+    let (status, error, _) =
+        post_form(&client, &refunds, &format!("charge={charge}&amount=1500")).await;
     assert_eq!(status, 400);
     assert_eq!(error["error"]["code"], "amount_too_large");
 
@@ -391,13 +531,20 @@ async fn refunds_partial_then_full() {
     assert_eq!(status, 200);
     assert_eq!(rest["amount"], 1499);
 
-    let (status, error, _) = post_form(&client, &refunds, &format!("payment_intent={pi}&amount=1")).await;
+    let (status, error, _) =
+        post_form(&client, &refunds, &format!("payment_intent={pi}&amount=1")).await;
     assert_eq!(status, 400);
     assert_eq!(error["error"]["code"], "charge_already_refunded");
     let (status, error, _) = post_form(&client, &refunds, "payment_intent=pi_nope").await;
-    assert_eq!((status, error["error"]["code"].as_str()), (400, Some("resource_missing")));
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("resource_missing"))
+    );
     let (status, error, _) = post_form(&client, &refunds, "amount=5").await;
-    assert_eq!((status, error["error"]["code"].as_str()), (400, Some("parameter_missing")));
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("parameter_missing"))
+    );
 
     let (_, charge_json) = get_json(&client, &format!("{base}/v1/charges/{charge}")).await;
     assert_eq!(charge_json["amount_refunded"], 1999);
@@ -409,7 +556,12 @@ async fn refunds_partial_then_full() {
         .events()
         .iter()
         .filter(|e| e["type"] == "charge.refunded")
-        .map(|e| (e["data"]["object"]["amount_refunded"].as_i64().unwrap(), e["data"]["object"]["refunded"].as_bool().unwrap()))
+        .map(|e| {
+            (
+                e["data"]["object"]["amount_refunded"].as_i64().unwrap(),
+                e["data"]["object"]["refunded"].as_bool().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(refunded, [(500, false), (1999, true)]);
 }
@@ -457,10 +609,25 @@ async fn disputes_over_http() {
     assert_eq!(unknown.status(), 404);
 
     settle(&em).await;
-    let types: Vec<String> = hooks.events().iter().map(|e| e["type"].as_str().unwrap().to_string()).collect();
-    assert_eq!(types, ["checkout.session.completed", "charge.dispute.created", "charge.dispute.closed"]);
+    let types: Vec<String> = hooks
+        .events()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "checkout.session.completed",
+            "charge.dispute.created",
+            "charge.dispute.closed"
+        ]
+    );
     let charge = &hooks.events()[1]["data"]["object"]["charge"];
-    let (_, charge) = get_json(&client, &format!("{base}/v1/charges/{}", charge.as_str().unwrap())).await;
+    let (_, charge) = get_json(
+        &client,
+        &format!("{base}/v1/charges/{}", charge.as_str().unwrap()),
+    )
+    .await;
     assert_eq!(charge["disputed"], true);
 }
 
@@ -481,17 +648,48 @@ async fn knobs_over_http_and_api_outage() {
     assert!(knobs.api_outage);
     assert_eq!(knobs.duplicates, 2);
     assert!(!knobs.hold);
-    let current: Value = client.get(format!("{base}/_emulator/knobs")).send().await.unwrap().json().await.unwrap();
+    let current: Value = client
+        .get(format!("{base}/_emulator/knobs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(current["duplicates"], 2);
-    let bad = client.post(format!("{base}/_emulator/knobs")).json(&json!({"nope": 1})).send().await.unwrap();
+    let bad = client
+        .post(format!("{base}/_emulator/knobs"))
+        .json(&json!({"nope": 1}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
 
-    let (status, body, _) = post_form(&client, &format!("{base}/v1/checkout/sessions"), &session_form()).await;
+    let (status, body, _) = post_form(
+        &client,
+        &format!("{base}/v1/checkout/sessions"),
+        &session_form(),
+    )
+    .await;
     assert_eq!(status, 500);
     assert_eq!(body["error"]["type"], "api_error");
     // The page and the controls keep working during an outage.
-    client.post(format!("{base}/_emulator/knobs")).json(&json!({"api_outage": false})).send().await.unwrap();
-    let (status, _, _) = post_form(&client, &format!("{base}/v1/checkout/sessions"), &session_form()).await;
+    client
+        .post(format!("{base}/_emulator/knobs"))
+        .json(&json!({"api_outage": false}))
+        .send()
+        .await
+        .unwrap();
+    let (status, _, _) = post_form(
+        &client,
+        &format!("{base}/v1/checkout/sessions"),
+        &session_form(),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(em.knobs().duplicates, 2, "a partial update keeps the other knobs");
+    assert_eq!(
+        em.knobs().duplicates,
+        2,
+        "a partial update keeps the other knobs"
+    );
 }

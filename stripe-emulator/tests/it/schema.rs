@@ -3,7 +3,9 @@
 use serde_json::{json, Value};
 use stripe_emulator::Knobs;
 
-use crate::support::{create_session, get_json, http, paid_session, post_form, settle, Receiver, KEY};
+use crate::support::{
+    create_session, get_json, http, paid_session, post_form, settle, Receiver, KEY,
+};
 use crate::validator::{object_schema_for, spec};
 
 const LINE_ITEMS: &str = "/components/schemas/checkout.session/properties/line_items";
@@ -20,14 +22,20 @@ async fn checkout_sessions_match_the_schema() {
     assert!(created.get("line_items").is_none());
 
     let id = created["id"].as_str().unwrap();
-    let (status, expanded) =
-        get_json(&client, &format!("{base}/v1/checkout/sessions/{id}?expand[]=line_items")).await;
+    let (status, expanded) = get_json(
+        &client,
+        &format!("{base}/v1/checkout/sessions/{id}?expand[]=line_items"),
+    )
+    .await;
     assert_eq!(status, 200);
     spec().assert_valid("checkout.session", &expanded);
     assert_eq!(expanded["line_items"]["data"].as_array().unwrap().len(), 1);
 
-    let (status, list) =
-        get_json(&client, &format!("{base}/v1/checkout/sessions/{id}/line_items")).await;
+    let (status, list) = get_json(
+        &client,
+        &format!("{base}/v1/checkout/sessions/{id}/line_items"),
+    )
+    .await;
     assert_eq!(status, 200);
     spec().validate_pointer(LINE_ITEMS, &list).unwrap();
 
@@ -60,7 +68,9 @@ async fn refunds_charges_disputes_and_events_match_the_schema() {
     let (status, refund, _) = post_form(
         &client,
         &format!("{base}/v1/refunds"),
-        &format!("payment_intent={pi}&amount=500&metadata[reason]=test&reason=requested_by_customer"),
+        &format!(
+            "payment_intent={pi}&amount=500&metadata[reason]=test&reason=requested_by_customer"
+        ),
     )
     .await;
     assert_eq!(status, 200, "{refund}");
@@ -71,8 +81,11 @@ async fn refunds_charges_disputes_and_events_match_the_schema() {
     assert_eq!(status, 200);
     spec().assert_valid("charge", &charge);
 
-    let (status, refund_again) =
-        get_json(&client, &format!("{base}/v1/refunds/{}", refund["id"].as_str().unwrap())).await;
+    let (status, refund_again) = get_json(
+        &client,
+        &format!("{base}/v1/refunds/{}", refund["id"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(refund_again, refund);
 
@@ -83,9 +96,15 @@ async fn refunds_charges_disputes_and_events_match_the_schema() {
     em.close_dispute(&dispute_id, false).unwrap();
 
     // A delayed payment that fails, and one that expires, to cover every event type.
-    let late = create_session(&em).await["id"].as_str().unwrap().to_string();
+    let late = create_session(&em).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     em.pay_async(&late, false).unwrap();
-    let gone = create_session(&em).await["id"].as_str().unwrap().to_string();
+    let gone = create_session(&em).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     em.expire(&gone).unwrap();
     settle(&em).await;
 
@@ -116,7 +135,10 @@ async fn refunds_charges_disputes_and_events_match_the_schema() {
 #[actix_web::test]
 async fn async_payment_succeeded_matches_the_schema() {
     let (em, _hooks) = crate::support::pair();
-    let id = create_session(&em).await["id"].as_str().unwrap().to_string();
+    let id = create_session(&em).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     em.pay_async(&id, true).unwrap();
     settle(&em).await;
     let event = em
@@ -143,12 +165,20 @@ async fn errors_match_the_schema() {
     assert_eq!(unauthenticated.status(), 401);
     bodies.push(unauthenticated.json::<Value>().await.unwrap());
 
-    let (status, bad, _) =
-        post_form(&client, &format!("{base}/v1/checkout/sessions"), "mode=payment").await;
+    let (status, bad, _) = post_form(
+        &client,
+        &format!("{base}/v1/checkout/sessions"),
+        "mode=payment",
+    )
+    .await;
     assert_eq!(status, 400);
     bodies.push(bad);
 
-    let (status, missing) = get_json(&client, &format!("{base}/v1/checkout/sessions/cs_test_nope")).await;
+    let (status, missing) = get_json(
+        &client,
+        &format!("{base}/v1/checkout/sessions/cs_test_nope"),
+    )
+    .await;
     assert_eq!(status, 404);
     bodies.push(missing);
 
@@ -188,7 +218,11 @@ async fn the_validator_rejects_what_stripe_would_not_send() {
         s.as_object_mut().unwrap().remove("mode");
     });
     assert!(
-        missing.as_ref().unwrap_err().iter().any(|e| e.contains("`mode`")),
+        missing
+            .as_ref()
+            .unwrap_err()
+            .iter()
+            .any(|e| e.contains("`mode`")),
         "{missing:?}"
     );
     let bad_enum = broken(&|s| s["status"] = json!("paid"));
@@ -206,9 +240,15 @@ async fn the_validator_rejects_what_stripe_would_not_send() {
     let bad_any_of = broken(&|s| s["payment_intent"] = json!(42));
     assert!(bad_any_of.unwrap_err()[0].contains("anyOf"));
 
-    let mut item_list = json!({"object": "list", "data": [{"object": "item"}], "has_more": false, "url": "/x"});
+    let mut item_list =
+        json!({"object": "list", "data": [{"object": "item"}], "has_more": false, "url": "/x"});
     let errors = spec().validate_pointer(LINE_ITEMS, &item_list).unwrap_err();
-    assert!(errors.iter().any(|e| e.contains("$.data[0]: missing required property `id`")), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("$.data[0]: missing required property `id`")),
+        "{errors:?}"
+    );
     item_list["data"] = json!([]);
     assert!(spec().validate_pointer(LINE_ITEMS, &item_list).is_ok());
 

@@ -86,7 +86,12 @@ pub async fn post_form(
 }
 
 pub async fn get_json(client: &reqwest::Client, url: &str) -> (u16, Value) {
-    let response = client.get(url).bearer_auth(KEY).send().await.expect("request");
+    let response = client
+        .get(url)
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("request");
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -105,7 +110,10 @@ pub async fn create_session(em: &Emulator) -> Value {
 
 /// Creates a session and pays it through the Rust API; returns (session id, payment intent).
 pub async fn paid_session(em: &Emulator) -> (String, String) {
-    let id = create_session(em).await["id"].as_str().expect("id").to_string();
+    let id = create_session(em).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
     em.pay(&id).expect("pay");
     let pi = em.session(&id).expect("session")["payment_intent"]
         .as_str()
@@ -150,7 +158,10 @@ impl Receiver {
     pub fn start() -> Self {
         let state = Arc::new(ReceiverState::default());
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}/webhooks/stripe", listener.local_addr().expect("addr"));
+        let url = format!(
+            "http://{}/webhooks/stripe",
+            listener.local_addr().expect("addr")
+        );
         let data = web::Data::from(state.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -193,7 +204,11 @@ impl Receiver {
     }
 }
 
-async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<ReceiverState>) -> HttpResponse {
+async fn receive(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<ReceiverState>,
+) -> HttpResponse {
     let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     state.max_in_flight.fetch_max(now, Ordering::SeqCst);
     let header = |name: &str| {
@@ -214,7 +229,12 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<ReceiverSt
     }
     state.in_flight.fetch_sub(1, Ordering::SeqCst);
     let status = match state.always.load(Ordering::SeqCst) {
-        0 => state.script.lock().expect("lock").pop_front().unwrap_or(200),
+        0 => state
+            .script
+            .lock()
+            .expect("lock")
+            .pop_front()
+            .unwrap_or(200),
         s => s as u16,
     };
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status")).finish()

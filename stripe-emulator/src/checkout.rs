@@ -1,0 +1,320 @@
+//! Reading `POST /v1/checkout/sessions`: the parameters async-stripe sends for a one-time
+//! payment, checked as strictly as Stripe checks them, into a new open [`Session`].
+
+use crate::api::expand_line_items;
+use crate::error::ApiError;
+use crate::objects::{new_id, LineItem, Session, SessionStatus};
+use crate::params::Params;
+
+type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// Currencies whose minimum charge is 50 minor units (Stripe's minimums for the others differ
+/// and are not enforced).
+const MIN_50: [&str; 5] = ["usd", "eur", "gbp", "cad", "aud"];
+/// Stripe's largest amount for most currencies (eight digits).
+const MAX_AMOUNT: i64 = 99_999_999;
+
+/// Reads `POST /v1/checkout/sessions` parameters into a new open session.
+pub(crate) fn new_session(params: &mut Params, base: &str, now: i64) -> Result<(Session, bool)> {
+    let mode = params
+        .one_of("mode", &["payment", "setup", "subscription"])?
+        .ok_or_else(|| ApiError::missing("mode"))?;
+    if mode != "payment" {
+        return Err(ApiError::invalid(
+            None,
+            Some("mode"),
+            format!("The Stripe emulator supports only `mode=payment`, not `{mode}`."),
+        ));
+    }
+    let success_url = params.required_string("success_url")?;
+    check_url(&success_url, "success_url")?;
+    let cancel_url = params.string("cancel_url")?.filter(|u| !u.is_empty());
+    if let Some(url) = &cancel_url {
+        check_url(url, "cancel_url")?;
+    }
+    let client_reference_id = params
+        .string("client_reference_id")?
+        .filter(|s| !s.is_empty());
+    if client_reference_id
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 200)
+    {
+        return Err(ApiError::invalid(
+            None,
+            Some("client_reference_id"),
+            "client_reference_id can be at most 200 characters long.",
+        ));
+    }
+    let customer_email = params.string("customer_email")?.filter(|s| !s.is_empty());
+    if let Some(email) = &customer_email {
+        if !email.contains('@') || email.contains(char::is_whitespace) {
+            return Err(ApiError::invalid(
+                Some("email_invalid"),
+                Some("customer_email"),
+                format!("Invalid email address: {email}"),
+            ));
+        }
+    }
+    let metadata = params.metadata("metadata")?.unwrap_or_default();
+    let intent = match params.object("payment_intent_data")? {
+        Some(mut data) => {
+            let metadata = data.metadata("metadata")?.unwrap_or_default();
+            let description = data.string("description")?.filter(|s| !s.is_empty());
+            let receipt_email = data.string("receipt_email")?.filter(|s| !s.is_empty());
+            // Accepted so that code written for Stripe works; they only affect bank statements.
+            for key in ["statement_descriptor", "statement_descriptor_suffix"] {
+                if data.string(key)?.is_some_and(|s| s.chars().count() > 22) {
+                    return Err(ApiError::invalid(
+                        None,
+                        Some(&data.name(key)),
+                        format!("{} can be at most 22 characters long.", data.name(key)),
+                    ));
+                }
+            }
+            data.finish()?;
+            (metadata, description, receipt_email)
+        }
+        None => Default::default(),
+    };
+    let (intent_metadata, intent_description, intent_receipt_email) = intent;
+    let expand = expand_line_items(params)?;
+    let expires_at = match params.integer("expires_at")? {
+        None => now + 24 * 3600,
+        Some(t) if (now + 30 * 60 - 5..=now + 24 * 3600 + 5).contains(&t) => t,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                None,
+                Some("expires_at"),
+                "The `expires_at` timestamp must be between 30 minutes and 24 hours from now.",
+            ))
+        }
+    };
+    let payment_method_types = params
+        .string_list("payment_method_types")?
+        .filter(|types| !types.is_empty())
+        .unwrap_or_else(|| vec!["card".to_string()]);
+    let currency = params.string("currency")?.map(|c| c.to_ascii_lowercase());
+    if let Some(c) = &currency {
+        check_currency(c, "currency")?;
+    }
+
+    let entries = params
+        .object_list("line_items")?
+        .filter(|items| !items.is_empty())
+        .ok_or_else(|| ApiError::missing("line_items"))?;
+    if entries.len() > 100 {
+        return Err(ApiError::invalid(
+            None,
+            Some("line_items"),
+            "A Checkout Session can have at most 100 line items.",
+        ));
+    }
+    let mut items = Vec::with_capacity(entries.len());
+    let mut session_currency = currency;
+    for (i, entry) in entries.into_iter().enumerate() {
+        let (item, item_currency) = line_item(entry)?;
+        match &session_currency {
+            Some(c) if *c != item_currency => {
+                return Err(ApiError::invalid(
+                    None,
+                    Some(&format!("line_items[{i}][price_data][currency]")),
+                    format!("All line items must use the same currency; expected `{c}`, got `{item_currency}`."),
+                ))
+            }
+            Some(_) => {}
+            None => session_currency = Some(item_currency),
+        }
+        items.push(item);
+    }
+    let currency = session_currency.unwrap_or_else(|| "usd".to_string());
+    let total = items
+        .iter()
+        .try_fold(0i64, |sum, item| {
+            item.unit_amount
+                .checked_mul(item.quantity)
+                .and_then(|a| sum.checked_add(a))
+        })
+        .filter(|t| *t <= MAX_AMOUNT);
+    if total.is_none() {
+        return Err(ApiError::invalid(
+            Some("amount_too_large"),
+            Some("line_items"),
+            format!("The Checkout Session's total amount must be at most {MAX_AMOUNT} (in the currency's smallest unit)."),
+        ));
+    }
+    params.finish()?;
+
+    let id = new_id("cs_test_");
+    let page_url = format!("{base}/pay/{id}");
+    Ok((
+        Session {
+            id,
+            created: now,
+            expires_at,
+            currency,
+            items,
+            success_url,
+            cancel_url,
+            client_reference_id,
+            customer_email,
+            metadata,
+            payment_method_types,
+            intent_metadata,
+            intent_description,
+            intent_receipt_email,
+            status: SessionStatus::Open,
+            paid: false,
+            payment_intent: None,
+            page_url,
+        },
+        expand,
+    ))
+}
+
+/// One `line_items[n]`: `price_data` (inline price and product) and `quantity`.
+fn line_item(mut entry: Params) -> Result<(LineItem, String)> {
+    if let Some(price) = entry.string("price")? {
+        // There is no catalogue in the emulator: a price id can never exist.
+        return Err(ApiError::invalid(
+            Some("resource_missing"),
+            Some(&entry.name("price")),
+            format!("No such price: '{price}'; the Stripe emulator supports only `price_data`."),
+        ));
+    }
+    let mut price = entry
+        .object("price_data")?
+        .ok_or_else(|| ApiError::missing(&entry.name("price_data")))?;
+    let currency = price.required_string("currency")?.to_ascii_lowercase();
+    check_currency(&currency, &price.name("currency"))?;
+    let amount_name = price.name("unit_amount");
+    let unit_amount =
+        match (
+            price.integer("unit_amount")?,
+            price.string("unit_amount_decimal")?,
+        ) {
+            (Some(amount), None) => amount,
+            (None, Some(decimal)) => whole_minor_units(&decimal).ok_or_else(|| {
+                ApiError::invalid(
+                    None,
+                    Some(&price.name("unit_amount_decimal")),
+                    "The Stripe emulator supports only whole amounts in `unit_amount_decimal`.",
+                )
+            })?,
+            (Some(_), Some(_)) => return Err(ApiError::invalid(
+                Some("parameters_exclusive"),
+                Some(&amount_name),
+                "You may only specify one of these parameters: unit_amount, unit_amount_decimal.",
+            )),
+            (None, None) => return Err(ApiError::missing(&amount_name)),
+        };
+    price.one_of("tax_behavior", &["exclusive", "inclusive", "unspecified"])?;
+    if unit_amount < 0 {
+        return Err(ApiError::invalid(
+            Some("parameter_invalid_integer"),
+            Some(&amount_name),
+            "This value must be greater than or equal to 0.",
+        ));
+    }
+    if MIN_50.contains(&currency.as_str()) && unit_amount < 50 {
+        return Err(ApiError::invalid(
+            Some("amount_too_small"),
+            Some(&amount_name),
+            format!(
+                "The unit amount must be at least 50 (0.50 {}).",
+                currency.to_uppercase()
+            ),
+        ));
+    }
+    if let Some(product) = price.string("product")? {
+        return Err(ApiError::invalid(
+            Some("resource_missing"),
+            Some(&price.name("product")),
+            format!(
+                "No such product: '{product}'; the Stripe emulator supports only `product_data`."
+            ),
+        ));
+    }
+    let mut product = price
+        .object("product_data")?
+        .ok_or_else(|| ApiError::missing(&price.name("product_data")))?;
+    let name = product.required_string("name")?;
+    let description = product.string("description")?.filter(|s| !s.is_empty());
+    // Image URLs are checked but not kept: the page shows no external assets.
+    let images = product.string_list("images")?.unwrap_or_default();
+    if images.len() > 8 {
+        return Err(ApiError::invalid(
+            None,
+            Some(&product.name("images")),
+            "A product can have at most 8 images.",
+        ));
+    }
+    // Accepted for compatibility; products are not stored.
+    product.metadata("metadata")?;
+    product.string("tax_code")?;
+    product.string("unit_label")?;
+    product.finish()?;
+    price.finish()?;
+    let quantity_name = entry.name("quantity");
+    let quantity = entry
+        .integer("quantity")?
+        .ok_or_else(|| ApiError::missing(&quantity_name))?;
+    if quantity < 1 {
+        return Err(ApiError::invalid(
+            Some("parameter_invalid_integer"),
+            Some(&quantity_name),
+            "Quantity must be at least 1.",
+        ));
+    }
+    // Line item metadata is accepted and, like Stripe's, not shown on the session.
+    entry.metadata("metadata")?;
+    entry.finish()?;
+    Ok((
+        LineItem {
+            id: new_id("li_"),
+            price_id: new_id("price_"),
+            product_id: new_id("prod_"),
+            name,
+            description,
+            unit_amount,
+            quantity,
+        },
+        currency,
+    ))
+}
+
+/// `"1999"` or `"1999.0"` as 1999; fractions of a minor unit are not supported.
+fn whole_minor_units(decimal: &str) -> Option<i64> {
+    let (whole, fraction) = decimal.split_once('.').unwrap_or((decimal, ""));
+    if !fraction.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    whole.parse().ok()
+}
+
+fn check_url(url: &str, param: &str) -> Result<()> {
+    let ok = ["http://", "https://"].iter().any(|scheme| {
+        url.strip_prefix(scheme)
+            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+    });
+    if ok && url.len() <= 5000 && !url.contains(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            Some("url_invalid"),
+            Some(param),
+            format!("Not a valid URL: {param}"),
+        ))
+    }
+}
+
+fn check_currency(currency: &str, param: &str) -> Result<()> {
+    if currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_lowercase()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            None,
+            Some(param),
+            format!("Invalid currency: {currency}."),
+        ))
+    }
+}
