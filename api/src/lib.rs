@@ -92,7 +92,8 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
 
 /// Builds the HTTP server on an already bound listener (port 0 in tests).
 pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
-    let web_ui = web_ui::WebUi::load(&state.settings.web_dist);
+    let origin = state.settings.public_url.origin().ascii_serialization();
+    let web_ui = web_ui::WebUi::load(&state.settings.web_dist, &origin);
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

@@ -136,6 +136,9 @@ pub struct Product {
     pub file: ProductFile,
     /// Whether the caller owns it; false for anonymous callers.
     pub owned: bool,
+    /// Paid orders for it; only in the admin listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sales: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -215,3 +215,53 @@ fn the_readme_documents_every_setting() {
         assert!(readme.contains(command));
     }
 }
+
+#[actix_web::test]
+async fn the_web_ui_is_served_with_caching_and_a_strict_csp() {
+    let dist = std::env::temp_dir().join(format!("folio-dist-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><html><head><script type=\"module\">boot()</script></head><body></body></html>",
+    )
+    .unwrap();
+    std::fs::write(dist.join("web-ui-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("FOLIO_WEB_DIST", dist.to_str().unwrap())],
+    )
+    .await
+    .unwrap();
+    let index = app.get("/library", None).await;
+    assert_eq!(
+        index.status(),
+        StatusCode::OK,
+        "client routes get index.html"
+    );
+    assert_eq!(index.headers()["cache-control"], "no-cache");
+    let csp = index.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("'wasm-unsafe-eval'"),
+        "{csp}"
+    );
+    assert!(
+        csp.contains("'sha256-"),
+        "the inline bootstrap is allowed by hash only: {csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(index.text().await.unwrap().contains("boot()"));
+    let asset = app.get("/web-ui-0123456789abcdef_bg.wasm", None).await;
+    assert_eq!(
+        asset.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(asset.bytes().await.unwrap().as_ref(), b"\0asm");
+    // API misses stay problems, never the UI's index.
+    let res = app.get("/api/v1/nope", None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    problem(res).await;
+    let _ = std::fs::remove_dir_all(&dist);
+}

@@ -13,6 +13,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// 0.22 needs a newer rustc than these machines have.
+const TRUNK_VERSION: &str = "0.21.14";
 const DEV_ADMIN_EMAIL: &str = "admin@folio.local";
 
 fn main() -> Result<()> {
@@ -71,6 +73,89 @@ fn ensure_wasm_target() -> Result<()> {
     Ok(())
 }
 
+/// The version Cargo.lock pins for `krate`.
+fn locked_version(root: &Path, krate: &str) -> Result<String> {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == format!("name = \"{krate}\"") {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    bail!("{krate} is not in Cargo.lock")
+}
+
+fn tool_version(tool: &str) -> Option<String> {
+    let out = Command::new(tool).arg("--version").output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Installs trunk and wasm-bindgen-cli from the Rust package registry when missing: trunk must
+/// never download them itself (Trunk.toml says `offline = true`).
+fn ensure_web_tools(root: &Path) -> Result<()> {
+    ensure_wasm_target()?;
+    if tool_version("trunk").is_none_or(|v| !v.contains(TRUNK_VERSION)) {
+        status(cargo().args(["install", "--locked", "trunk", "--version", TRUNK_VERSION]))?;
+    }
+    let bindgen = locked_version(root, "wasm-bindgen")?;
+    let trunk_toml = std::fs::read_to_string(root.join("Trunk.toml"))?;
+    if !trunk_toml.contains(&format!("wasm_bindgen = \"{bindgen}\"")) {
+        bail!("Trunk.toml's [tools] wasm_bindgen must be {bindgen}, the version Cargo.lock pins");
+    }
+    if tool_version("wasm-bindgen")
+        .is_none_or(|v| v.split_whitespace().last() != Some(bindgen.as_str()))
+    {
+        // Without --locked: the CLI's own lock file names a crate version the registry lacks.
+        status(cargo().args(["install", "wasm-bindgen-cli", "--version", &bindgen]))?;
+    }
+    Ok(())
+}
+
+/// Builds web-ui/dist with Trunk (release, size-optimised profile) and reports its size.
+fn build_web_ui(root: &Path) -> Result<()> {
+    ensure_web_tools(root)?;
+    status(cargo().args(["fetch", "--locked"]))?;
+    status(Command::new("trunk").args([
+        "build",
+        "--release",
+        "--offline",
+        "--skip-version-check",
+    ]))?;
+    report_web_ui_size(&root.join("web-ui/dist"))
+}
+
+fn report_web_ui_size(dist: &Path) -> Result<()> {
+    let (mut raw, mut gz) = (0u64, 0u64);
+    for entry in std::fs::read_dir(dist)? {
+        let path = entry?.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !matches!(ext, "wasm" | "js" | "css") {
+            continue;
+        }
+        let size = std::fs::metadata(&path)?.len();
+        let zipped = Command::new("gzip")
+            .args(["-9", "-c"])
+            .arg(&path)
+            .output()?
+            .stdout
+            .len() as u64;
+        eprintln!(
+            "xtask: web-ui {:<40} {:>8} bytes, {:>7} gzipped",
+            path.file_name().unwrap().to_string_lossy(),
+            size,
+            zipped
+        );
+        raw += size;
+        gz += zipped;
+    }
+    eprintln!(
+        "xtask: web-ui total (wasm+js+css): {raw} bytes, {gz} gzipped (budget 250 KB gzipped)"
+    );
+    Ok(())
+}
+
 fn postgres_reachable() -> bool {
     let url = std::env::var("FOLIO_TEST_POSTGRES_URL").unwrap_or_default();
     // Only the default local server is probed here; a custom URL is left to the tests.
@@ -89,9 +174,28 @@ fn test() -> Result<()> {
         }
         eprintln!("\n!!! xtask: PostgreSQL is not reachable on 127.0.0.1:5432: the PostgreSQL variants of the API tests will be SKIPPED. !!!\n");
     }
-    status(cargo().args(["test", "--workspace", "--locked"]))?;
-    ensure_wasm_target()?;
-    status(cargo().args(["build", "--locked", "-p", "web-ui", "--target", WASM_TARGET]))?;
+    let root = workspace_root();
+    // The browser tests drive the built UI, so it is built first.
+    build_web_ui(&root)?;
+    let browser = ["chromium", "chromedriver"].iter().all(|t| {
+        Command::new("which")
+            .arg(t)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !browser {
+        if ci {
+            bail!(
+                "chromium and chromedriver are required in CI: .ci/run should have installed them"
+            );
+        }
+        eprintln!("\n!!! xtask: chromium/chromedriver not found: the browser tests will be SKIPPED (apt-get install chromium chromium-driver). !!!\n");
+    }
+    status(
+        cargo()
+            .args(["test", "--workspace", "--locked"])
+            .env("FOLIO_TEST_WEB_DIST", root.join("web-ui/dist")),
+    )?;
     eprintln!("xtask: all tests passed");
     Ok(())
 }
@@ -184,6 +288,7 @@ fn run(root: &Path) -> Result<()> {
     eprintln!(
         "\nxtask: Folio starts on http://127.0.0.1:8080 (SQLite in ./data, files in ./data/objects)\n\
          xtask: admin sign-in: {DEV_ADMIN_EMAIL} / {password}   (kept in ./data/admin-password)\n\
+         xtask: payments go through the built-in Stripe emulator unless STRIPE_SECRET_KEY is set\n\
          xtask: API reference: http://127.0.0.1:8080/api/docs/\n"
     );
     let err = exec(Command::new(&folio).arg("serve"));

@@ -52,6 +52,7 @@ pub fn to_dto(settings: &Settings, row: &ProductRow, owned: bool) -> Product {
             content_type: row.file_content_type.clone(),
         },
         owned,
+        sales: None,
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
     }
@@ -77,7 +78,7 @@ pub async fn list(
         ));
     }
     let user_id = user.0.as_ref().map(|u| u.id.clone());
-    let (rows, owned) = state
+    let (rows, owned, sales) = state
         .db
         .run(move |conn| {
             let rows = repo::list(
@@ -89,6 +90,12 @@ pub async fn list(
                     limit: limit + 1,
                 },
             )?;
+            let sales = if all {
+                let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+                repo::paid_orders_by_product(conn, &ids)?
+            } else {
+                Default::default()
+            };
             let owned = match user_id {
                 Some(uid) => {
                     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
@@ -96,14 +103,17 @@ pub async fn list(
                 }
                 None => Default::default(),
             };
-            Ok((rows, owned))
+            Ok((rows, owned, sales))
         })
         .await?;
     let (rows, next_cursor) = pagination::finish(rows, limit, |r| (r.created_at, r.id.as_str()));
     Ok(ProductPage {
         items: rows
             .iter()
-            .map(|r| to_dto(&state.settings, r, owned.contains(&r.id)))
+            .map(|r| Product {
+                sales: all.then(|| sales.get(&r.id).copied().unwrap_or(0)),
+                ..to_dto(&state.settings, r, owned.contains(&r.id))
+            })
             .collect(),
         next_cursor,
     })

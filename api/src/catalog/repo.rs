@@ -134,3 +134,21 @@ pub fn references(conn: &mut DbConnection, key: &str) -> QueryResult<i64> {
         .count()
         .get_result(conn)
 }
+
+/// Paid orders per product, for the admin table.
+pub fn paid_orders_by_product(
+    conn: &mut DbConnection,
+    product_ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, i64>> {
+    use crate::schema::orders;
+    if product_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let counts: Vec<(String, i64)> = orders::table
+        .filter(orders::product_id.eq_any(product_ids))
+        .filter(orders::status.eq("paid"))
+        .group_by(orders::product_id)
+        .select((orders::product_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(counts.into_iter().collect())
+}

@@ -1,0 +1,235 @@
+//! The one typed client for Folio's API. Every request and response type comes from
+//! `shared-types`; errors arrive as the server's problem+json.
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use leptos::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use shared_types::{FieldError, Problem, TokenResponse, UserProfile};
+
+/// A failed call: the server's problem, or a network failure described for people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub fields: Vec<FieldError>,
+}
+
+impl ApiError {
+    fn network(e: impl std::fmt::Display) -> Self {
+        Self {
+            status: 0,
+            code: "network".into(),
+            message: format!(
+                "Could not reach the server ({e}). Check your connection and try again."
+            ),
+            fields: Vec::new(),
+        }
+    }
+
+    /// The message for one form field, if the server named it.
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.fields
+            .iter()
+            .find(|f| f.field == name)
+            .map(|f| f.message.clone())
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// Who is signed in. The access token lives only in memory; the refresh token is an HttpOnly
+/// cookie the browser sends to /api/v1/auth.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub token: String,
+    pub profile: UserProfile,
+}
+
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub user: RwSignal<Option<Signed>>,
+    /// False until the first refresh attempt at start has answered.
+    pub ready: RwSignal<bool>,
+}
+
+impl Session {
+    pub fn is_admin(&self) -> bool {
+        self.user.with(|u| {
+            u.as_ref()
+                .is_some_and(|s| s.profile.role == shared_types::Role::Admin)
+        })
+    }
+
+    fn token(&self) -> Option<String> {
+        self.user
+            .with_untracked(|u| u.as_ref().map(|s| s.token.clone()))
+    }
+}
+
+pub fn session() -> Session {
+    expect_context::<Session>()
+}
+
+async fn into_result<T: DeserializeOwned>(res: Response) -> Result<T, ApiError> {
+    if res.ok() {
+        return res.json::<T>().await.map_err(ApiError::network);
+    }
+    let status = res.status();
+    match res.json::<Problem>().await {
+        Ok(p) => Err(ApiError {
+            status,
+            code: p.code,
+            message: p.detail,
+            fields: p.errors,
+        }),
+        Err(_) => Err(ApiError {
+            status,
+            code: "http_error".into(),
+            message: format!("The server answered {status}."),
+            fields: Vec::new(),
+        }),
+    }
+}
+
+/// Buys a new access token with the refresh cookie; false when there is no session.
+pub async fn refresh_session(session: Session) -> bool {
+    let res = Request::post("/api/v1/auth/refresh").send().await;
+    let Ok(res) = res else { return false };
+    let Ok(tokens) = into_result::<TokenResponse>(res).await else {
+        session.user.set(None);
+        return false;
+    };
+    match fetch_profile(&tokens.access_token).await {
+        Ok(profile) => {
+            session.user.set(Some(Signed {
+                token: tokens.access_token,
+                profile,
+            }));
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+async fn fetch_profile(token: &str) -> Result<UserProfile, ApiError> {
+    let res = Request::get("/api/v1/me")
+        .header("Authorization", &format!("Bearer {token}"))
+        .send()
+        .await
+        .map_err(ApiError::network)?;
+    into_result(res).await
+}
+
+/// Stores the tokens of a sign-in or registration.
+pub async fn sign_in_with(session: Session, tokens: TokenResponse) -> Result<(), ApiError> {
+    let profile = fetch_profile(&tokens.access_token).await?;
+    session.user.set(Some(Signed {
+        token: tokens.access_token,
+        profile,
+    }));
+    Ok(())
+}
+
+pub async fn sign_out(session: Session) {
+    let _ = Request::post("/api/v1/auth/logout").send().await;
+    session.user.set(None);
+}
+
+#[derive(Clone, Copy)]
+enum Method {
+    Get,
+    Post,
+    Patch,
+    Delete,
+}
+
+fn builder(method: Method, path: &str) -> RequestBuilder {
+    match method {
+        Method::Get => Request::get(path),
+        Method::Post => Request::post(path),
+        Method::Patch => Request::patch(path),
+        Method::Delete => Request::delete(path),
+    }
+}
+
+/// Sends a request with the access token; on a 401 refreshes once through the cookie and retries.
+async fn send<B: Serialize>(
+    method: Method,
+    path: &str,
+    body: Option<&B>,
+) -> Result<Response, ApiError> {
+    let session = session();
+    for attempt in 0..2 {
+        let mut req = builder(method, path);
+        if let Some(token) = session.token() {
+            req = req.header("Authorization", &format!("Bearer {token}"));
+        }
+        let res = match body {
+            Some(b) => req.json(b).map_err(ApiError::network)?.send().await,
+            None => req.send().await,
+        }
+        .map_err(ApiError::network)?;
+        if res.status() == 401
+            && attempt == 0
+            && session.token().is_some()
+            && refresh_session(session).await
+        {
+            continue;
+        }
+        return Ok(res);
+    }
+    unreachable!("the loop returns on its second pass")
+}
+
+pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    into_result(send::<()>(Method::Get, path, None).await?).await
+}
+
+pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    into_result(send(Method::Post, path, Some(body)).await?).await
+}
+
+/// POST without a body.
+pub async fn post_empty<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    into_result(send::<()>(Method::Post, path, None).await?).await
+}
+
+pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    into_result(send(Method::Patch, path, Some(body)).await?).await
+}
+
+pub async fn delete(path: &str) -> Result<(), ApiError> {
+    let res = send::<()>(Method::Delete, path, None).await?;
+    if res.ok() {
+        Ok(())
+    } else {
+        into_result::<serde_json::Value>(res).await.map(drop)
+    }
+}
+
+/// Auth calls carry no token and must not trigger a refresh.
+pub async fn post_public<B: Serialize, T: DeserializeOwned>(
+    path: &str,
+    body: &B,
+) -> Result<T, ApiError> {
+    let res = Request::post(path)
+        .json(body)
+        .map_err(ApiError::network)?
+        .send()
+        .await
+        .map_err(ApiError::network)?;
+    into_result(res).await
+}
+
+/// The current access token, for the upload request that bypasses fetch.
+pub fn access_token() -> Option<String> {
+    session().token()
+}

@@ -1,0 +1,116 @@
+//! Small pieces every page uses: loading and error states, prices, the tab title, downloads.
+
+use leptos::prelude::*;
+use shared_types::{DownloadTokenResponse, Product};
+
+use crate::api::{self, ApiError};
+
+/// Sets the tab title while the page is shown.
+pub fn set_title(page: &str) {
+    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+        doc.set_title(&format!("{page} · Folio"));
+    }
+}
+
+#[component]
+pub fn Loading(#[prop(default = "Loading…")] label: &'static str) -> impl IntoView {
+    view! { <p class="loading" role="status" aria-live="polite"><span class="spinner" aria-hidden="true"></span>{label}</p> }
+}
+
+#[component]
+pub fn ErrorBox(error: ApiError) -> impl IntoView {
+    view! { <div class="error-box" role="alert"><strong>"Something went wrong. "</strong>{error.message}</div> }
+}
+
+/// Price, Free, or Owned.
+#[component]
+pub fn PriceTag(product: Product) -> impl IntoView {
+    let (class, text) = if product.owned {
+        ("price owned", "Owned".to_owned())
+    } else if product.is_free {
+        ("price free", "Free".to_owned())
+    } else {
+        ("price", product.price.display.clone())
+    };
+    view! { <span class=class>{text}</span> }
+}
+
+#[component]
+pub fn Preview(product: Product) -> impl IntoView {
+    match product.preview_url {
+        Some(url) => view! { <img class="preview" src=url alt=format!("Cover of {}", product.title) loading="lazy"/> }.into_any(),
+        None => {
+            let initial = product.title.chars().next().unwrap_or('F').to_uppercase().to_string();
+            view! { <div class="preview placeholder" aria-hidden="true">{initial}</div> }.into_any()
+        }
+    }
+}
+
+/// A field's message under its input, from the shared parser or the server.
+#[component]
+pub fn FieldMessage(field: &'static str, message: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <Show when=move || message.get().is_some()>
+            <p class="field-error" data-field=field id=format!("{field}-error") role="alert">{move || message.get()}</p>
+        </Show>
+    }
+}
+
+/// A Download button: asks for a short-lived link, then lets the browser fetch the file.
+#[component]
+pub fn DownloadButton(slug: String, #[prop(optional)] id: Option<&'static str>) -> impl IntoView {
+    let (link, set_link) = signal(None::<String>);
+    let (error, set_error) = signal(None::<ApiError>);
+    let (busy, set_busy) = signal(false);
+    let slug_for_click = slug.clone();
+    let download = move |_| {
+        let slug = slug_for_click.clone();
+        set_busy.set(true);
+        leptos::task::spawn_local(async move {
+            match api::post_empty::<DownloadTokenResponse>(&format!(
+                "/api/v1/products/{slug}/download-token"
+            ))
+            .await
+            {
+                Ok(token) => {
+                    set_error.set(None);
+                    set_link.set(Some(token.url.clone()));
+                    if let Some(window) = web_sys::window() {
+                        let _ = window.location().set_href(&token.url);
+                    }
+                }
+                Err(e) => set_error.set(Some(e)),
+            }
+            set_busy.set(false);
+        });
+    };
+    view! {
+        <div class="download">
+            <button id=id class="button download-button" data-slug=slug on:click=download disabled=busy>
+                {move || if busy.get() { "Preparing…" } else { "Download" }}
+            </button>
+            {move || link.get().map(|url| view! {
+                <p class="hint">"Your download should start. If not, "
+                    <a class="download-link" id="download-link" href=url download="">"use this link"</a>
+                    " (valid for a few minutes)."</p>
+            })}
+            {move || error.get().map(|e| view! { <ErrorBox error=e/> })}
+        </div>
+    }
+}
+
+pub fn date(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: u64) {
+    let (tx, rx) = futures_channel::oneshot::channel::<()>();
+    set_timeout(
+        move || {
+            let _ = tx.send(());
+        },
+        std::time::Duration::from_millis(ms),
+    );
+    let _ = rx.await;
+}

@@ -1,0 +1,539 @@
+//! Admin pages: products (table, create, edit, archive) and orders (refund). The server checks
+//! the role on every call; these pages only hide what a customer could not use anyway.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use shared_types::{
+    Currency, Description, Order, OrderPage, Price, Product, ProductPage, ProductStatus, Title,
+    UpdateProductRequest,
+};
+use wasm_bindgen::JsCast;
+use web_sys::{FormData, HtmlInputElement};
+
+use crate::api::{self, ApiError};
+use crate::components::{date, set_title, ErrorBox, FieldMessage, Loading};
+use crate::upload::send_form;
+
+#[component]
+fn RequireAdmin(children: ChildrenFn) -> impl IntoView {
+    let session = api::session();
+    move || {
+        if !session.ready.get() {
+            view! { <Loading/> }.into_any()
+        } else if session.is_admin() {
+            children().into_any()
+        } else {
+            view! {
+                <section class="narrow">
+                    <h1>"Admins only"</h1>
+                    <p id="admin-refused">"This page is for the shop's admins. "<A href="/signin">"Sign in"</A>" with an admin account."</p>
+                </section>
+            }
+            .into_any()
+        }
+    }
+}
+
+fn admin_nav() -> impl IntoView {
+    view! {
+        <nav class="admin-nav" aria-label="Admin">
+            <A href="/admin/products">"Products"</A>
+            <A href="/admin/orders">"Orders"</A>
+            <A href="/admin/products/new" attr:id="new-product" attr:class="button small">"New product"</A>
+        </nav>
+    }
+}
+
+#[component]
+pub fn Products() -> impl IntoView {
+    set_title("Admin · Products");
+    view! { <RequireAdmin><ProductTable/></RequireAdmin> }
+}
+
+#[component]
+fn ProductTable() -> impl IntoView {
+    let products =
+        LocalResource::new(|| api::get::<ProductPage>("/api/v1/admin/products?limit=100"));
+    let (error, set_error) = signal(None::<ApiError>);
+    let archive = move |p: Product| {
+        let confirmed = web_sys::window()
+            .and_then(|w| {
+                w.confirm_with_message(&format!(
+                    "Archive “{}”? It leaves the catalog; buyers keep it.",
+                    p.title
+                ))
+                .ok()
+            })
+            .unwrap_or(false);
+        if !confirmed {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            match api::delete(&format!("/api/v1/admin/products/{}", p.id)).await {
+                Ok(()) => products.refetch(),
+                Err(e) => set_error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <section>
+            <h1>"Products"</h1>
+            {admin_nav()}
+            {move || error.get().map(|e| view! { <ErrorBox error=e/> })}
+            {move || match products.get() {
+                None => view! { <Loading/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+                Some(Ok(page)) if page.items.is_empty() => view! { <p class="empty">"No products yet."</p> }.into_any(),
+                Some(Ok(page)) => view! {
+                    <div class="table-wrap">
+                    <table class="table">
+                        <thead><tr><th>"Title"</th><th>"Status"</th><th>"Price"</th><th>"Sales"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                        <tbody>
+                            {page.items.into_iter().map(|p| {
+                                let archived = p.status == ProductStatus::Archived;
+                                let for_archive = p.clone();
+                                view! {
+                                    <tr class="admin-product" data-slug=p.slug.clone()>
+                                        <td><A href=format!("/products/{}", p.slug)>{p.title.clone()}</A></td>
+                                        <td><span class=format!("status status-{}", p.status.as_str())>{p.status.as_str()}</span></td>
+                                        <td>{if p.is_free { "Free".to_owned() } else { p.price.display.clone() }}</td>
+                                        <td>{p.sales.unwrap_or(0)}</td>
+                                        <td class="row-actions">
+                                            <A href=format!("/admin/products/{}/edit", p.id) attr:class="button small secondary">"Edit"</A>
+                                            <Show when=move || !archived>
+                                                <button class="button small danger archive" on:click={
+                                                    let p = for_archive.clone();
+                                                    move |_| archive(p.clone())
+                                                }>"Archive"</button>
+                                            </Show>
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    </div>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+fn input_file(node: &NodeRef<leptos::html::Input>) -> Option<web_sys::File> {
+    node.get_untracked()
+        .and_then(|el| el.unchecked_into::<HtmlInputElement>().files())
+        .and_then(|files| files.get(0))
+}
+
+/// Client-side checks with the server's own parsers; each message is keyed by its field.
+fn check_fields(
+    title: &str,
+    description: &str,
+    price: &str,
+    currency: &str,
+) -> Vec<(&'static str, String)> {
+    let mut errors = Vec::new();
+    if let Err(e) = Title::parse(title) {
+        errors.push(("title", e.message));
+    } else if let Err(e) = shared_types::Slug::from_title(title) {
+        errors.push(("title", e.message));
+    }
+    if let Err(e) = Description::parse(description) {
+        errors.push(("description", e.message));
+    }
+    match currency.parse::<Currency>() {
+        Ok(c) => {
+            if let Err(e) = Price::parse(price, c) {
+                errors.push(("price", e.message));
+            }
+        }
+        Err(e) => errors.push(("currency", e.message)),
+    }
+    errors
+}
+
+const MAX_FILE_BYTES: f64 = 200.0 * 1024.0 * 1024.0;
+const MAX_PREVIEW_BYTES: f64 = 5.0 * 1024.0 * 1024.0;
+
+#[component]
+pub fn NewProduct() -> impl IntoView {
+    set_title("Admin · New product");
+    view! { <RequireAdmin><ProductForm existing=None/></RequireAdmin> }
+}
+
+#[component]
+pub fn EditProduct() -> impl IntoView {
+    set_title("Admin · Edit product");
+    let params = use_params_map();
+    let product = LocalResource::new(move || {
+        let id = params.with(|p| p.get("id").unwrap_or_default());
+        async move {
+            // The admin listing holds every status; find the one being edited.
+            let page = api::get::<ProductPage>("/api/v1/admin/products?limit=100").await?;
+            page.items.into_iter().find(|p| p.id == id).ok_or(ApiError {
+                status: 404,
+                code: "not_found".into(),
+                message: "That product does not exist.".into(),
+                fields: Vec::new(),
+            })
+        }
+    });
+    view! {
+        <RequireAdmin>
+            {move || match product.get() {
+                None => view! { <Loading/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+                Some(Ok(p)) => view! { <ProductForm existing=Some(p)/> }.into_any(),
+            }}
+        </RequireAdmin>
+    }
+}
+
+#[component]
+fn ProductForm(existing: Option<Product>) -> impl IntoView {
+    let editing = existing.clone();
+    let initial_price = existing
+        .as_ref()
+        .map(|p| {
+            format!(
+                "{}.{:02}",
+                p.price.amount_cents / 100,
+                p.price.amount_cents % 100
+            )
+        })
+        .unwrap_or_default();
+    let (title, set_title_value) = signal(
+        existing
+            .as_ref()
+            .map(|p| p.title.clone())
+            .unwrap_or_default(),
+    );
+    let (description, set_description) = signal(
+        existing
+            .as_ref()
+            .map(|p| p.description.clone())
+            .unwrap_or_default(),
+    );
+    let (price, set_price) = signal(initial_price);
+    let (currency, set_currency) = signal(
+        existing
+            .as_ref()
+            .map(|p| p.price.currency.code().to_owned())
+            .unwrap_or_else(|| "usd".into()),
+    );
+    let (status, set_status) = signal(
+        existing
+            .as_ref()
+            .map(|p| p.status.as_str().to_owned())
+            .unwrap_or_else(|| "published".into()),
+    );
+    let errors = RwSignal::new(Vec::<(String, String)>::new());
+    let (form_error, set_form_error) = signal(None::<String>);
+    let (progress, set_progress) = signal(0u32);
+    let (busy, set_busy) = signal(false);
+    let (saved, set_saved) = signal(None::<Product>);
+    let file_ref = NodeRef::<leptos::html::Input>::new();
+    let preview_ref = NodeRef::<leptos::html::Input>::new();
+    let message = move |field: &'static str| -> Signal<Option<String>> {
+        Signal::derive(move || {
+            errors.with(|e| e.iter().find(|(f, _)| f == field).map(|(_, m)| m.clone()))
+        })
+    };
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        set_form_error.set(None);
+        let (t, d, p, c, s) = (
+            title.get_untracked(),
+            description.get_untracked(),
+            price.get_untracked(),
+            currency.get_untracked(),
+            status.get_untracked(),
+        );
+        let mut found: Vec<(String, String)> = check_fields(&t, &d, &p, &c)
+            .into_iter()
+            .map(|(f, m)| (f.to_owned(), m))
+            .collect();
+        let file = input_file(&file_ref);
+        let preview = input_file(&preview_ref);
+        match &file {
+            None if editing.is_none() => {
+                found.push(("file".into(), "choose the PDF to sell".into()))
+            }
+            Some(f) if f.size() > MAX_FILE_BYTES => {
+                found.push(("file".into(), "the file is larger than 200 MB".into()))
+            }
+            Some(f)
+                if !f.name().to_lowercase().ends_with(".pdf") && f.type_() != "application/pdf" =>
+            {
+                found.push(("file".into(), "the file must be a PDF".into()))
+            }
+            _ => {}
+        }
+        if let Some(img) = &preview {
+            if img.size() > MAX_PREVIEW_BYTES {
+                found.push(("preview".into(), "the preview is larger than 5 MB".into()));
+            } else if !img.type_().starts_with("image/") {
+                found.push((
+                    "preview".into(),
+                    "the preview must be a PNG, JPEG, WebP or SVG image".into(),
+                ));
+            }
+        }
+        errors.set(found);
+        if !errors.with_untracked(Vec::is_empty) {
+            return;
+        }
+        set_busy.set(true);
+        set_progress.set(0);
+        set_saved.set(None);
+        let editing = editing.clone();
+        leptos::task::spawn_local(async move {
+            let result: Result<Product, ApiError> = async {
+                match editing {
+                    None => {
+                        let form = FormData::new().expect("FormData exists in browsers");
+                        for (k, v) in [
+                            ("title", &t),
+                            ("description", &d),
+                            ("price", &p),
+                            ("currency", &c),
+                            ("status", &s),
+                        ] {
+                            let _ = form.append_with_str(k, v);
+                        }
+                        if let Some(f) = &file {
+                            let _ = form.append_with_blob_and_filename("file", f, &f.name());
+                        }
+                        if let Some(img) = &preview {
+                            let _ = form.append_with_blob_and_filename("preview", img, &img.name());
+                        }
+                        send_form::<Product>("POST", "/api/v1/admin/products", form, set_progress)
+                            .await
+                    }
+                    Some(old) => {
+                        let status = ProductStatus::from_db(&s);
+                        let mut product: Product = api::patch(
+                            &format!("/api/v1/admin/products/{}", old.id),
+                            &UpdateProductRequest {
+                                title: Some(t),
+                                description: Some(d),
+                                price: Some(p),
+                                currency: c.parse().ok(),
+                                status,
+                            },
+                        )
+                        .await?;
+                        for (field, chosen) in [("file", &file), ("preview", &preview)] {
+                            if let Some(f) = chosen {
+                                let form = FormData::new().expect("FormData exists in browsers");
+                                let _ = form.append_with_blob_and_filename(field, f, &f.name());
+                                product = send_form::<Product>(
+                                    "PUT",
+                                    &format!("/api/v1/admin/products/{}/{field}", old.id),
+                                    form,
+                                    set_progress,
+                                )
+                                .await?;
+                            }
+                        }
+                        Ok(product)
+                    }
+                }
+            }
+            .await;
+            set_busy.set(false);
+            match result {
+                Ok(product) => set_saved.set(Some(product)),
+                Err(e) => {
+                    let fields: Vec<(String, String)> = e
+                        .fields
+                        .iter()
+                        .map(|f| (f.field.clone(), f.message.clone()))
+                        .collect();
+                    if fields.is_empty() {
+                        set_form_error.set(Some(e.message));
+                    }
+                    errors.set(fields);
+                }
+            }
+        });
+    };
+
+    let show_progress = move || busy.get() || progress.get() > 0;
+    let heading = if existing.is_some() {
+        "Edit product"
+    } else {
+        "New product"
+    };
+    let file_hint = if existing.is_some() {
+        "Leave empty to keep the current file."
+    } else {
+        "A PDF, up to 200 MB."
+    };
+    view! {
+        <section class="narrow card">
+            <h1>{heading}</h1>
+            {admin_nav()}
+            <form class="form" on:submit=submit novalidate>
+                <div class="field">
+                    <label for="title">"Title"</label>
+                    <input id="title" required maxlength="200" prop:value=title on:input=move |ev| set_title_value.set(event_target_value(&ev))/>
+                    <FieldMessage field="title" message=message("title")/>
+                </div>
+                <div class="field">
+                    <label for="description">"Description"</label>
+                    <textarea id="description" rows="6" prop:value=description on:input=move |ev| set_description.set(event_target_value(&ev))></textarea>
+                    <FieldMessage field="description" message=message("description")/>
+                </div>
+                <div class="field-row">
+                    <div class="field">
+                        <label for="price">"Price"</label>
+                        <input id="price" inputmode="decimal" placeholder="0 for free" prop:value=price on:input=move |ev| set_price.set(event_target_value(&ev))/>
+                        <FieldMessage field="price" message=message("price")/>
+                    </div>
+                    <div class="field">
+                        <label for="currency">"Currency"</label>
+                        <select id="currency" prop:value=currency on:change=move |ev| set_currency.set(event_target_value(&ev))>
+                            {Currency::ALL.into_iter().map(|c| view! { <option value=c.code()>{c.code().to_uppercase()}</option> }).collect_view()}
+                        </select>
+                        <FieldMessage field="currency" message=message("currency")/>
+                    </div>
+                    <div class="field">
+                        <label for="status">"Status"</label>
+                        <select id="status" prop:value=status on:change=move |ev| set_status.set(event_target_value(&ev))>
+                            <option value="published">"Published"</option>
+                            <option value="draft">"Draft"</option>
+                            <Show when={let e = existing.is_some(); move || e}><option value="archived">"Archived"</option></Show>
+                        </select>
+                    </div>
+                </div>
+                <div class="field">
+                    <label for="file">"PDF file"</label>
+                    <input id="file" type="file" accept="application/pdf,.pdf" node_ref=file_ref/>
+                    <p class="hint">{file_hint}</p>
+                    <FieldMessage field="file" message=message("file")/>
+                </div>
+                <div class="field">
+                    <label for="preview">"Preview image"</label>
+                    <input id="preview" type="file" accept="image/png,image/jpeg,image/webp,image/svg+xml" node_ref=preview_ref/>
+                    <p class="hint">"PNG, JPEG, WebP or SVG, up to 5 MB."</p>
+                    <FieldMessage field="preview" message=message("preview")/>
+                </div>
+                <Show when=show_progress>
+                    <div class="progress">
+                        <progress id="upload-progress" max="100" prop:value=move || progress.get()></progress>
+                        <span id="upload-percent">{move || format!("{}%", progress.get())}</span>
+                    </div>
+                </Show>
+                {move || form_error.get().map(|m| view! { <div class="error-box" role="alert" id="form-error">{m}</div> })}
+                {move || saved.get().map(|p| view! {
+                    <div class="notice saved" role="status" id="saved">
+                        {format!("Saved “{}”. ", p.title)}
+                        <A href=format!("/products/{}", p.slug) attr:id="view-product">"View it in the shop"</A>
+                    </div>
+                })}
+                <button id="submit" class="button primary" type="submit" disabled=busy>
+                    {move || if busy.get() { "Uploading…" } else { "Save product" }}
+                </button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+pub fn Orders() -> impl IntoView {
+    set_title("Admin · Orders");
+    view! { <RequireAdmin><OrderTable/></RequireAdmin> }
+}
+
+#[component]
+fn OrderTable() -> impl IntoView {
+    let (filter, set_filter) = signal(String::new());
+    let orders = LocalResource::new(move || {
+        let f = filter.get();
+        async move {
+            let path = if f.is_empty() {
+                "/api/v1/admin/orders?limit=100".to_owned()
+            } else {
+                format!("/api/v1/admin/orders?limit=100&status={f}")
+            };
+            api::get::<OrderPage>(&path).await
+        }
+    });
+    let (error, set_error) = signal(None::<ApiError>);
+    let refund = move |o: Order| {
+        let ok = web_sys::window()
+            .and_then(|w| {
+                w.confirm_with_message(&format!(
+                    "Refund {} to {}? Their access ends at once.",
+                    o.amount.display,
+                    o.buyer_email.clone().unwrap_or_default()
+                ))
+                .ok()
+            })
+            .unwrap_or(false);
+        if !ok {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            match api::post_empty::<Order>(&format!("/api/v1/admin/orders/{}/refund", o.id)).await {
+                Ok(_) => {
+                    set_error.set(None);
+                    orders.refetch();
+                }
+                Err(e) => set_error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <section>
+            <h1>"Orders"</h1>
+            {admin_nav()}
+            <div class="field inline">
+                <label for="order-filter">"Status"</label>
+                <select id="order-filter" on:change=move |ev| set_filter.set(event_target_value(&ev))>
+                    <option value="">"All"</option>
+                    {["pending", "paid", "refunded", "disputed", "failed", "expired"].map(|s| view! { <option value=s>{s}</option> }).collect_view()}
+                </select>
+            </div>
+            {move || error.get().map(|e| view! { <ErrorBox error=e/> })}
+            {move || match orders.get() {
+                None => view! { <Loading/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+                Some(Ok(page)) if page.items.is_empty() => view! { <p class="empty">"No orders."</p> }.into_any(),
+                Some(Ok(page)) => view! {
+                    <div class="table-wrap">
+                    <table class="table">
+                        <thead><tr><th>"Date"</th><th>"Buyer"</th><th>"Item"</th><th>"Amount"</th><th>"Status"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                        <tbody>
+                            {page.items.into_iter().map(|o| {
+                                let paid = o.status == shared_types::OrderStatus::Paid;
+                                let for_refund = o.clone();
+                                view! {
+                                    <tr class="admin-order" data-order=o.id.clone()>
+                                        <td>{date(&o.created_at)}</td>
+                                        <td>{o.buyer_email.clone().unwrap_or_default()}</td>
+                                        <td>{o.product.title.clone()}</td>
+                                        <td>{o.amount.display.clone()}</td>
+                                        <td><span class=format!("status status-{}", o.status.as_str())>{o.status.as_str()}</span></td>
+                                        <td class="row-actions">
+                                            <Show when=move || paid>
+                                                <button class="button small danger refund" on:click={
+                                                    let o = for_refund.clone();
+                                                    move |_| refund(o.clone())
+                                                }>"Refund"</button>
+                                            </Show>
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    </div>
+                }.into_any(),
+            }}
+        </section>
+    }
+}

@@ -1,0 +1,64 @@
+//! What the signed-in user owns, with download buttons.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use shared_types::Product;
+
+use crate::api;
+use crate::components::{set_title, DownloadButton, ErrorBox, Loading, Preview};
+
+#[component]
+pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
+    let session = api::session();
+    move || {
+        if !session.ready.get() {
+            view! { <Loading/> }.into_any()
+        } else if session.user.with(Option::is_some) {
+            children().into_any()
+        } else {
+            view! {
+                <section class="narrow">
+                    <p id="signin-required">"Please "<A href="/signin">"sign in"</A>" to see this page."</p>
+                </section>
+            }
+            .into_any()
+        }
+    }
+}
+
+#[component]
+pub fn Library() -> impl IntoView {
+    set_title("Library");
+    view! { <RequireSignIn><LibraryList/></RequireSignIn> }
+}
+
+#[component]
+fn LibraryList() -> impl IntoView {
+    let items = LocalResource::new(|| api::get::<Vec<Product>>("/api/v1/library"));
+    view! {
+        <section>
+            <h1>"Your library"</h1>
+            {move || match items.get() {
+                None => view! { <Loading/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+                Some(Ok(list)) if list.is_empty() => view! {
+                    <p class="empty">"Nothing here yet. "<A href="/">"Browse the catalog"</A></p>
+                }.into_any(),
+                Some(Ok(list)) => view! {
+                    <ul class="library">
+                        {list.into_iter().map(|p| view! {
+                            <li class="library-item">
+                                <Preview product=p.clone()/>
+                                <div class="library-body">
+                                    <h2><A href=format!("/products/{}", p.slug)>{p.title.clone()}</A></h2>
+                                    <p class="file-info">{p.file.name.clone()}</p>
+                                </div>
+                                <DownloadButton slug=p.slug.clone()/>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </section>
+    }
+}

@@ -1,0 +1,8 @@
+pub mod admin;
+pub mod auth;
+pub mod catalog;
+pub mod checkout;
+pub mod library;
+pub mod not_found;
+pub mod orders;
+pub mod product;

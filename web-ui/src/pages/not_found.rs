@@ -1,0 +1,13 @@
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    crate::components::set_title("Not found");
+    view! {
+        <section class="narrow">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. "<A href="/">"Back to the catalog"</A></p>
+        </section>
+    }
+}
