@@ -179,6 +179,7 @@ string_newtype!(Slug);
 impl Slug {
     pub const MAX_LEN: usize = 80;
 
+    #[cfg(feature = "slugify")]
     /// Derives a slug from a title, transliterating non-ASCII ("Café Ünïcode" → "cafe-unicode")
     /// and dropping what has no ASCII form.
     pub fn from_title(title: &str) -> Result<Self, ValidationError> {
@@ -284,6 +285,7 @@ mod tests {
         assert!(Description::parse("").is_ok());
     }
 
+    #[cfg(feature = "slugify")]
     #[test]
     fn slugs_are_transliterated_and_never_contain_a_slash() {
         assert_eq!(

@@ -280,6 +280,7 @@ async fn a_shopper_registers_buys_on_the_checkout_page_and_downloads_the_file() 
         Some(bytes) => bytes,
         None => {
             // Chromium kept the file to itself: fetch the link the page produced instead.
+            eprintln!("browser download not found on disk; checking the page's download link");
             let link = b.wait("#download-link").await;
             let href = b
                 .step("read link", link.attr("href"))

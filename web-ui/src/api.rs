@@ -74,8 +74,20 @@ impl Session {
     }
 }
 
+thread_local! {
+    static SESSION: std::cell::OnceCell<Session> = const { std::cell::OnceCell::new() };
+}
+
+/// Installs the app's session (once, at start). A global rather than a context: requests run in
+/// spawned tasks, which have no reactive owner to look a context up in.
+pub fn install_session(session: Session) {
+    SESSION.with(|cell| {
+        let _ = cell.set(session);
+    });
+}
+
 pub fn session() -> Session {
-    expect_context::<Session>()
+    SESSION.with(|cell| *cell.get().expect("install_session runs before any page"))
 }
 
 async fn into_result<T: DeserializeOwned>(res: Response) -> Result<T, ApiError> {

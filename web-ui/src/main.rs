@@ -23,7 +23,7 @@ fn App() -> impl IntoView {
         user: RwSignal::new(None),
         ready: RwSignal::new(false),
     };
-    provide_context(session);
+    api::install_session(session);
     // A returning visitor still has the refresh cookie: sign them in silently.
     leptos::task::spawn_local(async move {
         api::refresh_session(session).await;
