@@ -350,6 +350,7 @@ async fn an_admin_uploads_a_pdf_with_a_preview_and_it_appears_in_the_catalog() {
     b.click("#view-product").await;
     b.wait_heading("Uploaded In A Browser").await;
     b.goto(&app.url("/")).await;
+    b.wait(".product-card").await;
     assert!(b
         .text(".product-grid")
         .await
