@@ -11,7 +11,9 @@ const USAGE: &str = "usage:
   folio migrate                  apply pending database migrations
   folio admin create --email E   create or promote an admin; the password is read from stdin
   folio openapi                  print the OpenAPI document (YAML)
-  folio print-schema             print api/src/schema.rs for the configured database";
+  folio print-schema             print api/src/schema.rs for the configured database
+  folio seed --products N --file F [--price-cents C]
+                                 add N published products sharing file F (demo data, benchmarks)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +38,10 @@ fn main() -> ExitCode {
         ["migrate"] => migrate(&settings),
         ["admin", "create", "--email", email] => create_admin(&settings, email),
         ["print-schema"] => print_schema(&settings),
+        ["seed", "--products", n, "--file", file] => seed(&settings, n, file, "0"),
+        ["seed", "--products", n, "--file", file, "--price-cents", cents] => {
+            seed(&settings, n, file, cents)
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -103,5 +109,39 @@ fn print_schema(settings: &Settings) -> anyhow::Result<()> {
     let db = open_db(settings)?;
     let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
     print!("{}", folio_api::db::introspect::render_schema(&mut conn)?);
+    Ok(())
+}
+
+fn seed(settings: &Settings, count: &str, file: &str, price_cents: &str) -> anyhow::Result<()> {
+    let count: usize = count
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--products takes a number"))?;
+    let price_cents: i64 = price_cents
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--price-cents takes a number"))?;
+    shared_types::Price::from_cents(price_cents, shared_types::Currency::Usd)
+        .map_err(|e| anyhow::anyhow!("--price-cents: {e}"))?;
+    let bytes = std::fs::read(file)?;
+    let storage = folio_api::storage::Storage::local(&settings.storage_dir)?;
+    let stored = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let chunks = bytes
+                .chunks(64 * 1024)
+                .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)));
+            storage
+                .put_stream(
+                    futures_util::stream::iter(chunks),
+                    u64::MAX,
+                    folio_api::storage::sniff::FILE_KINDS,
+                )
+                .await
+        })
+        .map_err(|e| anyhow::anyhow!("storing {file}: {e:?}"))?;
+    let db = open_db(settings)?;
+    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let inserted = folio_api::catalog::seed(&mut conn, count, &stored, price_cents)?;
+    println!("added {inserted} products sharing {}", stored.key);
     Ok(())
 }

@@ -4,6 +4,7 @@
 //!   test     every test: unit, API on SQLite and PostgreSQL, the web UI's wasm build
 //!   openapi  write openapi.yaml from the code
 //!   schema   write api/src/schema.rs from the migrations
+//!   bench    release benchmarks on SQLite and PostgreSQL → bench/RESULTS.md
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -11,6 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+
+mod bench;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// 0.22 needs a newer rustc than these machines have.
@@ -26,8 +29,9 @@ fn main() -> Result<()> {
         Some("test") => test(),
         Some("openapi") => openapi(&root),
         Some("schema") => schema(&root),
+        Some("bench") => bench::bench(&root),
         _ => {
-            eprintln!("usage: cargo xtask run | test | openapi | schema");
+            eprintln!("usage: cargo xtask run | test | openapi | schema | bench");
             std::process::exit(2);
         }
     }

@@ -404,6 +404,48 @@ pub async fn archive(state: &AppState, id: String) -> Result<(), ApiError> {
     .map(drop)
 }
 
+/// Adds `count` published products that share one stored file: demo data and benchmarks.
+pub fn seed(
+    conn: &mut crate::db::DbConnection,
+    count: usize,
+    file: &StoredObject,
+    price_cents: i64,
+) -> anyhow::Result<usize> {
+    let base = now();
+    let batch = uuid::Uuid::new_v4().simple().to_string();
+    let rows: Vec<ProductRow> = (0..count)
+        .map(|i| {
+            // Distinct, increasing creation times keep the catalog order well defined.
+            let at = base + chrono::TimeDelta::microseconds(i as i64);
+            ProductRow {
+                id: crate::db::new_id(),
+                slug: format!("item-{}-{i}", &batch[..8]),
+                title: format!("Item {i} of {count}"),
+                description: format!("Seeded item number {i}: a sample PDF for trying Folio out."),
+                price_cents,
+                currency: "usd".into(),
+                status: ProductStatus::Published.as_str().into(),
+                file_key: file.key.clone(),
+                file_name: format!("item-{i}.pdf"),
+                file_size: file.size,
+                file_sha256: file.sha256.clone(),
+                file_content_type: file.content_type.into(),
+                preview_key: None,
+                preview_content_type: None,
+                created_at: at,
+                updated_at: at,
+            }
+        })
+        .collect();
+    conn.transaction(|conn| {
+        for chunk in rows.chunks(500) {
+            repo::insert_many(conn, chunk)?;
+        }
+        diesel::QueryResult::Ok(())
+    })?;
+    Ok(rows.len())
+}
+
 #[derive(Clone, Copy)]
 pub enum Replace {
     File,

@@ -10,9 +10,11 @@ pub mod sniff;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 use object_store::{
-    local::LocalFileSystem, path::Path, GetOptions, GetRange, ObjectStore, WriteMultipart,
+    local::LocalFileSystem, path::Path, GetOptions, GetRange, GetResultPayload, ObjectStore,
+    WriteMultipart,
 };
 use sha2::{Digest, Sha256};
 
@@ -20,6 +22,40 @@ use crate::error::ApiError;
 pub use sniff::Kind;
 
 const PART_SIZE: usize = 5 * 1024 * 1024;
+/// Read size for local files: large enough that thread hops do not dominate, small enough that
+/// a slow client holds little memory (one chunk in flight per download).
+const READ_CHUNK: usize = 256 * 1024;
+
+fn file_stream(
+    file: std::fs::File,
+    range: std::ops::Range<u64>,
+) -> BoxStream<'static, Result<Bytes, object_store::Error>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let state = (Some(file), range.start, range.end);
+    futures_util::stream::try_unfold(state, |(file, pos, end)| async move {
+        let Some(mut file) = file.filter(|_| pos < end) else {
+            return Ok(None);
+        };
+        let len = (end - pos).min(READ_CHUNK as u64) as usize;
+        let (file, chunk) = tokio::task::spawn_blocking(move || {
+            file.seek(SeekFrom::Start(pos))?;
+            let mut buf = vec![0u8; len];
+            file.read_exact(&mut buf)?;
+            Ok::<_, std::io::Error>((file, Bytes::from(buf)))
+        })
+        .await
+        .map_err(|e| object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(e),
+        })?
+        .map_err(|e| object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(e),
+        })?;
+        Ok(Some((chunk, (Some(file), pos + len as u64, end))))
+    })
+    .boxed()
+}
 
 #[derive(Clone)]
 pub struct Storage {
@@ -203,16 +239,18 @@ impl Storage {
         &self,
         key: &str,
         range: Option<std::ops::Range<u64>>,
-    ) -> Result<impl Stream<Item = Result<Bytes, object_store::Error>>, object_store::Error> {
+    ) -> Result<BoxStream<'static, Result<Bytes, object_store::Error>>, object_store::Error> {
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
             ..Default::default()
         };
-        Ok(self
-            .store
-            .get_opts(&Path::from(key), options)
-            .await?
-            .into_stream())
+        let result = self.store.get_opts(&Path::from(key), options).await?;
+        Ok(match result.payload {
+            // object_store reads local files 8 KiB per blocking task; a download then spends
+            // its time hopping threads. Larger reads, still one blocking task at a time.
+            GetResultPayload::File(file, _) => file_stream(file, result.range),
+            GetResultPayload::Stream(stream) => stream,
+        })
     }
 
     pub async fn exists(&self, key: &str) -> Result<bool, object_store::Error> {

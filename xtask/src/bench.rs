@@ -1,0 +1,782 @@
+//! `cargo xtask bench`: release builds of folio and the Stripe emulator, SQLite then PostgreSQL,
+//! seeded data, load from wrk (a second process) on loopback, nginx serving the same file from the
+//! same disk as the reference for downloads. Writes bench/RESULTS.md and bench/results.json.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+
+const FOLIO_PORT: u16 = 18080;
+const EMULATOR_PORT: u16 = 18111;
+const NGINX_PORT: u16 = 18090;
+const SECRET: &str = "whsec_bench";
+const DURATION: &str = "10s";
+const WEBHOOK_EVENTS: usize = 2000;
+
+#[derive(Debug, Clone)]
+struct Measure {
+    backend: &'static str,
+    name: String,
+    connections: u32,
+    /// Requests (or events) per second.
+    rps: f64,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    /// Bytes per second, for downloads.
+    bytes_per_sec: Option<f64>,
+    non_2xx: u64,
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn which(tool: &str) -> bool {
+    Command::new("which")
+        .arg(tool)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn ensure_tools() -> Result<()> {
+    let missing: Vec<&str> = [("wrk", "wrk"), ("nginx", "nginx-light")]
+        .into_iter()
+        .filter(|(bin, _)| !which(bin) && !Path::new(&format!("/usr/sbin/{bin}")).exists())
+        .map(|(_, pkg)| pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {missing:?} from Debian's packages");
+    crate::status(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq"])
+            .args(&missing),
+    )
+    .context("install wrk and nginx-light (apt-get install wrk nginx-light)")
+}
+
+fn wait_listening(port: u16, what: &str) -> Result<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    bail!("{what} did not listen on {port}")
+}
+
+fn base() -> String {
+    format!("http://127.0.0.1:{FOLIO_PORT}")
+}
+
+/// Rough pseudo-random bytes behind a PDF header, so the files do not compress.
+fn make_pdf(path: &Path, len: usize) -> Result<()> {
+    if path.metadata().is_ok_and(|m| m.len() as usize == len) {
+        return Ok(());
+    }
+    let mut bytes = b"%PDF-1.4\n".to_vec();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while bytes.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes.truncate(len);
+    std::fs::write(path, bytes)?;
+    Ok(())
+}
+
+fn parse_duration_ms(text: &str) -> Option<f64> {
+    let (num, unit) = text
+        .trim()
+        .split_at(text.trim().find(|c: char| c.is_alphabetic())?);
+    let n: f64 = num.parse().ok()?;
+    Some(match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => return None,
+    })
+}
+
+fn parse_bytes(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_alphabetic()).unwrap_or(t.len());
+    let n: f64 = t[..split].parse().ok()?;
+    Some(match &t[split..] {
+        "" | "B" => n,
+        "KB" => n * 1024.0,
+        "MB" => n * 1024.0 * 1024.0,
+        "GB" => n * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    })
+}
+
+/// Runs wrk and reads its summary.
+fn wrk(
+    backend: &'static str,
+    name: &str,
+    connections: u32,
+    url: &str,
+    script: Option<&Path>,
+    headers: &[String],
+) -> Result<Measure> {
+    let mut cmd = Command::new("wrk");
+    let threads = connections.clamp(1, 2);
+    cmd.args([
+        "-t",
+        &threads.to_string(),
+        "-c",
+        &connections.to_string(),
+        "-d",
+        DURATION,
+        "--latency",
+    ]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    if let Some(s) = script {
+        cmd.arg("-s").arg(s);
+    }
+    cmd.arg(url);
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let line_value = |prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .map(|l| l.trim_start()[prefix.len()..].trim().to_owned())
+    };
+    let rps: f64 = line_value("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let pct = |p: &str| {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(p))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(parse_duration_ms)
+    };
+    let non_2xx = line_value("Non-2xx or 3xx responses:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let m = Measure {
+        backend,
+        name: name.to_owned(),
+        connections,
+        rps,
+        p50_ms: pct("50%"),
+        p99_ms: pct("99%"),
+        bytes_per_sec: line_value("Transfer/sec:").and_then(|v| parse_bytes(&v)),
+        non_2xx,
+    };
+    eprintln!(
+        "xtask: bench {backend:<10} {name:<44} c={connections:<3} {:>10.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:>9.1} MB/s{}",
+        m.rps,
+        m.p50_ms.unwrap_or(f64::NAN),
+        m.p99_ms.unwrap_or(f64::NAN),
+        m.bytes_per_sec.unwrap_or(0.0) / 1_048_576.0,
+        if m.non_2xx > 0 { format!("  non-2xx: {}", m.non_2xx) } else { String::new() }
+    );
+    Ok(m)
+}
+
+fn lua_post(path: &Path, body: &str, extra_headers: &[(&str, &str)]) -> Result<()> {
+    let mut lua = String::from(
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
+    );
+    for (k, v) in extra_headers {
+        lua.push_str(&format!("wrk.headers[\"{k}\"] = \"{v}\"\n"));
+    }
+    lua.push_str(&format!("wrk.body = [[{body}]]\n"));
+    std::fs::write(path, lua)?;
+    Ok(())
+}
+
+fn rss_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(60))
+        .build()
+}
+
+fn post_json(agent: &ureq::Agent, path: &str, token: Option<&str>, body: &Value) -> Result<Value> {
+    let mut req = agent.post(&format!("{}{path}", base()));
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    Ok(req
+        .send_json(body.clone())
+        .with_context(|| format!("POST {path}"))?
+        .into_json()?)
+}
+
+fn get_json(agent: &ureq::Agent, path: &str) -> Result<Value> {
+    Ok(agent
+        .get(&format!("{}{path}", base()))
+        .call()
+        .with_context(|| format!("GET {path}"))?
+        .into_json()?)
+}
+
+fn sign(body: &str) -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
+    mac.update(format!("{t}.{body}").as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Posts each (body, signature) once from 64 threads; events per second.
+fn fire_webhooks(events: Vec<(String, String)>) -> Result<(f64, usize)> {
+    let events = Arc::new(events);
+    let next = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..64)
+        .map(|_| {
+            let (events, next, failures) = (events.clone(), next.clone(), failures.clone());
+            std::thread::spawn(move || {
+                let agent = agent();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((body, sig)) = events.get(i) else {
+                        break;
+                    };
+                    let res = agent
+                        .post(&format!("{}/api/v1/stripe/webhook", base()))
+                        .set("Content-Type", "application/json")
+                        .set("Stripe-Signature", sig)
+                        .send_string(body);
+                    if res.is_err() {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.join();
+    }
+    Ok((
+        events.len() as f64 / start.elapsed().as_secs_f64(),
+        failures.load(Ordering::Relaxed),
+    ))
+}
+
+struct Backend {
+    name: &'static str,
+    url: String,
+}
+
+fn folio(root: &Path, dir: &Path, db: &str) -> Command {
+    let mut cmd = Command::new(root.join("target/release/folio"));
+    cmd.env("DATABASE_URL", db)
+        .env("FOLIO_DATA_DIR", dir)
+        .env(
+            "FOLIO_JWT_SECRET",
+            "bench-secret-bench-secret-bench-secret-00",
+        )
+        .env("FOLIO_BIND", format!("127.0.0.1:{FOLIO_PORT}"))
+        .env("FOLIO_PUBLIC_URL", base())
+        .env("FOLIO_WEB_DIST", dir.join("no-ui"))
+        .env("FOLIO_AUTH_RATE_LIMIT", "1000000000")
+        .env("FOLIO_DOWNLOAD_TOKEN_TTL_SECS", "3600")
+        .env("FOLIO_ACCESS_TOKEN_TTL_SECS", "3600")
+        .env("FOLIO_MAX_FILE_BYTES", (300u64 << 20).to_string())
+        .env("FOLIO_DB_POOL_SIZE", "16")
+        .env("STRIPE_SECRET_KEY", "sk_test_bench")
+        .env("STRIPE_WEBHOOK_SECRET", SECRET)
+        .env(
+            "STRIPE_API_BASE",
+            format!("http://127.0.0.1:{EMULATOR_PORT}/"),
+        )
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+fn seed(root: &Path, dir: &Path, db: &str, count: usize, file: &Path, cents: u32) -> Result<()> {
+    crate::status(
+        folio(root, dir, db)
+            .args(["seed", "--products", &count.to_string(), "--file"])
+            .arg(file)
+            .args(["--price-cents", &cents.to_string()])
+            .stdout(Stdio::null()),
+    )
+}
+
+fn start_folio(root: &Path, dir: &Path, db: &str) -> Result<(Proc, Duration)> {
+    let start = Instant::now();
+    let child = folio(root, dir, db)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .spawn()?;
+    let proc = Proc(child);
+    let agent = agent();
+    loop {
+        if agent.get(&format!("{}/readyz", base())).call().is_ok() {
+            return Ok((proc, start.elapsed()));
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            bail!("folio did not become ready");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn product_where(agent: &ureq::Agent, pred: impl Fn(&Value) -> bool) -> Result<String> {
+    let page = get_json(agent, "/api/v1/products?limit=100")?;
+    page["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|p| pred(p)))
+        .and_then(|p| p["slug"].as_str())
+        .map(str::to_owned)
+        .context("seeded product not found")
+}
+
+fn run_backend(
+    root: &Path,
+    backend: &Backend,
+    files: &Path,
+    out: &mut Vec<Measure>,
+    extra: &mut Vec<(String, String)>,
+) -> Result<()> {
+    let b = backend.name;
+    let dir = root.join("target/bench").join(b);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let db = backend.url.clone();
+    let small = files.join("1mib.pdf");
+    let big = files.join("200mib.pdf");
+    crate::status(folio(root, &dir, &db).arg("migrate").stdout(Stdio::null()))?;
+    seed(root, &dir, &db, 97, &small, 0)?;
+    seed(root, &dir, &db, 1, &big, 0)?;
+    seed(root, &dir, &db, 2, &small, 500)?;
+
+    let (server, ready) = start_folio(root, &dir, &db)?;
+    let pid = server.0.id();
+    extra.push((
+        format!("{b}: start to /readyz, 100 products"),
+        format!("{:.0} ms", ready.as_secs_f64() * 1000.0),
+    ));
+    let idle = rss_kb(pid, "VmRSS:").unwrap_or(0);
+    extra.push((
+        format!("{b}: RSS idle"),
+        format!("{:.1} MB", idle as f64 / 1024.0),
+    ));
+
+    let agent = agent();
+    let email = format!("bench-{}@example.com", std::process::id());
+    let tokens = post_json(
+        &agent,
+        "/api/v1/auth/register",
+        None,
+        &json!({"email": email, "password": "bench password"}),
+    )?;
+    let token = tokens["access_token"].as_str().context("token")?.to_owned();
+    let auth = format!("Authorization: Bearer {token}");
+
+    let slug_small = product_where(&agent, |p| {
+        p["file"]["size"] == 1 << 20 && p["is_free"] == true
+    })?;
+    let slug_big = product_where(&agent, |p| p["file"]["size"] == 200 << 20)?;
+    let slug_paid = product_where(&agent, |p| p["is_free"] == false)?;
+
+    let catalog = format!("{}/api/v1/products?limit=50", base());
+    out.push(wrk(
+        b,
+        "catalog list, anonymous, 100 products",
+        64,
+        &catalog,
+        None,
+        &[],
+    )?);
+    out.push(wrk(
+        b,
+        "catalog list, signed in, 100 products",
+        64,
+        &catalog,
+        None,
+        std::slice::from_ref(&auth),
+    )?);
+    out.push(wrk(
+        b,
+        "product by slug",
+        64,
+        &format!("{}/api/v1/products/{slug_small}", base()),
+        None,
+        &[],
+    )?);
+    let lua = dir.join("token.lua");
+    lua_post(&lua, "", &[("Authorization", &format!("Bearer {token}"))])?;
+    out.push(wrk(
+        b,
+        "download-token issue",
+        64,
+        &format!("{}/api/v1/products/{slug_small}/download-token", base()),
+        Some(&lua),
+        &[],
+    )?);
+    let login = dir.join("login.lua");
+    lua_post(
+        &login,
+        &json!({"email": email, "password": "bench password"}).to_string(),
+        &[],
+    )?;
+    out.push(wrk(
+        b,
+        "login (argon2id verify)",
+        64,
+        &format!("{}/api/v1/auth/login", base()),
+        Some(&login),
+        &[],
+    )?);
+
+    // Downloads, against nginx serving the very same object file.
+    let link = |slug: &str| -> Result<String> {
+        let t = post_json(
+            &agent,
+            &format!("/api/v1/products/{slug}/download-token"),
+            Some(&token),
+            &json!({}),
+        )?;
+        Ok(t["url"].as_str().context("url")?.to_owned())
+    };
+    let nginx_dir = dir.join("nginx");
+    std::fs::create_dir_all(nginx_dir.join("tmp"))?;
+    let conf = nginx_dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes 2; daemon off; pid {p}/nginx.pid; error_log {p}/error.log;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{ access_log off; sendfile on; client_body_temp_path {p}/tmp; proxy_temp_path {p}/tmp;\n\
+             fastcgi_temp_path {p}/tmp; uwsgi_temp_path {p}/tmp; scgi_temp_path {p}/tmp;\n\
+             server {{ listen 127.0.0.1:{NGINX_PORT}; root {root}; location / {{ }} }} }}\n",
+            p = nginx_dir.display(),
+            root = dir.join("objects/files").display()
+        ),
+    )?;
+    let nginx_bin = if which("nginx") {
+        "nginx".to_owned()
+    } else {
+        "/usr/sbin/nginx".to_owned()
+    };
+    let nginx = Proc(
+        Command::new(nginx_bin)
+            .args(["-c"])
+            .arg(&conf)
+            .args(["-p"])
+            .arg(&nginx_dir)
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    wait_listening(NGINX_PORT, "nginx")?;
+    let sha = |path: &Path| -> Result<String> {
+        use sha2::Digest;
+        Ok(hex::encode(sha2::Sha256::digest(std::fs::read(path)?)))
+    };
+    for (label, slug, file) in [("1 MiB", &slug_small, &small), ("200 MiB", &slug_big, &big)] {
+        let url = link(slug)?;
+        let nginx_url = format!("http://127.0.0.1:{NGINX_PORT}/{}", sha(file)?);
+        for c in [1, 64] {
+            out.push(wrk(
+                b,
+                &format!("download {label}, folio"),
+                c,
+                &url,
+                None,
+                &[],
+            )?);
+            out.push(wrk(
+                b,
+                &format!("download {label}, nginx"),
+                c,
+                &nginx_url,
+                None,
+                &[],
+            )?);
+        }
+    }
+    drop(nginx);
+    let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
+    extra.push((
+        format!("{b}: peak RSS after the download runs (incl. 64 x 200 MiB)"),
+        format!("{:.1} MB", peak as f64 / 1024.0),
+    ));
+
+    // Webhook fulfillment: real pending orders (checkouts through the emulator), then signed
+    // checkout.session.completed events for each, fired from 64 threads.
+    let mut events = Vec::with_capacity(WEBHOOK_EVENTS);
+    for i in 0..WEBHOOK_EVENTS {
+        let c = post_json(
+            &agent,
+            "/api/v1/checkout",
+            Some(&token),
+            &json!({"slug": slug_paid}),
+        );
+        let c = match c {
+            Ok(c) => c,
+            // The product is owned after the first fulfilled order: use a second buyer then.
+            Err(e) => bail!("checkout {i}: {e:#}"),
+        };
+        let session = json!({
+            "id": c["session_id"], "object": "checkout.session", "client_reference_id": c["order_id"],
+            "metadata": {"order_id": c["order_id"]}, "payment_status": "paid", "status": "complete",
+            "payment_intent": format!("pi_bench_{i}"),
+        });
+        let body = json!({"id": format!("evt_bench_{b}_{i}"), "object": "event", "type": "checkout.session.completed",
+            "created": 0, "data": {"object": session}})
+        .to_string();
+        let sig = sign(&body);
+        events.push((body, sig));
+    }
+    let duplicate = events[0].clone();
+    let (distinct, failed) = fire_webhooks(events)?;
+    out.push(Measure {
+        backend: b,
+        name: format!("webhook fulfillment, distinct events ({WEBHOOK_EVENTS})"),
+        connections: 64,
+        rps: distinct,
+        p50_ms: None,
+        p99_ms: None,
+        bytes_per_sec: None,
+        non_2xx: failed as u64,
+    });
+    let dups = vec![(duplicate.0.clone(), sign(&duplicate.0)); WEBHOOK_EVENTS];
+    let (dup_rate, failed) = fire_webhooks(dups)?;
+    out.push(Measure {
+        backend: b,
+        name: format!("webhook duplicates ({WEBHOOK_EVENTS} copies)"),
+        connections: 64,
+        rps: dup_rate,
+        p50_ms: None,
+        p99_ms: None,
+        bytes_per_sec: None,
+        non_2xx: failed as u64,
+    });
+    eprintln!("xtask: bench {b:<10} webhooks: {distinct:.0} distinct events/s, {dup_rate:.0} duplicates/s");
+    drop(server);
+
+    // 100,000 products: the catalog cost should stay flat, and start-up fast.
+    seed(root, &dir, &db, 99_900, &small, 0)?;
+    let (server, ready) = start_folio(root, &dir, &db)?;
+    extra.push((
+        format!("{b}: start to /readyz, 100,000 products"),
+        format!("{:.0} ms", ready.as_secs_f64() * 1000.0),
+    ));
+    let tokens = post_json(
+        &agent,
+        "/api/v1/auth/login",
+        None,
+        &json!({"email": email, "password": "bench password"}),
+    )?;
+    let auth = format!(
+        "Authorization: Bearer {}",
+        tokens["access_token"].as_str().unwrap_or_default()
+    );
+    out.push(wrk(
+        b,
+        "catalog list, anonymous, 100,000 products",
+        64,
+        &catalog,
+        None,
+        &[],
+    )?);
+    out.push(wrk(
+        b,
+        "catalog list, signed in, 100,000 products",
+        64,
+        &catalog,
+        None,
+        &[auth],
+    )?);
+    drop(server);
+    Ok(())
+}
+
+fn commit(root: &Path) -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn write_results(root: &Path, measures: &[Measure], extra: &[(String, String)]) -> Result<()> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let date = Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let commit = commit(root);
+    let mut md = format!(
+        "# Folio benchmark results\n\nWritten by `cargo xtask bench`. Machine: {cpu}, {cores} cores. Date: {date}. Commit: {commit}.\n\
+         Load from wrk ({DURATION} per row, loopback); folio release build, RUST_LOG=warn.\n\n\
+         | backend | scenario | conns | req/s | p50 ms | p99 ms | MB/s | non-2xx |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    );
+    let fmt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "".into());
+    for m in measures {
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} |\n",
+            m.backend,
+            m.name,
+            m.connections,
+            m.rps,
+            fmt(m.p50_ms),
+            fmt(m.p99_ms),
+            m.bytes_per_sec
+                .map(|b| format!("{:.1}", b / 1_048_576.0))
+                .unwrap_or_default(),
+            m.non_2xx
+        ));
+    }
+    md.push_str("\n| figure | value |\n| --- | --- |\n");
+    for (k, v) in extra {
+        md.push_str(&format!("| {k} | {v} |\n"));
+    }
+    let dir = root.join("bench");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("RESULTS.md"), md)?;
+    let json = json!({
+        "machine": {"cpu": cpu, "cores": cores}, "date": date, "commit": commit,
+        "measures": measures.iter().map(|m| json!({
+            "backend": m.backend, "name": m.name, "connections": m.connections, "rps": m.rps,
+            "p50_ms": m.p50_ms, "p99_ms": m.p99_ms, "bytes_per_sec": m.bytes_per_sec, "non_2xx": m.non_2xx,
+        })).collect::<Vec<_>>(),
+        "figures": extra.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
+    });
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    eprintln!("xtask: wrote bench/RESULTS.md and bench/results.json");
+    Ok(())
+}
+
+pub fn bench(root: &Path) -> Result<()> {
+    ensure_tools()?;
+    crate::status(crate::cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "folio-api",
+        "-p",
+        "stripe-emulator",
+    ]))?;
+    let files = root.join("target/bench/files");
+    std::fs::create_dir_all(&files)?;
+    make_pdf(&files.join("1mib.pdf"), 1 << 20)?;
+    make_pdf(&files.join("200mib.pdf"), 200 << 20)?;
+
+    let emulator = Proc(
+        Command::new(root.join("target/release/stripe-emulator"))
+            .env("STRIPE_EMULATOR_BIND", format!("127.0.0.1:{EMULATOR_PORT}"))
+            .env("STRIPE_WEBHOOK_SECRET", SECRET)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    wait_listening(EMULATOR_PORT, "stripe-emulator")?;
+
+    let mut backends = vec![Backend {
+        name: "sqlite",
+        url: format!(
+            "sqlite://{}",
+            root.join("target/bench/sqlite/folio.db").display()
+        ),
+    }];
+    let pg_db = format!("folio_bench_{}", std::process::id());
+    let pg = which("psql") && TcpStream::connect(("127.0.0.1", 5432)).is_ok();
+    if pg {
+        crate::status(Command::new("psql").args([
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-c",
+            &format!("CREATE DATABASE {pg_db}"),
+        ]))?;
+        backends.push(Backend {
+            name: "postgresql",
+            url: format!("postgres://postgres@127.0.0.1:5432/{pg_db}"),
+        });
+    } else {
+        eprintln!("\n!!! xtask: PostgreSQL not reachable: benchmarking SQLite only !!!\n");
+    }
+    let mut measures = Vec::new();
+    let mut extra = Vec::new();
+    let result = backends
+        .iter()
+        .try_for_each(|b| run_backend(root, b, &files, &mut measures, &mut extra));
+    if pg {
+        let _ = Command::new("psql")
+            .args([
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"),
+            ])
+            .status();
+    }
+    drop(emulator);
+    result?;
+    let _: PathBuf = root.to_owned();
+    write_results(root, &measures, &extra)
+}
