@@ -37,6 +37,26 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The error for a non-2xx answer whose body is (or should be) problem+json.
+    pub fn from_problem_text(status: u16, body: &str) -> Self {
+        match serde_json::from_str::<Problem>(body) {
+            Ok(p) => Self {
+                status,
+                code: p.code,
+                message: p.detail,
+                fields: p.errors,
+            },
+            Err(_) => Self {
+                status,
+                code: "http_error".into(),
+                message: format!("The server answered {status}."),
+                fields: Vec::new(),
+            },
+        }
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -95,20 +115,8 @@ async fn into_result<T: DeserializeOwned>(res: Response) -> Result<T, ApiError> 
         return res.json::<T>().await.map_err(ApiError::network);
     }
     let status = res.status();
-    match res.json::<Problem>().await {
-        Ok(p) => Err(ApiError {
-            status,
-            code: p.code,
-            message: p.detail,
-            fields: p.errors,
-        }),
-        Err(_) => Err(ApiError {
-            status,
-            code: "http_error".into(),
-            message: format!("The server answered {status}."),
-            fields: Vec::new(),
-        }),
-    }
+    let body = res.text().await.unwrap_or_default();
+    Err(ApiError::from_problem_text(status, &body))
 }
 
 /// Buys a new access token with the refresh cookie; false when there is no session.

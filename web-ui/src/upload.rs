@@ -3,7 +3,6 @@
 
 use futures_channel::oneshot;
 use leptos::prelude::*;
-use shared_types::Problem;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{FormData, ProgressEvent, XmlHttpRequest};
@@ -63,19 +62,6 @@ pub async fn send_form<T: serde::de::DeserializeOwned>(
         progress.set(100);
         serde_json::from_str(&text).map_err(|e| network(&e.to_string()))
     } else {
-        match serde_json::from_str::<Problem>(&text) {
-            Ok(p) => Err(ApiError {
-                status,
-                code: p.code,
-                message: p.detail,
-                fields: p.errors,
-            }),
-            Err(_) => Err(ApiError {
-                status,
-                code: "http_error".into(),
-                message: format!("The server answered {status}."),
-                fields: Vec::new(),
-            }),
-        }
+        Err(ApiError::from_problem_text(status, &text))
     }
 }
