@@ -309,6 +309,25 @@ async fn post_event(app: &TestApp, body: &str, signature: Option<String>) -> req
     req.send().await.unwrap()
 }
 
+/// Posts `body` with a signature made now with the endpoint's secret.
+async fn post_signed(app: &TestApp, body: &str) -> reqwest::Response {
+    post_event(
+        app,
+        body,
+        Some(sign(WEBHOOK_SECRET, chrono::Utc::now().timestamp(), body)),
+    )
+    .await
+}
+
+async fn admin_refund(app: &TestApp, admin: &str, order_id: &str) -> reqwest::Response {
+    app.bare_client()
+        .post(app.url(&format!("/api/v1/admin/orders/{order_id}/refund")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A `checkout.session.completed` event for the emulator's session, marked paid.
 fn completed_event(event_id: &str, mut session: Value) -> String {
     session["payment_status"] = json!("paid");
@@ -365,12 +384,7 @@ async fn an_independently_signed_event_is_accepted(app: TestApp) {
         .session(started["session_id"].as_str().unwrap())
         .unwrap();
     let body = completed_event("evt_independent", session);
-    let res = post_event(
-        &app,
-        &body,
-        Some(sign(WEBHOOK_SECRET, chrono::Utc::now().timestamp(), &body)),
-    )
-    .await;
+    let res = post_signed(&app, &body).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         res.json::<Value>().await.unwrap(),
@@ -379,12 +393,7 @@ async fn an_independently_signed_event_is_accepted(app: TestApp) {
     assert_eq!(paid_orders(&app).await, 1);
     assert_eq!(can_download(&app, &shopper, "signed").await, StatusCode::OK);
     // The same event again is acknowledged and changes nothing.
-    let res = post_event(
-        &app,
-        &body,
-        Some(sign(WEBHOOK_SECRET, chrono::Utc::now().timestamp(), &body)),
-    )
-    .await;
+    let res = post_signed(&app, &body).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.count("stripe_events").await, 1);
     assert_eq!(app.count("entitlements").await, 1);
@@ -411,13 +420,7 @@ async fn an_admin_refund_revokes_at_once_and_the_later_webhook_is_a_no_op(app: T
         hold: true,
         ..Default::default()
     });
-    let res = app
-        .bare_client()
-        .post(app.url(&format!("/api/v1/admin/orders/{order_id}/refund")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let res = admin_refund(&app, &admin, order_id).await;
     assert_eq!(res.status(), StatusCode::OK);
     let order: Value = res.json().await.unwrap();
     assert_eq!(order["status"], "refunded");
@@ -436,13 +439,7 @@ async fn an_admin_refund_revokes_at_once_and_the_later_webhook_is_a_no_op(app: T
         .any(|d| d.event_type == "charge.refunded" && d.status == Some(200)));
     assert_eq!(live_entitlements(&app).await, 0);
     // A refund of a refunded order is refused; so is an unknown order.
-    let res = app
-        .bare_client()
-        .post(app.url(&format!("/api/v1/admin/orders/{order_id}/refund")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let res = admin_refund(&app, &admin, order_id).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(problem(res).await["code"], "order_not_refundable");
     // An old completed event replayed (with a new id, as a misbehaving sender might) never
@@ -452,12 +449,7 @@ async fn an_admin_refund_revokes_at_once_and_the_later_webhook_is_a_no_op(app: T
         .session(started["session_id"].as_str().unwrap())
         .unwrap();
     let body = completed_event("evt_replayed_after_refund", session);
-    let res = post_event(
-        &app,
-        &body,
-        Some(sign(WEBHOOK_SECRET, chrono::Utc::now().timestamp(), &body)),
-    )
-    .await;
+    let res = post_signed(&app, &body).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         can_download(&app, &shopper, "refundable").await,
@@ -560,12 +552,7 @@ async fn events_for_sessions_that_are_not_ours_are_acknowledged_and_ignored(app:
         "metadata": {}, "payment_status": "paid", "payment_intent": "pi_elsewhere", "status": "complete"
     });
     let body = completed_event("evt_foreign", foreign);
-    let res = post_event(
-        &app,
-        &body,
-        Some(sign(WEBHOOK_SECRET, chrono::Utc::now().timestamp(), &body)),
-    )
-    .await;
+    let res = post_signed(&app, &body).await;
     assert_eq!(
         res.status(),
         StatusCode::OK,
