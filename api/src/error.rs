@@ -210,14 +210,10 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
-impl From<r2d2_error::PoolError> for ApiError {
-    fn from(err: r2d2_error::PoolError) -> Self {
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(err: diesel::r2d2::PoolError) -> Self {
         ApiError::DatabaseUnavailable(err.into())
     }
-}
-
-mod r2d2_error {
-    pub use diesel::r2d2::PoolError;
 }
 
 impl From<object_store::Error> for ApiError {

@@ -109,7 +109,7 @@ pub async fn register(
     req: CredentialsRequest,
 ) -> Result<TokenResponse, ApiError> {
     let (email, password) = parse_credentials(&req)?;
-    let hash = password::run_bounded(move || password::hash(password.expose())).await??;
+    let hash = password::run_hashing(move || password::hash(password.expose())).await??;
     let role = if state.settings.is_admin_email(email.as_ref()) {
         Role::Admin
     } else {
@@ -153,7 +153,7 @@ pub async fn login(state: &AppState, req: CredentialsRequest) -> Result<TokenRes
         .run(move |conn| Ok(repo::find_user_by_email(conn, email.as_ref())?))
         .await?;
     let password = req.password;
-    let user = password::run_bounded(move || match found {
+    let user = password::run_hashing(move || match found {
         Some(user) if password::verify(&password, &user.password_hash) => Some(user),
         Some(_) => None,
         None => {

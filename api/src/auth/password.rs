@@ -39,7 +39,7 @@ fn hashers() -> &'static Mutex<mpsc::Sender<Job>> {
 }
 
 /// Runs a hashing job on the hashing threads and waits for it without blocking the executor.
-pub async fn run_bounded<T: Send + 'static>(
+pub async fn run_hashing<T: Send + 'static>(
     job: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     let (tx, rx) = tokio::sync::oneshot::channel();

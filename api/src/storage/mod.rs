@@ -253,14 +253,6 @@ impl Storage {
         })
     }
 
-    pub async fn exists(&self, key: &str) -> Result<bool, object_store::Error> {
-        match self.store.head(&Path::from(key)).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Every key under `prefix` (tests use this to prove nothing was left behind).
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, object_store::Error> {
         let prefix = Path::from(prefix);
