@@ -77,17 +77,23 @@ pub fn configure_api(cfg: &mut web::ServiceConfig) {
                 web::scope("/admin")
                     .wrap(from_fn(auth::extract::require_admin))
                     .configure(catalog::admin_routes::configure)
-                    .configure(payments::routes::configure_admin),
+                    .configure(payments::routes::configure_admin)
+                    // Without its own default a scope falls through to the app's (the web UI's
+                    // index.html, 200), not to the enclosing scope's.
+                    .default_service(web::to(api_route_not_found)),
             )
             .configure(auth::routes::configure)
             .configure(catalog::routes::configure)
             .configure(downloads::routes::configure)
             .configure(library::routes::configure)
             .configure(payments::routes::configure)
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route"))
-            })),
+            .default_service(web::to(api_route_not_found)),
     );
+}
+
+/// Any path or method under /api/v1 that no route takes: a problem+json 404.
+async fn api_route_not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound("route"))
 }
 
 /// Builds the HTTP server on an already bound listener (port 0 in tests).
@@ -112,6 +118,11 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> 
                     .add(("Referrer-Policy", "no-referrer"))
                     .add(("X-Frame-Options", "DENY")),
             )
+            .wrap(from_fn(private_when_signed_in))
+            .wrap(actix_web::middleware::ErrorHandlers::new().handler(
+                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                error::method_not_allowed,
+            ))
             .wrap(TracingLogger::<telemetry::FolioRootSpan>::new())
             .route("/healthz", web::get().to(ops::healthz))
             .route("/readyz", web::get().to(ops::readyz))
@@ -133,6 +144,9 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> 
                 }),
             )
             .configure(configure_api)
+            // Unknown API and media paths are problems, never the web UI's page.
+            .service(web::scope("/api").default_service(web::to(api_route_not_found)))
+            .service(web::scope("/media").default_service(web::to(api_route_not_found)))
             .configure(|cfg| web_ui.configure(cfg))
     })
     .shutdown_timeout(10)
@@ -140,6 +154,23 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> 
     .context("listening")?
     .run();
     Ok(server)
+}
+
+/// Answers to a request that carried credentials are the caller's own: no cache may keep them
+/// unless the handler said otherwise.
+async fn private_when_signed_in(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, COOKIE};
+    let credentials =
+        req.headers().contains_key(AUTHORIZATION) || req.headers().contains_key(COOKIE);
+    let mut res = next.call(req).await?;
+    if credentials && !res.headers().contains_key(CACHE_CONTROL) {
+        res.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    }
+    Ok(res)
 }
 
 /// Development without a Stripe key: the emulator runs in this process on its own loopback port

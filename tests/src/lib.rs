@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use folio_api::config::Settings;
@@ -59,6 +60,18 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, overrides: &[(&str, &str)]) -> Option<TestApp> {
+        Self::spawn_custom(backend, overrides, None, |dir| Storage::local(dir).unwrap()).await
+    }
+
+    /// The general form: `pg_admin` names another PostgreSQL server to create the database on
+    /// (the fault tests start their own), `storage` builds the object store from its folder.
+    pub async fn spawn_custom(
+        backend: Backend,
+        overrides: &[(&str, &str)],
+        pg_admin: Option<String>,
+        storage: impl FnOnce(&Path) -> Storage,
+    ) -> Option<TestApp> {
+        capture_logs();
         let id = uuid::Uuid::new_v4().simple().to_string();
         let dir = std::env::temp_dir().join(format!("folio-test-{id}"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -66,7 +79,7 @@ impl TestApp {
         let (database_url, pg_database) = match backend {
             Backend::Sqlite => (format!("sqlite://{}", dir.join("folio.db").display()), None),
             Backend::Postgres => {
-                let admin = postgres_admin_url();
+                let admin = pg_admin.unwrap_or_else(postgres_admin_url);
                 let name = format!("folio_test_{id}");
                 let created = tokio::task::spawn_blocking({
                     let (admin, name) = (admin.clone(), name.clone());
@@ -126,7 +139,7 @@ impl TestApp {
         }
         let settings = Settings::from_lookup(|k| vars.get(k).cloned().filter(|v| !v.is_empty()))
             .expect("test settings are valid");
-        let storage = Storage::local(&settings.storage_dir).unwrap();
+        let storage = storage(&settings.storage_dir);
         let state = AppState::new(settings, storage).expect("app state");
         let db = state.db.clone();
         tokio::task::spawn_blocking(move || folio_api::migrate(&db))
@@ -208,7 +221,9 @@ impl TestApp {
     pub async fn customer(&self, email: &str) -> TokenResponse {
         let res = self.register(email, PASSWORD).await;
         assert_eq!(res.status(), StatusCode::CREATED, "register {email}");
-        res.json().await.unwrap()
+        let tokens: TokenResponse = res.json().await.unwrap();
+        remember_secret(&tokens.refresh_token);
+        tokens
     }
 
     /// Creates an admin the way `folio admin create` does and signs in.
@@ -227,7 +242,9 @@ impl TestApp {
         .unwrap();
         let res = self.login(ADMIN_EMAIL, PASSWORD).await;
         assert_eq!(res.status(), StatusCode::OK);
-        res.json::<TokenResponse>().await.unwrap().access_token
+        let tokens = res.json::<TokenResponse>().await.unwrap();
+        remember_secret(&tokens.refresh_token);
+        tokens.access_token
     }
 
     pub async fn user_id(&self, token: &str) -> String {
@@ -353,6 +370,10 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let leaks = find_leaks(&captured_logs(), &secrets());
+            assert!(leaks.is_empty(), "secrets in the server's logs: {leaks:?}");
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
         if let Some((admin, name)) = self.pg_database.take() {
             // The server may still hold connections: FORCE ends them.
@@ -440,7 +461,119 @@ pub async fn problem(res: reqwest::Response) -> Value {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], status);
     assert!(body["code"].is_string() && body["title"].is_string() && body["detail"].is_string());
+    let text = body.to_string();
+    let internals = internals_in(&text);
+    assert!(
+        internals.is_empty(),
+        "error body shows {internals:?}: {text}"
+    );
     body
+}
+
+/// What an error body must never show: stack traces, SQL, driver names, file paths.
+pub fn internals_in(text: &str) -> Vec<&'static str> {
+    const MARKERS: &[&str] = &[
+        "panicked",
+        "backtrace",
+        ".rs:",
+        "src/",
+        "SELECT ",
+        "INSERT ",
+        "UPDATE ",
+        "DELETE FROM",
+        "diesel",
+        "sqlite",
+        "SQLITE",
+        "postgres",
+        "PostgreSQL",
+        "libpq",
+        "/tmp/",
+        "/root",
+        "/home/",
+        "/var/",
+        "folio-test-",
+        "os error",
+        "object_store",
+        "LocalFileSystem",
+    ];
+    MARKERS
+        .iter()
+        .copied()
+        .filter(|m| text.contains(m))
+        .collect()
+}
+
+// ---- Logs: every server in a test binary logs into one buffer, scanned for secrets. ----
+
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs (once per test binary) a subscriber that keeps every log line at debug level and
+/// above, request spans included, so that the suite can prove no secret reaches the logs.
+pub fn capture_logs() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        use tracing_subscriber::fmt::format::FmtSpan;
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_span_events(FmtSpan::CLOSE)
+            .with_ansi(false)
+            .with_writer(|| LogWriter)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other subscriber in the test binary");
+    });
+}
+
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+/// Adds a value that must never be logged (tokens handed out during a test).
+pub fn remember_secret(secret: &str) {
+    SECRETS.lock().unwrap().push(secret.to_owned());
+}
+
+fn secrets() -> Vec<String> {
+    let mut all: Vec<String> = [PASSWORD, JWT_SECRET, WEBHOOK_SECRET, "sk_test_folio"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    all.extend(SECRETS.lock().unwrap().iter().cloned());
+    all
+}
+
+/// The secrets found in `logs`: any of `secrets`, any JWT (`eyJ...`.`eyJ...`), a bearer header.
+pub fn find_leaks(logs: &str, secrets: &[String]) -> Vec<String> {
+    let mut found: Vec<String> = secrets
+        .iter()
+        .filter(|s| !s.is_empty() && logs.contains(s.as_str()))
+        .map(|s| format!("secret {}…", &s[..s.len().min(6)]))
+        .collect();
+    let jwt_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    for (at, _) in logs.match_indices("eyJ") {
+        let rest = &logs[at..];
+        let head = rest.find(|c: char| !jwt_char(c)).unwrap_or(rest.len());
+        if rest[head..].starts_with(".eyJ") {
+            found.push(format!("a JWT: {}…", &rest[..head.min(12)]));
+        }
+    }
+    if logs.contains("Bearer ey") || logs.to_ascii_lowercase().contains("\"password\":") {
+        found.push("a bearer header or a password field".into());
+    }
+    found
 }
 
 /// Runs each listed `async fn(TestApp)` once on SQLite and once on PostgreSQL.

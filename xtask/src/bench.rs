@@ -16,7 +16,14 @@ use serde_json::{json, Value};
 const FOLIO_PORT: u16 = 18080;
 const EMULATOR_PORT: u16 = 18111;
 const NGINX_PORT: u16 = 18090;
-const SECRET: &str = "whsec_bench";
+/// The webhook signing secret shared by folio and the emulator (bench and soak).
+pub(crate) const SECRET: &str = "whsec_bench";
+const BENCH: Stack = Stack {
+    profile: "release",
+    folio_port: FOLIO_PORT,
+    emulator_port: EMULATOR_PORT,
+    env: &[],
+};
 const DURATION: &str = "10s";
 const WEBHOOK_EVENTS: usize = 2000;
 
@@ -34,7 +41,8 @@ struct Measure {
     non_2xx: u64,
 }
 
-struct Proc(Child);
+/// A child process, stopped (TERM, then KILL after 10 s) when dropped.
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -78,7 +86,7 @@ fn ensure_tools() -> Result<()> {
     .context("install wrk and nginx-light (apt-get install wrk nginx-light)")
 }
 
-fn wait_listening(port: u16, what: &str) -> Result<Duration> {
+pub(crate) fn wait_listening(port: u16, what: &str) -> Result<Duration> {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(60) {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -90,11 +98,11 @@ fn wait_listening(port: u16, what: &str) -> Result<Duration> {
 }
 
 fn base() -> String {
-    format!("http://127.0.0.1:{FOLIO_PORT}")
+    BENCH.base()
 }
 
 /// Rough pseudo-random bytes behind a PDF header, so the files do not compress.
-fn make_pdf(path: &Path, len: usize) -> Result<()> {
+pub(crate) fn make_pdf(path: &Path, len: usize) -> Result<()> {
     if path.metadata().is_ok_and(|m| m.len() as usize == len) {
         return Ok(());
     }
@@ -221,7 +229,8 @@ fn lua_post(path: &Path, body: &str, extra_headers: &[(&str, &str)]) -> Result<(
     Ok(())
 }
 
-fn rss_kb(pid: u32, field: &str) -> Option<u64> {
+/// A `kB` field of /proc/<pid>/status (`VmRSS:`, `VmHWM:`).
+pub(crate) fn rss_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -307,58 +316,174 @@ struct Backend {
     url: String,
 }
 
-fn folio(root: &Path, dir: &Path, db: &str) -> Command {
-    let mut cmd = Command::new(root.join("target/release/folio"));
-    cmd.env("DATABASE_URL", db)
-        .env("FOLIO_DATA_DIR", dir)
-        .env(
-            "FOLIO_JWT_SECRET",
-            "bench-secret-bench-secret-bench-secret-00",
+/// The processes under test: which build of folio and the emulator, and where they listen.
+pub(crate) struct Stack {
+    /// `release` or `debug`: the directory under target/ the binaries come from.
+    pub(crate) profile: &'static str,
+    pub(crate) folio_port: u16,
+    pub(crate) emulator_port: u16,
+    /// More settings for folio, e.g. `FOLIO_ADMIN_EMAILS`.
+    pub(crate) env: &'static [(&'static str, &'static str)],
+}
+
+impl Stack {
+    pub(crate) fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.folio_port)
+    }
+
+    fn bin(&self, root: &Path, name: &str) -> std::path::PathBuf {
+        root.join("target").join(self.profile).join(name)
+    }
+
+    /// `folio` with its settings for the benchmarks: no rate limit on sign-in, long-lived tokens,
+    /// Stripe calls to the emulator.
+    pub(crate) fn folio(&self, root: &Path, dir: &Path, db: &str) -> Command {
+        let mut cmd = Command::new(self.bin(root, "folio"));
+        cmd.env("DATABASE_URL", db)
+            .env("FOLIO_DATA_DIR", dir)
+            .env(
+                "FOLIO_JWT_SECRET",
+                "bench-secret-bench-secret-bench-secret-00",
+            )
+            .env("FOLIO_BIND", format!("127.0.0.1:{}", self.folio_port))
+            .env("FOLIO_PUBLIC_URL", self.base())
+            .env("FOLIO_WEB_DIST", dir.join("no-ui"))
+            .env("FOLIO_AUTH_RATE_LIMIT", "1000000000")
+            .env("FOLIO_DOWNLOAD_TOKEN_TTL_SECS", "3600")
+            .env("FOLIO_ACCESS_TOKEN_TTL_SECS", "3600")
+            .env("FOLIO_MAX_FILE_BYTES", (300u64 << 20).to_string())
+            .env("FOLIO_DB_POOL_SIZE", "16")
+            .env("STRIPE_SECRET_KEY", "sk_test_bench")
+            .env("STRIPE_WEBHOOK_SECRET", SECRET)
+            .env(
+                "STRIPE_API_BASE",
+                format!("http://127.0.0.1:{}/", self.emulator_port),
+            )
+            .env("RUST_LOG", "warn")
+            .envs(self.env.iter().copied());
+        cmd
+    }
+
+    pub(crate) fn seed(
+        &self,
+        root: &Path,
+        dir: &Path,
+        db: &str,
+        count: usize,
+        file: &Path,
+        cents: u32,
+    ) -> Result<()> {
+        crate::status(
+            self.folio(root, dir, db)
+                .args(["seed", "--products", &count.to_string(), "--file"])
+                .arg(file)
+                .args(["--price-cents", &cents.to_string()])
+                .stdout(Stdio::null()),
         )
-        .env("FOLIO_BIND", format!("127.0.0.1:{FOLIO_PORT}"))
-        .env("FOLIO_PUBLIC_URL", base())
-        .env("FOLIO_WEB_DIST", dir.join("no-ui"))
-        .env("FOLIO_AUTH_RATE_LIMIT", "1000000000")
-        .env("FOLIO_DOWNLOAD_TOKEN_TTL_SECS", "3600")
-        .env("FOLIO_ACCESS_TOKEN_TTL_SECS", "3600")
-        .env("FOLIO_MAX_FILE_BYTES", (300u64 << 20).to_string())
-        .env("FOLIO_DB_POOL_SIZE", "16")
-        .env("STRIPE_SECRET_KEY", "sk_test_bench")
+    }
+
+    pub(crate) fn start_folio(
+        &self,
+        root: &Path,
+        dir: &Path,
+        db: &str,
+    ) -> Result<(Proc, Duration)> {
+        let start = Instant::now();
+        let child = self
+            .folio(root, dir, db)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .spawn()?;
+        let proc = Proc(child);
+        let agent = agent();
+        loop {
+            if agent.get(&format!("{}/readyz", self.base())).call().is_ok() {
+                return Ok((proc, start.elapsed()));
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                bail!("folio did not become ready");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// The emulator binary, sending its events to `webhook_url` (none: they wait).
+    pub(crate) fn start_emulator(&self, root: &Path, webhook_url: Option<&str>) -> Result<Proc> {
+        let mut cmd = Command::new(self.bin(root, "stripe-emulator"));
+        cmd.env(
+            "STRIPE_EMULATOR_BIND",
+            format!("127.0.0.1:{}", self.emulator_port),
+        )
         .env("STRIPE_WEBHOOK_SECRET", SECRET)
-        .env(
-            "STRIPE_API_BASE",
-            format!("http://127.0.0.1:{EMULATOR_PORT}/"),
-        )
-        .env("RUST_LOG", "warn");
-    cmd
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null());
+        if let Some(url) = webhook_url {
+            cmd.env("STRIPE_EMULATOR_WEBHOOK_URL", url);
+        }
+        let emulator = Proc(cmd.spawn()?);
+        wait_listening(self.emulator_port, "stripe-emulator")?;
+        Ok(emulator)
+    }
 }
 
-fn seed(root: &Path, dir: &Path, db: &str, count: usize, file: &Path, cents: u32) -> Result<()> {
-    crate::status(
-        folio(root, dir, db)
-            .args(["seed", "--products", &count.to_string(), "--file"])
-            .arg(file)
-            .args(["--price-cents", &cents.to_string()])
-            .stdout(Stdio::null()),
-    )
+/// Builds folio and the emulator (`--release` or the debug profile).
+pub(crate) fn build(release: bool) -> Result<()> {
+    let mut cmd = crate::cargo();
+    cmd.args([
+        "build",
+        "--locked",
+        "-p",
+        "folio-api",
+        "-p",
+        "stripe-emulator",
+    ]);
+    if release {
+        cmd.arg("--release");
+    }
+    crate::status(&mut cmd)
 }
 
-fn start_folio(root: &Path, dir: &Path, db: &str) -> Result<(Proc, Duration)> {
-    let start = Instant::now();
-    let child = folio(root, dir, db)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .spawn()?;
-    let proc = Proc(child);
-    let agent = agent();
-    loop {
-        if agent.get(&format!("{}/readyz", base())).call().is_ok() {
-            return Ok((proc, start.elapsed()));
+/// A fresh PostgreSQL database on 127.0.0.1:5432 (user postgres), dropped with this value.
+pub(crate) struct PgDatabase {
+    name: String,
+    pub(crate) url: String,
+}
+
+impl PgDatabase {
+    /// `None` when psql or the server is not there.
+    pub(crate) fn create(name: &str) -> Result<Option<Self>> {
+        if !which("psql") || TcpStream::connect(("127.0.0.1", 5432)).is_err() {
+            return Ok(None);
         }
-        if start.elapsed() > Duration::from_secs(60) {
-            bail!("folio did not become ready");
-        }
-        std::thread::sleep(Duration::from_millis(2));
+        crate::status(Command::new("psql").args([
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ]))?;
+        Ok(Some(Self {
+            name: name.to_owned(),
+            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        }))
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .status();
     }
 }
 
@@ -386,12 +511,17 @@ fn run_backend(
     let db = backend.url.clone();
     let small = files.join("1mib.pdf");
     let big = files.join("200mib.pdf");
-    crate::status(folio(root, &dir, &db).arg("migrate").stdout(Stdio::null()))?;
-    seed(root, &dir, &db, 97, &small, 0)?;
-    seed(root, &dir, &db, 1, &big, 0)?;
-    seed(root, &dir, &db, 2, &small, 500)?;
+    crate::status(
+        BENCH
+            .folio(root, &dir, &db)
+            .arg("migrate")
+            .stdout(Stdio::null()),
+    )?;
+    BENCH.seed(root, &dir, &db, 97, &small, 0)?;
+    BENCH.seed(root, &dir, &db, 1, &big, 0)?;
+    BENCH.seed(root, &dir, &db, 2, &small, 500)?;
 
-    let (server, ready) = start_folio(root, &dir, &db)?;
+    let (server, ready) = BENCH.start_folio(root, &dir, &db)?;
     let pid = server.0.id();
     extra.push((
         format!("{b}: start to /readyz, 100 products"),
@@ -593,8 +723,8 @@ fn run_backend(
     drop(server);
 
     // 100,000 products: the catalog cost should stay flat, and start-up fast.
-    seed(root, &dir, &db, 99_900, &small, 0)?;
-    let (server, ready) = start_folio(root, &dir, &db)?;
+    BENCH.seed(root, &dir, &db, 99_900, &small, 0)?;
+    let (server, ready) = BENCH.start_folio(root, &dir, &db)?;
     extra.push((
         format!("{b}: start to /readyz, 100,000 products"),
         format!("{:.0} ms", ready.as_secs_f64() * 1000.0),
@@ -629,7 +759,7 @@ fn run_backend(
     Ok(())
 }
 
-fn commit(root: &Path) -> String {
+pub(crate) fn commit(root: &Path) -> String {
     Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .current_dir(root)
@@ -638,7 +768,8 @@ fn commit(root: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn write_results(root: &Path, measures: &[Measure], extra: &[(String, String)]) -> Result<()> {
+/// The CPU model and the number of cores.
+pub(crate) fn machine() -> (String, usize) {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -650,12 +781,25 @@ fn write_results(root: &Path, measures: &[Measure], extra: &[(String, String)]) 
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
-    let date = Command::new("date")
+    (cpu, cores)
+}
+
+pub(crate) fn date_utc() -> String {
+    Command::new("date")
         .arg("-u")
         .arg("+%Y-%m-%d %H:%M UTC")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Where `cargo xtask soak` writes its figures; bench/RESULTS.md links to it.
+pub(crate) const SOAK_LINK: &str =
+    "Soak results (`cargo xtask soak`, 10 minutes of mixed traffic) are in [SOAK.md](SOAK.md).\n";
+
+fn write_results(root: &Path, measures: &[Measure], extra: &[(String, String)]) -> Result<()> {
+    let (cpu, cores) = machine();
+    let date = date_utc();
     let commit = commit(root);
     let mut md = format!(
         "# Folio benchmark results\n\nWritten by `cargo xtask bench`. Machine: {cpu}, {cores} cores. Date: {date}. Commit: {commit}.\n\
@@ -682,6 +826,8 @@ fn write_results(root: &Path, measures: &[Measure], extra: &[(String, String)]) 
     for (k, v) in extra {
         md.push_str(&format!("| {k} | {v} |\n"));
     }
+    md.push('\n');
+    md.push_str(SOAK_LINK);
     let dir = root.join("bench");
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("RESULTS.md"), md)?;
@@ -703,29 +849,13 @@ fn write_results(root: &Path, measures: &[Measure], extra: &[(String, String)]) 
 
 pub fn bench(root: &Path) -> Result<()> {
     ensure_tools()?;
-    crate::status(crate::cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "folio-api",
-        "-p",
-        "stripe-emulator",
-    ]))?;
+    build(true)?;
     let files = root.join("target/bench/files");
     std::fs::create_dir_all(&files)?;
     make_pdf(&files.join("1mib.pdf"), 1 << 20)?;
     make_pdf(&files.join("200mib.pdf"), 200 << 20)?;
 
-    let emulator = Proc(
-        Command::new(root.join("target/release/stripe-emulator"))
-            .env("STRIPE_EMULATOR_BIND", format!("127.0.0.1:{EMULATOR_PORT}"))
-            .env("STRIPE_WEBHOOK_SECRET", SECRET)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    wait_listening(EMULATOR_PORT, "stripe-emulator")?;
+    let emulator = BENCH.start_emulator(root, None)?;
 
     let mut backends = vec![Backend {
         name: "sqlite",
@@ -734,43 +864,20 @@ pub fn bench(root: &Path) -> Result<()> {
             root.join("target/bench/sqlite/folio.db").display()
         ),
     }];
-    let pg_db = format!("folio_bench_{}", std::process::id());
-    let pg = which("psql") && TcpStream::connect(("127.0.0.1", 5432)).is_ok();
-    if pg {
-        crate::status(Command::new("psql").args([
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-c",
-            &format!("CREATE DATABASE {pg_db}"),
-        ]))?;
-        backends.push(Backend {
+    let pg = PgDatabase::create(&format!("folio_bench_{}", std::process::id()))?;
+    match &pg {
+        Some(pg) => backends.push(Backend {
             name: "postgresql",
-            url: format!("postgres://postgres@127.0.0.1:5432/{pg_db}"),
-        });
-    } else {
-        eprintln!("\n!!! xtask: PostgreSQL not reachable: benchmarking SQLite only !!!\n");
+            url: pg.url.clone(),
+        }),
+        None => eprintln!("\n!!! xtask: PostgreSQL not reachable: benchmarking SQLite only !!!\n"),
     }
     let mut measures = Vec::new();
     let mut extra = Vec::new();
     let result = backends
         .iter()
         .try_for_each(|b| run_backend(root, b, &files, &mut measures, &mut extra));
-    if pg {
-        let _ = Command::new("psql")
-            .args([
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"),
-            ])
-            .status();
-    }
+    drop(pg);
     drop(emulator);
     result?;
     write_results(root, &measures, &extra)

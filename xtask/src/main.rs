@@ -5,6 +5,8 @@
 //!   openapi  write openapi.yaml from the code
 //!   schema   write api/src/schema.rs from the migrations
 //!   bench    release benchmarks on SQLite and PostgreSQL → bench/RESULTS.md
+//!   fuzz     schemathesis against openapi.yaml on a running folio [--examples N] [--seed S]
+//!   soak     10 minutes of mixed traffic at 200 connections, then reconcile → bench/SOAK.md
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -14,6 +16,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod fuzz;
+mod soak;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// 0.22 needs a newer rustc than these machines have.
@@ -30,8 +34,10 @@ fn main() -> Result<()> {
         Some("openapi") => openapi(&root),
         Some("schema") => schema(&root),
         Some("bench") => bench::bench(&root),
+        Some("soak") => soak::soak_command(&root, &args[1..]),
+        Some("fuzz") => fuzz::fuzz_command(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask run | test | openapi | schema | bench");
+            eprintln!("usage: cargo xtask run | test | openapi | schema | bench | fuzz | soak");
             std::process::exit(2);
         }
     }
@@ -200,6 +206,9 @@ fn test() -> Result<()> {
             .args(["test", "--workspace", "--locked"])
             .env("FOLIO_TEST_WEB_DIST", root.join("web-ui/dist")),
     )?;
+    // Bounded: a fixed seed and a few examples per operation (`cargo xtask fuzz` alone for more).
+    fuzz::fuzz(&root, fuzz::CI_EXAMPLES, fuzz::SEED)?;
+    soak::bounded(&root)?;
     eprintln!("xtask: all tests passed");
     Ok(())
 }

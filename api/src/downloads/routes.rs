@@ -39,6 +39,19 @@ pub async fn issue_download_token(
         .json(token))
 }
 
+// Served with the stored content type, which is always application/pdf: uploads are sniffed
+// and only PDFs are accepted as product files (the assertion below keeps this true).
+/// The file's bytes (product files are PDFs).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // documentation only
+struct FileBytes(Vec<u8>);
+
+const _: () = assert!(
+    matches!(crate::storage::sniff::FILE_KINDS, [Kind::Pdf]),
+    "a new product file kind must be documented on download_file"
+);
+
 /// The file behind a download link. Supports single byte ranges.
 #[utoipa::path(
     get, path = "/api/v1/downloads/{token}", tag = "downloads",
@@ -47,8 +60,8 @@ pub async fn issue_download_token(
         ("Range" = Option<String>, Header, description = "A single byte range, e.g. `bytes=0-1023`"),
     ),
     responses(
-        (status = 200, description = "The whole file", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The whole file", content_type = "application/pdf", body = inline(FileBytes)),
+        (status = 206, description = "The requested range", content_type = "application/pdf", body = inline(FileBytes)),
         (status = 401, description = "`token_invalid`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_purchased`: access was revoked", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
