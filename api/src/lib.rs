@@ -42,6 +42,7 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub auth_limiter: Arc<RateLimiter>,
     pub payments: Arc<payments::Payments>,
+    pub catalog: Arc<catalog::cache::CatalogCache>,
 }
 
 impl AppState {
@@ -55,6 +56,7 @@ impl AppState {
             db: Db::new(&settings.database_url, settings.db_pool_size),
             keys: Arc::new(Keys::new(&settings)),
             auth_limiter: Arc::new(RateLimiter::per_minute(settings.auth_rate_limit_per_minute)),
+            catalog: Arc::default(),
             storage,
             settings: Arc::new(settings),
         })

@@ -16,6 +16,7 @@ const USAGE: &str = "usage:
                                  add N published products sharing file F (demo data, benchmarks)";
 
 fn main() -> ExitCode {
+    fix_malloc_mmap_threshold();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     if let ["openapi"] = args.as_slice() {
@@ -144,4 +145,17 @@ fn seed(settings: &Settings, count: &str, file: &str, price_cents: &str) -> anyh
     let inserted = folio_api::catalog::seed(&mut conn, count, &stored, price_cents)?;
     println!("added {inserted} products sharing {}", stored.key);
     Ok(())
+}
+
+/// glibc raises its mmap threshold to the size of the largest block freed so far (up to 32 MiB).
+/// One argon2 hash frees 19 MiB: from then on every large buffer (download chunks, response
+/// bodies) came from per-thread arenas that keep freed memory, and RSS grew to hundreds of MB
+/// under logins and downloads (`cargo xtask bench`, `cargo xtask soak`). A fixed threshold keeps
+/// blocks of 4 MiB and more (only argon2's) in their own mappings, returned to the OS when freed.
+fn fix_malloc_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it runs before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
 }

@@ -15,7 +15,8 @@ type Job = Box<dyn FnOnce() + Send>;
 /// Each argon2id hash allocates 19 MiB. On actix's large blocking pool every thread that ever
 /// hashed kept that block in its malloc arena (glibc raises its mmap threshold after the first
 /// free), and a login flood grew the process to 3 GB (measured with `cargo xtask bench`). A few
-/// long-lived threads keep it at a few blocks, and excess logins wait in the queue.
+/// long-lived threads bound the work in flight, and excess logins wait in the queue; `folio`'s
+/// `main` also fixes glibc's mmap threshold so that the blocks go back to the OS when freed.
 fn hashers() -> &'static Mutex<mpsc::Sender<Job>> {
     static POOL: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
     POOL.get_or_init(|| {

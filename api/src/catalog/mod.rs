@@ -1,6 +1,7 @@
 //! The catalog: public listing and product pages, and the admin operations that change it.
 
 pub mod admin_routes;
+pub mod cache;
 pub mod repo;
 pub mod routes;
 pub mod upload;
@@ -58,13 +59,14 @@ pub fn to_dto(settings: &Settings, row: &ProductRow, owned: bool) -> Product {
     }
 }
 
-/// Lists products: published ones for everybody, every status for admins (`all`).
-pub async fn list(
-    state: &AppState,
-    user: &MaybeUser,
-    query: ListQuery,
-    all: bool,
-) -> Result<ProductPage, ApiError> {
+/// A list query, checked.
+struct ParsedList {
+    limit: i64,
+    after: Option<Cursor>,
+    search: Option<String>,
+}
+
+fn parse_list(query: ListQuery) -> Result<ParsedList, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let after = query.cursor.as_deref().map(Cursor::decode).transpose()?;
     let search = query
@@ -77,6 +79,70 @@ pub async fn list(
             "search text must be at most 200 characters",
         ));
     }
+    Ok(ParsedList {
+        limit,
+        after,
+        search,
+    })
+}
+
+/// The public catalog page as a JSON body (`ProductPage`), from the page cache when it is fresh;
+/// `owned` flags are the caller's own, read from the database.
+pub async fn public_page(
+    state: &AppState,
+    user: &MaybeUser,
+    query: ListQuery,
+) -> Result<bytes::Bytes, ApiError> {
+    let cursor = query.cursor.clone();
+    let parsed = parse_list(query)?;
+    let key = cache::PageKey {
+        limit: parsed.limit,
+        cursor,
+        search: parsed.search.clone(),
+    };
+    let page = match state.catalog.get(&key) {
+        Some(page) => page,
+        None => {
+            let generation = state.catalog.generation();
+            let page = list_parsed(state, &MaybeUser(None), parsed, false).await?;
+            let page = std::sync::Arc::new(cache::Page::new(page.items, page.next_cursor));
+            state.catalog.store(key, generation, page.clone());
+            page
+        }
+    };
+    let Some(user) = &user.0 else {
+        return Ok(page.body.clone());
+    };
+    let user_id = user.id.clone();
+    let ids: Vec<String> = page.items.iter().map(|p| p.id.clone()).collect();
+    let owned = state
+        .db
+        .run(move |conn| Ok(crate::library::owned_among(conn, &user_id, &ids)?))
+        .await?;
+    Ok(page.body_for(&owned))
+}
+
+/// Lists products: published ones for everybody, every status for admins (`all`).
+pub async fn list(
+    state: &AppState,
+    user: &MaybeUser,
+    query: ListQuery,
+    all: bool,
+) -> Result<ProductPage, ApiError> {
+    list_parsed(state, user, parse_list(query)?, all).await
+}
+
+async fn list_parsed(
+    state: &AppState,
+    user: &MaybeUser,
+    query: ParsedList,
+    all: bool,
+) -> Result<ProductPage, ApiError> {
+    let ParsedList {
+        limit,
+        after,
+        search,
+    } = query;
     let user_id = user.0.as_ref().map(|u| u.id.clone());
     let (rows, owned, sales) = state
         .db
@@ -325,6 +391,7 @@ async fn create_row(state: &AppState, input: &NewProduct) -> Result<Product, Api
             })
         })
         .await?;
+    state.catalog.invalidate();
     tracing::info!(product_id = %row.id, slug = %row.slug, "product created");
     Ok(to_dto(&state.settings, &row, false))
 }
@@ -387,6 +454,7 @@ pub async fn update(
             repo::find(conn, &id)?.ok_or(ApiError::NotFound("product"))
         })
         .await?;
+    state.catalog.invalidate();
     Ok(to_dto(&state.settings, &row, false))
 }
 
@@ -504,6 +572,7 @@ pub async fn replace_object(
                 })
             })
             .await?;
+        state.catalog.invalidate();
         if let Some(key) = orphaned {
             if let Err(e) = state.storage.delete(&key).await {
                 tracing::error!(%key, error = %e, "could not remove a replaced object");

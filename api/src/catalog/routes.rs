@@ -1,6 +1,6 @@
 //! Public catalog handlers.
 
-use actix_web::web;
+use actix_web::{web, HttpResponse};
 use shared_types::{Problem, Product, ProductPage};
 
 use super::ListQuery;
@@ -29,10 +29,11 @@ pub async fn list_products(
     state: web::Data<AppState>,
     user: MaybeUser,
     query: web::Query<ListQuery>,
-) -> Result<web::Json<ProductPage>, ApiError> {
-    Ok(web::Json(
-        super::list(&state, &user, query.into_inner(), false).await?,
-    ))
+) -> Result<HttpResponse, ApiError> {
+    let body = super::public_page(&state, &user, query.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(mime::APPLICATION_JSON)
+        .body(body))
 }
 
 /// One product by slug.

@@ -1,0 +1,193 @@
+//! A short-lived cache of public catalog pages.
+//!
+//! The catalog list is the most requested page and the same for every anonymous caller. Its cost
+//! was the database round trip, allocating and serializing 50 products, and parsing their
+//! timestamps (see bench/RESULTS.md). A page is kept, already serialized, for at most [`TTL`]:
+//!
+//! - every product write on this node ([`CatalogCache::invalidate`]) drops all pages at once,
+//!   and a page read from the database before a write can never be stored after it (the
+//!   generation it was read under no longer matches);
+//! - writes made by other nodes (or by `folio seed` beside a running server) show within [`TTL`].
+//!
+//! Signed-in callers get the same items with their own `owned` flags, which are always read from
+//! the database.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use shared_types::Product;
+
+/// How stale a page may be when another node changed the catalog.
+pub const TTL: Duration = Duration::from_secs(1);
+/// Distinct pages kept (limit × cursor × search); past it the cache starts again empty.
+const MAX_PAGES: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    pub limit: i64,
+    pub cursor: Option<String>,
+    pub search: Option<String>,
+}
+
+/// One page, as every anonymous caller sees it.
+pub struct Page {
+    pub items: Vec<Product>,
+    /// Each item serialized with `owned: false`.
+    fragments: Vec<Bytes>,
+    next_cursor: Option<String>,
+    /// The whole response body for anonymous callers.
+    pub body: Bytes,
+}
+
+impl Page {
+    pub fn new(items: Vec<Product>, next_cursor: Option<String>) -> Self {
+        let fragments: Vec<Bytes> = items
+            .iter()
+            .map(|p| Bytes::from(serde_json::to_vec(p).expect("a product serializes")))
+            .collect();
+        let body = assemble(&fragments, &next_cursor);
+        Self {
+            items,
+            fragments,
+            next_cursor,
+            body,
+        }
+    }
+
+    /// The body for a caller who owns `owned` (product ids): only those items are serialized
+    /// again.
+    pub fn body_for(&self, owned: &std::collections::HashSet<String>) -> Bytes {
+        if owned.is_empty() {
+            return self.body.clone();
+        }
+        let fragments: Vec<Bytes> = self
+            .items
+            .iter()
+            .zip(&self.fragments)
+            .map(|(item, fragment)| {
+                if owned.contains(&item.id) {
+                    let mut mine = item.clone();
+                    mine.owned = true;
+                    Bytes::from(serde_json::to_vec(&mine).expect("a product serializes"))
+                } else {
+                    fragment.clone()
+                }
+            })
+            .collect();
+        assemble(&fragments, &self.next_cursor)
+    }
+}
+
+/// `{"items":[...],"next_cursor":...}`, the shape of `ProductPage`.
+fn assemble(fragments: &[Bytes], next_cursor: &Option<String>) -> Bytes {
+    let cursor = serde_json::to_string(next_cursor).expect("a cursor serializes");
+    let len = fragments.iter().map(|f| f.len() + 1).sum::<usize>() + cursor.len() + 32;
+    let mut body = Vec::with_capacity(len);
+    body.extend_from_slice(b"{\"items\":[");
+    for (i, f) in fragments.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(f);
+    }
+    body.extend_from_slice(b"],\"next_cursor\":");
+    body.extend_from_slice(cursor.as_bytes());
+    body.push(b'}');
+    Bytes::from(body)
+}
+
+struct Entry {
+    generation: u64,
+    stored: Instant,
+    page: Arc<Page>,
+}
+
+#[derive(Default)]
+pub struct CatalogCache {
+    generation: AtomicU64,
+    pages: Mutex<HashMap<PageKey, Entry>>,
+}
+
+impl CatalogCache {
+    /// The generation to read under; pass it back to [`CatalogCache::store`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn get(&self, key: &PageKey) -> Option<Arc<Page>> {
+        let generation = self.generation();
+        let pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        pages
+            .get(key)
+            .filter(|e| e.generation == generation && e.stored.elapsed() < TTL)
+            .map(|e| e.page.clone())
+    }
+
+    /// Keeps `page` unless the catalog changed since `generation` was read.
+    pub fn store(&self, key: PageKey, generation: u64, page: Arc<Page>) {
+        let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation() != generation {
+            return;
+        }
+        if pages.len() >= MAX_PAGES {
+            pages.clear();
+        }
+        pages.insert(
+            key,
+            Entry {
+                generation,
+                stored: Instant::now(),
+                page,
+            },
+        );
+    }
+
+    /// Called after every product write.
+    pub fn invalidate(&self) {
+        let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        pages.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> PageKey {
+        PageKey {
+            limit: 20,
+            cursor: None,
+            search: None,
+        }
+    }
+
+    fn page() -> Arc<Page> {
+        Arc::new(Page::new(Vec::new(), None))
+    }
+
+    #[test]
+    fn a_page_read_before_a_write_is_not_kept_after_it() {
+        let cache = CatalogCache::default();
+        let before = cache.generation();
+        cache.invalidate();
+        cache.store(key(), before, page());
+        assert!(cache.get(&key()).is_none());
+        let now = cache.generation();
+        cache.store(key(), now, page());
+        assert!(cache.get(&key()).is_some());
+        cache.invalidate();
+        assert!(cache.get(&key()).is_none());
+    }
+
+    #[test]
+    fn the_assembled_body_is_a_product_page() {
+        let page = Page::new(Vec::new(), Some("abc".into()));
+        let parsed: shared_types::ProductPage = serde_json::from_slice(&page.body).unwrap();
+        assert_eq!(parsed.next_cursor.as_deref(), Some("abc"));
+        assert!(parsed.items.is_empty());
+    }
+}
