@@ -321,6 +321,7 @@ impl TestApp {
             })
             .await
             .unwrap();
+        self.state.catalog.invalidate_owners();
     }
 
     pub async fn revoke(&self, user_id: &str, product_id: &str) {
@@ -341,6 +342,8 @@ impl TestApp {
             })
             .await
             .unwrap();
+        // Written behind the server's back: tell its cache, as the payment code does.
+        self.state.catalog.invalidate_owners();
     }
 
     pub async fn count(&self, table: &'static str) -> i64 {

@@ -24,6 +24,7 @@ backend_tests!(
     async_payments_grant_when_the_money_arrives,
     expired_sessions_expire_their_order,
     users_see_only_their_own_orders_and_sessions,
+    the_catalog_shows_a_purchase_and_a_refund_at_once,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -736,4 +737,34 @@ async fn users_see_only_their_own_orders_and_sessions(app: TestApp) {
         can_download(&app, &ada, "private-order").await,
         StatusCode::OK
     );
+}
+
+/// The catalog keeps pages and owned sets for a second; a purchase or a refund on this node must
+/// show at once all the same.
+async fn the_catalog_shows_a_purchase_and_a_refund_at_once(app: TestApp) {
+    let (admin, _) = paid_product(&app, "Cached Book", "4.00").await;
+    let shopper = app.customer("shopper@example.com").await.access_token;
+    assert!(!first_item_owned(&app, &shopper).await);
+    let started = buy(&app, &shopper, "cached-book").await;
+    assert!(
+        first_item_owned(&app, &shopper).await,
+        "owned right after the webhook"
+    );
+    let res = admin_refund(&app, &admin, started["order_id"].as_str().unwrap()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        !first_item_owned(&app, &shopper).await,
+        "not owned right after the refund"
+    );
+    assert!(app.emulator.wait_idle(WAIT).await);
+}
+
+async fn first_item_owned(app: &TestApp, token: &str) -> bool {
+    let page: Value = app
+        .get("/api/v1/products", Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["items"][0]["owned"].as_bool().unwrap()
 }

@@ -9,10 +9,11 @@
 //!   generation it was read under no longer matches);
 //! - writes made by other nodes (or by `folio seed` beside a running server) show within [`TTL`].
 //!
-//! Signed-in callers get the same items with their own `owned` flags, which are always read from
-//! the database.
+//! Signed-in callers get the same items with their own `owned` flags, from the set of products
+//! they own, kept the same way: dropped on every entitlement change on this node, at most
+//! [`TTL`] old otherwise.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,6 +25,8 @@ use shared_types::Product;
 pub const TTL: Duration = Duration::from_secs(1);
 /// Distinct pages kept (limit × cursor × search); past it the cache starts again empty.
 const MAX_PAGES: usize = 1024;
+/// Signed-in callers whose owned products are kept.
+const MAX_OWNERS: usize = 16_384;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PageKey {
@@ -59,7 +62,7 @@ impl Page {
 
     /// The body for a caller who owns `owned` (product ids): only those items are serialized
     /// again.
-    pub fn body_for(&self, owned: &std::collections::HashSet<String>) -> Bytes {
+    pub fn body_for(&self, owned: &HashSet<String>) -> Bytes {
         if owned.is_empty() {
             return self.body.clone();
         }
@@ -99,57 +102,118 @@ fn assemble(fragments: &[Bytes], next_cursor: &Option<String>) -> Bytes {
     Bytes::from(body)
 }
 
-struct Entry {
+/// Values kept for at most [`TTL`] and dropped together by `invalidate`; a value read before an
+/// invalidation is never stored after it.
+struct Generational<K, V> {
+    generation: AtomicU64,
+    entries: Mutex<HashMap<K, Entry<V>>>,
+    max: usize,
+}
+
+struct Entry<V> {
     generation: u64,
     stored: Instant,
-    page: Arc<Page>,
+    value: Arc<V>,
 }
 
-#[derive(Default)]
-pub struct CatalogCache {
-    generation: AtomicU64,
-    pages: Mutex<HashMap<PageKey, Entry>>,
-}
+impl<K: std::hash::Hash + Eq, V> Generational<K, V> {
+    fn new(max: usize) -> Self {
+        Self {
+            generation: AtomicU64::new(0),
+            entries: Mutex::new(HashMap::new()),
+            max,
+        }
+    }
 
-impl CatalogCache {
-    /// The generation to read under; pass it back to [`CatalogCache::store`].
-    pub fn generation(&self) -> u64 {
+    fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn get(&self, key: &PageKey) -> Option<Arc<Page>> {
+    fn get(&self, key: &K) -> Option<Arc<V>> {
         let generation = self.generation();
-        let pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
-        pages
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
             .get(key)
             .filter(|e| e.generation == generation && e.stored.elapsed() < TTL)
-            .map(|e| e.page.clone())
+            .map(|e| e.value.clone())
     }
 
-    /// Keeps `page` unless the catalog changed since `generation` was read.
-    pub fn store(&self, key: PageKey, generation: u64, page: Arc<Page>) {
-        let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+    fn store(&self, key: K, generation: u64, value: Arc<V>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if self.generation() != generation {
             return;
         }
-        if pages.len() >= MAX_PAGES {
-            pages.clear();
+        if entries.len() >= self.max {
+            entries.clear();
         }
-        pages.insert(
+        entries.insert(
             key,
             Entry {
                 generation,
                 stored: Instant::now(),
-                page,
+                value,
             },
         );
     }
 
+    fn invalidate(&self) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+}
+
+/// Catalog pages, and which products each recent signed-in caller owns.
+pub struct CatalogCache {
+    pages: Generational<PageKey, Page>,
+    owners: Generational<String, HashSet<String>>,
+}
+
+impl Default for CatalogCache {
+    fn default() -> Self {
+        Self {
+            pages: Generational::new(MAX_PAGES),
+            owners: Generational::new(MAX_OWNERS),
+        }
+    }
+}
+
+impl CatalogCache {
+    /// The generation to read a page under; pass it back to [`CatalogCache::store`].
+    pub fn generation(&self) -> u64 {
+        self.pages.generation()
+    }
+
+    pub fn get(&self, key: &PageKey) -> Option<Arc<Page>> {
+        self.pages.get(key)
+    }
+
+    /// Keeps `page` unless the catalog changed since `generation` was read.
+    pub fn store(&self, key: PageKey, generation: u64, page: Arc<Page>) {
+        self.pages.store(key, generation, page)
+    }
+
     /// Called after every product write.
     pub fn invalidate(&self) {
-        let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        pages.clear();
+        self.pages.invalidate()
+    }
+
+    pub fn owners_generation(&self) -> u64 {
+        self.owners.generation()
+    }
+
+    /// The products `user_id` owns, when read within [`TTL`] and since the last grant or revoke.
+    pub fn owned(&self, user_id: &str) -> Option<Arc<HashSet<String>>> {
+        self.owners.get(&user_id.to_owned())
+    }
+
+    pub fn store_owned(&self, user_id: String, generation: u64, owned: Arc<HashSet<String>>) {
+        self.owners.store(user_id, generation, owned)
+    }
+
+    /// Called after every change to entitlements (payments, refunds, disputes).
+    pub fn invalidate_owners(&self) {
+        self.owners.invalidate()
     }
 }
 
@@ -181,6 +245,22 @@ mod tests {
         assert!(cache.get(&key()).is_some());
         cache.invalidate();
         assert!(cache.get(&key()).is_none());
+    }
+
+    #[test]
+    fn owners_are_forgotten_when_entitlements_change() {
+        let cache = CatalogCache::default();
+        let generation = cache.owners_generation();
+        cache.store_owned(
+            "u".into(),
+            generation,
+            Arc::new(HashSet::from(["p".to_owned()])),
+        );
+        assert!(cache.owned("u").unwrap().contains("p"));
+        cache.invalidate_owners();
+        assert!(cache.owned("u").is_none());
+        cache.store_owned("u".into(), generation, Arc::default());
+        assert!(cache.owned("u").is_none(), "read before the change");
     }
 
     #[test]

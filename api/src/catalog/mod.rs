@@ -113,12 +113,22 @@ pub async fn public_page(
     let Some(user) = &user.0 else {
         return Ok(page.body.clone());
     };
-    let user_id = user.id.clone();
-    let ids: Vec<String> = page.items.iter().map(|p| p.id.clone()).collect();
-    let owned = state
-        .db
-        .run(move |conn| Ok(crate::library::owned_among(conn, &user_id, &ids)?))
-        .await?;
+    let owned = match state.catalog.owned(&user.id) {
+        Some(owned) => owned,
+        None => {
+            let generation = state.catalog.owners_generation();
+            let user_id = user.id.clone();
+            let owned = state
+                .db
+                .run(move |conn| Ok(crate::library::owned_by(conn, &user_id)?))
+                .await?;
+            let owned = std::sync::Arc::new(owned);
+            state
+                .catalog
+                .store_owned(user.id.clone(), generation, owned.clone());
+            owned
+        }
+    };
     Ok(page.body_for(&owned))
 }
 

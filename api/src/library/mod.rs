@@ -46,6 +46,16 @@ pub fn owned_among(
         .map(|ids| ids.into_iter().collect())
 }
 
+/// Every product `user_id` owns now.
+pub fn owned_by(conn: &mut DbConnection, user_id: &str) -> QueryResult<HashSet<String>> {
+    entitlements::table
+        .filter(entitlements::user_id.eq(user_id))
+        .filter(entitlements::revoked_at.is_null())
+        .select(entitlements::product_id)
+        .load::<String>(conn)
+        .map(|ids| ids.into_iter().collect())
+}
+
 /// The user's library, most recently acquired first; archived products stay in it.
 pub async fn library(state: &AppState, user: &AuthUser) -> Result<Vec<Product>, ApiError> {
     let user_id = user.id.clone();

@@ -204,7 +204,7 @@ fn fulfill_order(
 
 /// Fulfills a session read from Stripe (the success page's path).
 pub async fn fulfill(state: &AppState, session: SessionInfo) -> Result<Fulfillment, ApiError> {
-    state
+    let fulfillment = state
         .db
         .run(move |conn| {
             let Some(order) = resolve_session_order(conn, &session)? else {
@@ -212,7 +212,9 @@ pub async fn fulfill(state: &AppState, session: SessionInfo) -> Result<Fulfillme
             };
             Ok(conn.transaction(|conn| fulfill_order(conn, &order, &session))?)
         })
-        .await
+        .await;
+    state.catalog.invalidate_owners();
+    fulfillment
 }
 
 /// The buyer's view of a checkout after Stripe sent them back: confirms with Stripe and
@@ -333,6 +335,7 @@ pub async fn refund(state: &AppState, order_id: String) -> Result<Order, ApiErro
             Ok(())
         })
         .await?;
+    state.catalog.invalidate_owners();
     tracing::info!("order refunded; access revoked");
     load_order(state, order_id, true).await
 }
@@ -360,6 +363,9 @@ pub async fn handle_webhook(
         .db
         .run(move |conn| Ok(conn.transaction(|conn| apply_event(conn, event))?))
         .await?;
+    if outcome != "duplicate" {
+        state.catalog.invalidate_owners();
+    }
     tracing::info!(event_id = %event_id, event_type = %event_type, outcome, "webhook event");
     Ok(())
 }
