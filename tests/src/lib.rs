@@ -363,6 +363,35 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A download link for `slug` as `token`: (url, the link's own token).
+    pub async fn download_link(&self, token: &str, slug: &str) -> (String, String) {
+        let res = self.download_token(token, slug).await;
+        assert_eq!(res.status(), StatusCode::OK, "download link for {slug}");
+        let link: Value = res.json().await.unwrap();
+        let url = link["url"].as_str().unwrap().to_owned();
+        let token = url.rsplit('/').next().unwrap().to_owned();
+        remember_secret(&token);
+        (url, token)
+    }
+
+    /// (method, path, operation) for every operation in the served OpenAPI document.
+    pub async fn operations(&self) -> Vec<(String, String, Value)> {
+        let spec: Value = self
+            .get("/api/openapi.json", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let mut ops = Vec::new();
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                ops.push((method.to_uppercase(), path.clone(), op.clone()));
+            }
+        }
+        ops.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        ops
+    }
+
     /// Every stored object key (files, previews, temporaries).
     pub async fn objects(&self) -> Vec<String> {
         let mut keys = self.state.storage.list("").await.unwrap();

@@ -70,14 +70,8 @@ async fn access_and_download_tokens_are_not_interchangeable(app: TestApp) {
     let admin = app.admin().await;
     app.product(&admin, "Swapped", "0", pdf("s")).await;
     let user = app.customer("ada@example.com").await.access_token;
-    let link: Value = app
-        .download_token(&user, "swapped")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let download_token = link["url"].as_str().unwrap().rsplit('/').next().unwrap();
-    remember_secret(download_token);
+    let (_, download_token) = app.download_link(&user, "swapped").await;
+    let download_token = download_token.as_str();
     // A download token is no access token...
     let res = app.get("/api/v1/me", Some(download_token)).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
@@ -95,28 +89,17 @@ async fn access_and_download_tokens_are_not_interchangeable(app: TestApp) {
 
 /// Every non-admin operation that needs a signed-in caller, from the OpenAPI document.
 async fn user_scoped_operations(app: &TestApp) -> Vec<(String, String)> {
-    let spec: Value = app
-        .get("/api/openapi.json", None)
+    app.operations()
         .await
-        .json()
-        .await
-        .unwrap();
-    let mut ops = Vec::new();
-    for (path, item) in spec["paths"].as_object().unwrap() {
-        if path.starts_with("/api/v1/admin") {
-            continue;
-        }
-        for (method, op) in item.as_object().unwrap() {
-            let secured = op["security"]
-                .as_array()
-                .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
-            if secured {
-                ops.push((method.to_uppercase(), path.clone()));
-            }
-        }
-    }
-    ops.sort();
-    ops
+        .into_iter()
+        .filter(|(_, path, op)| {
+            !path.starts_with("/api/v1/admin")
+                && op["security"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()))
+        })
+        .map(|(method, path, _)| (method, path))
+        .collect()
 }
 
 async fn user_scoped_routes_refuse_other_users_ids(app: TestApp) {
@@ -258,13 +241,8 @@ async fn path_traversal_in_names_and_slugs_goes_nowhere(app: TestApp) {
         let shown = p["file"]["name"].as_str().unwrap();
         assert!(!shown.contains('/') && !shown.contains('\\'), "{shown}");
         // The download names the file without any directory part.
-        let link: Value = app.download_token(&user, slug).await.json().await.unwrap();
-        let res = app
-            .bare_client()
-            .get(link["url"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap();
+        let (url, _) = app.download_link(&user, slug).await;
+        let res = app.bare_client().get(url).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         let disposition = res.headers()["content-disposition"]
             .to_str()

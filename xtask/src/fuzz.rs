@@ -11,9 +11,10 @@
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::bench::Proc;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
@@ -30,26 +31,6 @@ const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_co
                       response_schema_conformance";
 const JWT_SECRET: &str = "fuzz-secret-fuzz-secret-fuzz-secret-0000";
 const PASSWORD: &str = "fuzzing password";
-
-/// The server, stopped (TERM, then KILL) when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `cargo xtask fuzz [--examples N] [--seed S]`.
 pub fn fuzz_command(root: &Path, args: &[String]) -> Result<()> {
@@ -125,7 +106,7 @@ pub fn fuzz(root: &Path, examples: u32, seed: u64) -> Result<()> {
     }
 
     let log = std::fs::File::create(dir.join("folio.log"))?;
-    let mut server = Server(
+    let mut server = Proc(
         folio(&["serve"])
             .stdout(log.try_clone()?)
             .stderr(log)
