@@ -1,5 +1,8 @@
 //! Request and response bodies of the HTTP API (v1).
 
+#[cfg(target_arch = "wasm32")]
+use crate::wire_time::{DateTime, Utc};
+#[cfg(not(target_arch = "wasm32"))]
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

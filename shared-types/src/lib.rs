@@ -2,12 +2,15 @@
 //!
 //! Everything here compiles to wasm32: the web UI parses form input with the same functions the
 //! server uses, so a field shows the message the server would send. Server-only derives
-//! (utoipa) sit behind the `openapi` feature.
+//! (utoipa) sit behind the `openapi` feature. Timestamps are `chrono::DateTime<Utc>` except on
+//! wasm32, where they stay RFC 3339 text (see `wire_time`).
 
 pub mod dto;
 pub mod money;
 pub mod problem;
 pub mod validate;
+#[cfg(target_arch = "wasm32")]
+mod wire_time;
 
 pub use dto::*;
 pub use money::{Currency, Money, Price};

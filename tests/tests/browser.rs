@@ -149,14 +149,21 @@ impl Browser {
     }
 
     async fn wait(&self, css: &str) -> Element {
-        self.step(
-            &format!("wait for {css}"),
-            self.client
-                .wait()
-                .at_most(STEP_TIMEOUT)
-                .for_element(Locator::Css(css)),
-        )
-        .await
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(el) => return el,
+                // Not there yet, or the page is navigating away after a click (chromedriver
+                // then answers "aborted by navigation"): look again until the deadline.
+                Err(_) if Instant::now() < deadline => {}
+                Err(e) => {
+                    return self
+                        .step(&format!("wait for {css}"), async { Err::<Element, _>(e) })
+                        .await
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn click(&self, css: &str) {

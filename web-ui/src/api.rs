@@ -1,6 +1,9 @@
 //! The one typed client for Folio's API. Every request and response type comes from
 //! `shared-types`; errors arrive as the server's problem+json.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use gloo_net::http::{Request, RequestBuilder, Response};
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
@@ -110,20 +113,31 @@ pub fn session() -> Session {
     SESSION.with(|cell| *cell.get().expect("install_session runs before any page"))
 }
 
-async fn into_result<T: DeserializeOwned>(res: Response) -> Result<T, ApiError> {
+/// The body of a 2xx answer; otherwise the server's problem. Not generic, so the async code
+/// exists once rather than once per response type.
+async fn body_text(res: Response) -> Result<String, ApiError> {
     if res.ok() {
-        return res.json::<T>().await.map_err(ApiError::network);
+        return res.text().await.map_err(ApiError::network);
     }
     let status = res.status();
     let body = res.text().await.unwrap_or_default();
     Err(ApiError::from_problem_text(status, &body))
 }
 
+/// Parses an answer's JSON body: the only part of a call that depends on the response type.
+pub fn parse<T: DeserializeOwned>(text: Result<String, ApiError>) -> Result<T, ApiError> {
+    serde_json::from_str(&text?).map_err(ApiError::network)
+}
+
+fn to_json<B: Serialize + ?Sized>(body: &B) -> Result<String, ApiError> {
+    serde_json::to_string(body).map_err(ApiError::network)
+}
+
 /// Buys a new access token with the refresh cookie; false when there is no session.
 pub async fn refresh_session(session: Session) -> bool {
     let res = Request::post("/api/v1/auth/refresh").send().await;
     let Ok(res) = res else { return false };
-    let Ok(tokens) = into_result::<TokenResponse>(res).await else {
+    let Ok(tokens) = parse::<TokenResponse>(body_text(res).await) else {
         session.user.set(None);
         return false;
     };
@@ -145,7 +159,7 @@ async fn fetch_profile(token: &str) -> Result<UserProfile, ApiError> {
         .send()
         .await
         .map_err(ApiError::network)?;
-    into_result(res).await
+    parse(body_text(res).await)
 }
 
 /// Stores the tokens of a sign-in or registration.
@@ -180,20 +194,23 @@ fn builder(method: Method, path: &str) -> RequestBuilder {
     }
 }
 
-/// Sends a request with the access token; on a 401 refreshes once through the cookie and retries.
-async fn send<B: Serialize>(
-    method: Method,
-    path: &str,
-    body: Option<&B>,
-) -> Result<Response, ApiError> {
+/// Sends a request with the access token (and a JSON body, already serialized); on a 401
+/// refreshes once through the cookie and retries.
+async fn send(method: Method, path: &str, body: Option<String>) -> Result<Response, ApiError> {
     let session = session();
     for attempt in 0..2 {
         let mut req = builder(method, path);
         if let Some(token) = session.token() {
             req = req.header("Authorization", &format!("Bearer {token}"));
         }
-        let res = match body {
-            Some(b) => req.json(b).map_err(ApiError::network)?.send().await,
+        let res = match &body {
+            Some(json) => {
+                req.header("Content-Type", "application/json")
+                    .body(json.clone())
+                    .map_err(ApiError::network)?
+                    .send()
+                    .await
+            }
             None => req.send().await,
         }
         .map_err(ApiError::network)?;
@@ -209,29 +226,57 @@ async fn send<B: Serialize>(
     unreachable!("the loop returns on its second pass")
 }
 
+/// `send`, then the body of a 2xx answer.
+async fn call(method: Method, path: &str, body: Option<String>) -> Result<String, ApiError> {
+    body_text(send(method, path, body).await?).await
+}
+
+/// What a page's resource holds: the JSON text of a 2xx answer, or the error. Every resource
+/// has this one type and one boxed fetcher type, so the async machinery behind `LocalResource`
+/// is compiled once; the page parses the text with [`parse`] where it shows it.
+pub type Fetched = Result<String, ApiError>;
+
+type FetchFuture = Pin<Box<dyn Future<Output = Fetched>>>;
+
+/// A resource that GETs the path `path()` gives (re-run when what it reads changes).
+pub fn resource(path: impl Fn() -> String + 'static) -> LocalResource<Fetched> {
+    let fetcher: Box<dyn Fn() -> FetchFuture> = Box::new(move || {
+        let path = path();
+        Box::pin(async move { call(Method::Get, &path, None).await })
+    });
+    LocalResource::new(fetcher)
+}
+
+/// Parses a resource's value: `None` while it loads.
+pub fn parsed<T: DeserializeOwned>(value: Option<Fetched>) -> Option<Result<T, ApiError>> {
+    value.map(parse)
+}
+
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    into_result(send::<()>(Method::Get, path, None).await?).await
+    parse(call(Method::Get, path, None).await)
 }
 
 pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
-    into_result(send(Method::Post, path, Some(body)).await?).await
+    let json = to_json(body)?;
+    parse(call(Method::Post, path, Some(json)).await)
 }
 
 /// POST without a body.
 pub async fn post_empty<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    into_result(send::<()>(Method::Post, path, None).await?).await
+    parse(call(Method::Post, path, None).await)
 }
 
 pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
-    into_result(send(Method::Patch, path, Some(body)).await?).await
+    let json = to_json(body)?;
+    parse(call(Method::Patch, path, Some(json)).await)
 }
 
 pub async fn delete(path: &str) -> Result<(), ApiError> {
-    let res = send::<()>(Method::Delete, path, None).await?;
+    let res = send(Method::Delete, path, None).await?;
     if res.ok() {
         Ok(())
     } else {
-        into_result::<serde_json::Value>(res).await.map(drop)
+        body_text(res).await.map(drop)
     }
 }
 
@@ -240,13 +285,19 @@ pub async fn post_public<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<T, ApiError> {
+    let json = to_json(body)?;
+    parse(post_public_text(path, json).await)
+}
+
+async fn post_public_text(path: &str, json: String) -> Result<String, ApiError> {
     let res = Request::post(path)
-        .json(body)
+        .header("Content-Type", "application/json")
+        .body(json)
         .map_err(ApiError::network)?
         .send()
         .await
         .map_err(ApiError::network)?;
-    into_result(res).await
+    body_text(res).await
 }
 
 /// The current access token, for the upload request that bypasses fetch.

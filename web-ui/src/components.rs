@@ -5,6 +5,15 @@ use shared_types::{DownloadTokenResponse, Product};
 
 use crate::api::{self, ApiError};
 
+/// A reactive view behind one type, `Arc<Mutex<dyn FnMut() -> AnyView>>` (what Leptos's
+/// `erase_components` mode does): the render-effect machinery is then compiled once for all such
+/// views instead of once per closure, which keeps the wasm small.
+pub fn dynamic(
+    view: impl FnMut() -> AnyView + Send + 'static,
+) -> leptos::tachys::reactive_graph::SharedReactiveFunction<AnyView> {
+    std::sync::Arc::new(std::sync::Mutex::new(view))
+}
+
 /// Sets the tab title while the page is shown.
 pub fn set_title(page: &str) {
     if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
@@ -20,6 +29,21 @@ pub fn Loading(#[prop(default = "Loading…")] label: &'static str) -> impl Into
 #[component]
 pub fn ErrorBox(error: ApiError) -> impl IntoView {
     view! { <div class="error-box" role="alert"><strong>"Something went wrong. "</strong>{error.message}</div> }
+}
+
+/// The error box for `error`, while there is one. One function (so one closure type) for every
+/// page that shows a call's error.
+pub fn error_slot(error: ReadSignal<Option<ApiError>>) -> impl IntoView {
+    move || error.get().map(|e| view! { <ErrorBox error=e/> })
+}
+
+/// A form's own error (not tied to a field), while there is one.
+pub fn form_error_slot(message: ReadSignal<Option<String>>) -> impl IntoView {
+    move || {
+        message
+            .get()
+            .map(|m| view! { <div class="error-box" role="alert" id="form-error">{m}</div> })
+    }
 }
 
 /// Price, Free, or Owned.
@@ -40,7 +64,9 @@ pub fn Preview(product: Product) -> impl IntoView {
     match product.preview_url {
         Some(url) => view! { <img class="preview" src=url alt=format!("Cover of {}", product.title) loading="lazy"/> }.into_any(),
         None => {
-            let initial = product.title.chars().next().unwrap_or('F').to_uppercase().to_string();
+            let first = product.title.chars().next().unwrap_or('F');
+            // The browser's toUpperCase: Rust's case tables would add kilobytes to the wasm.
+            let initial = String::from(js_sys::JsString::from(first).to_upper_case());
             view! { <div class="preview placeholder" aria-hidden="true">{initial}</div> }.into_any()
         }
     }
@@ -94,13 +120,20 @@ pub fn DownloadButton(slug: String, #[prop(optional)] id: Option<&'static str>) 
                     <a class="download-link" id="download-link" href=url download="">"use this link"</a>
                     " (valid for a few minutes)."</p>
             })}
-            {move || error.get().map(|e| view! { <ErrorBox error=e/> })}
+            {error_slot(error)}
         </div>
     }
 }
 
-pub fn date(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d").to_string()
+/// The day of a UTC timestamp, as `%Y-%m-%d`. In the browser a timestamp is the server's RFC 3339
+/// text (`2026-01-31T12:00:00Z`); elsewhere chrono's display (`2026-01-31 12:00:00 UTC`). Either
+/// way the day is what comes before the `T` or the space.
+pub fn date(t: &impl std::fmt::Display) -> String {
+    let text = t.to_string();
+    match text.find(['T', ' ']) {
+        Some(end) => text[..end].to_owned(),
+        None => text,
+    }
 }
 
 /// Resolves after `ms` milliseconds.

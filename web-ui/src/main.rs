@@ -4,15 +4,17 @@
 mod api;
 mod components;
 mod pages;
+mod routes;
 mod upload;
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
+use leptos_router::components::{Router, A};
 
 use api::Session;
 
 fn main() {
+    // Panic messages in the console are for development; release builds abort without them.
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(App);
 }
@@ -33,19 +35,7 @@ fn App() -> impl IntoView {
         <Router>
             <Header/>
             <main id="content">
-                <Routes fallback=pages::not_found::NotFound>
-                    <Route path=path!("/") view=pages::catalog::Catalog/>
-                    <Route path=path!("/products/:slug") view=pages::product::ProductPage/>
-                    <Route path=path!("/signin") view=pages::auth::SignIn/>
-                    <Route path=path!("/register") view=pages::auth::Register/>
-                    <Route path=path!("/library") view=pages::library::Library/>
-                    <Route path=path!("/orders") view=pages::orders::MyOrders/>
-                    <Route path=path!("/checkout/success") view=pages::checkout::Success/>
-                    <Route path=path!("/admin/products") view=pages::admin::Products/>
-                    <Route path=path!("/admin/products/new") view=pages::admin::NewProduct/>
-                    <Route path=path!("/admin/products/:id/edit") view=pages::admin::EditProduct/>
-                    <Route path=path!("/admin/orders") view=pages::admin::Orders/>
-                </Routes>
+                {routes::current_page()}
             </main>
             <footer class="site-footer">
                 <span>"Folio"</span>

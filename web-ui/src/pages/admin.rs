@@ -3,7 +3,6 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
 use shared_types::{
     Currency, Description, Order, OrderPage, Price, Product, ProductPage, ProductStatus, Title,
     UpdateProductRequest,
@@ -12,13 +11,15 @@ use wasm_bindgen::JsCast;
 use web_sys::{FormData, HtmlInputElement};
 
 use crate::api::{self, ApiError};
-use crate::components::{date, set_title, ErrorBox, FieldMessage, Loading};
+use crate::components::{
+    date, dynamic, error_slot, form_error_slot, set_title, ErrorBox, FieldMessage, Loading,
+};
 use crate::upload::send_form;
 
 #[component]
 fn RequireAdmin(children: ChildrenFn) -> impl IntoView {
     let session = api::session();
-    move || {
+    dynamic(move || {
         if !session.ready.get() {
             view! { <Loading/> }.into_any()
         } else if session.is_admin() {
@@ -32,7 +33,7 @@ fn RequireAdmin(children: ChildrenFn) -> impl IntoView {
             }
             .into_any()
         }
-    }
+    })
 }
 
 fn admin_nav() -> impl IntoView {
@@ -53,8 +54,7 @@ pub fn Products() -> impl IntoView {
 
 #[component]
 fn ProductTable() -> impl IntoView {
-    let products =
-        LocalResource::new(|| api::get::<ProductPage>("/api/v1/admin/products?limit=100"));
+    let products = api::resource(|| "/api/v1/admin/products?limit=100".to_owned());
     let (error, set_error) = signal(None::<ApiError>);
     let archive = move |p: Product| {
         let confirmed = web_sys::window()
@@ -80,8 +80,8 @@ fn ProductTable() -> impl IntoView {
         <section>
             <h1>"Products"</h1>
             {admin_nav()}
-            {move || error.get().map(|e| view! { <ErrorBox error=e/> })}
-            {move || match products.get() {
+            {error_slot(error)}
+            {dynamic(move || match api::parsed::<ProductPage>(products.get()) {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
                 Some(Ok(page)) if page.items.is_empty() => view! { <p class="empty">"No products yet."</p> }.into_any(),
@@ -115,7 +115,7 @@ fn ProductTable() -> impl IntoView {
                     </table>
                     </div>
                 }.into_any(),
-            }}
+            })}
         </section>
     }
 }
@@ -165,27 +165,29 @@ pub fn NewProduct() -> impl IntoView {
 #[component]
 pub fn EditProduct() -> impl IntoView {
     set_title("Admin · Edit product");
-    let params = use_params_map();
-    let product = LocalResource::new(move || {
-        let id = params.with(|p| p.get("id").unwrap_or_default());
-        async move {
-            // The admin listing holds every status; find the one being edited.
-            let page = api::get::<ProductPage>("/api/v1/admin/products?limit=100").await?;
-            page.items.into_iter().find(|p| p.id == id).ok_or(ApiError {
-                status: 404,
-                code: "not_found".into(),
-                message: "That product does not exist.".into(),
-                fields: Vec::new(),
-            })
-        }
+    // The admin listing holds every status; the one being edited is found in it. The id is
+    // read (tracked) by the resource, so a new id refetches; the view reads it untracked.
+    let id = crate::routes::param();
+    let product = api::resource(move || {
+        id.track();
+        "/api/v1/admin/products?limit=100".to_owned()
     });
+    let find = move |page: ProductPage| {
+        let id = id.get_untracked();
+        page.items.into_iter().find(|p| p.id == id).ok_or(ApiError {
+            status: 404,
+            code: "not_found".into(),
+            message: "That product does not exist.".into(),
+            fields: Vec::new(),
+        })
+    };
     view! {
         <RequireAdmin>
-            {move || match product.get() {
+            {dynamic(move || match api::parsed::<ProductPage>(product.get()).map(|r| r.and_then(find)) {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
                 Some(Ok(p)) => view! { <ProductForm existing=Some(p)/> }.into_any(),
-            }}
+            })}
         </RequireAdmin>
     }
 }
@@ -265,7 +267,8 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
                 found.push(("file".into(), "the file is larger than 200 MB".into()))
             }
             Some(f)
-                if !f.name().to_lowercase().ends_with(".pdf") && f.type_() != "application/pdf" =>
+                if !f.name().to_ascii_lowercase().ends_with(".pdf")
+                    && f.type_() != "application/pdf" =>
             {
                 found.push(("file".into(), "the file must be a PDF".into()))
             }
@@ -396,7 +399,7 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
                     <div class="field">
                         <label for="currency">"Currency"</label>
                         <select id="currency" prop:value=currency on:change=move |ev| set_currency.set(event_target_value(&ev))>
-                            {Currency::ALL.into_iter().map(|c| view! { <option value=c.code()>{c.code().to_uppercase()}</option> }).collect_view()}
+                            {Currency::ALL.into_iter().map(|c| view! { <option value=c.code()>{c.code().to_ascii_uppercase()}</option> }).collect_view()}
                         </select>
                         <FieldMessage field="currency" message=message("currency")/>
                     </div>
@@ -427,7 +430,7 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
                         <span id="upload-percent">{move || format!("{}%", progress.get())}</span>
                     </div>
                 </Show>
-                {move || form_error.get().map(|m| view! { <div class="error-box" role="alert" id="form-error">{m}</div> })}
+                {form_error_slot(form_error)}
                 {move || saved.get().map(|p| view! {
                     <div class="notice saved" role="status" id="saved">
                         {format!("Saved “{}”. ", p.title)}
@@ -451,15 +454,12 @@ pub fn Orders() -> impl IntoView {
 #[component]
 fn OrderTable() -> impl IntoView {
     let (filter, set_filter) = signal(String::new());
-    let orders = LocalResource::new(move || {
+    let orders = api::resource(move || {
         let f = filter.get();
-        async move {
-            let path = if f.is_empty() {
-                "/api/v1/admin/orders?limit=100".to_owned()
-            } else {
-                format!("/api/v1/admin/orders?limit=100&status={f}")
-            };
-            api::get::<OrderPage>(&path).await
+        if f.is_empty() {
+            "/api/v1/admin/orders?limit=100".to_owned()
+        } else {
+            format!("/api/v1/admin/orders?limit=100&status={f}")
         }
     });
     let (error, set_error) = signal(None::<ApiError>);
@@ -498,8 +498,8 @@ fn OrderTable() -> impl IntoView {
                     {["pending", "paid", "refunded", "disputed", "failed", "expired"].map(|s| view! { <option value=s>{s}</option> }).collect_view()}
                 </select>
             </div>
-            {move || error.get().map(|e| view! { <ErrorBox error=e/> })}
-            {move || match orders.get() {
+            {error_slot(error)}
+            {dynamic(move || match api::parsed::<OrderPage>(orders.get()) {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
                 Some(Ok(page)) if page.items.is_empty() => view! { <p class="empty">"No orders."</p> }.into_any(),
@@ -533,7 +533,7 @@ fn OrderTable() -> impl IntoView {
                     </table>
                     </div>
                 }.into_any(),
-            }}
+            })}
         </section>
     }
 }

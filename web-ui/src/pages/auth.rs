@@ -7,7 +7,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use shared_types::{CredentialsRequest, Email, Password, TokenResponse};
 
 use crate::api::{self, ApiError};
-use crate::components::{set_title, FieldMessage};
+use crate::components::{form_error_slot, set_title, FieldMessage};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -120,7 +120,7 @@ fn CredentialsForm(mode: Mode) -> impl IntoView {
                         <p class="hint">"8 to 128 characters."</p>
                     </Show>
                 </div>
-                {move || form_error.get().map(|m| view! { <div class="error-box" role="alert" id="form-error">{m}</div> })}
+                {form_error_slot(form_error)}
                 <button id="submit" class="button primary" type="submit" disabled=busy>{button}</button>
             </form>
             {other}

@@ -5,7 +5,7 @@ use leptos_router::components::A;
 use shared_types::{Product, ProductPage};
 
 use crate::api::{self, ApiError};
-use crate::components::{set_title, ErrorBox, Loading, Preview, PriceTag};
+use crate::components::{error_slot, set_title, Loading, Preview, PriceTag};
 
 const PAGE: usize = 12;
 
@@ -75,7 +75,7 @@ pub fn Catalog() -> impl IntoView {
                     <button class="button" type="submit">"Search"</button>
                 </form>
             </div>
-            {move || error.get().map(|e| view! { <ErrorBox error=e/> })}
+            {error_slot(error)}
             <ul class="product-grid">
                 <For each=move || items.get() key=|p| (p.id.clone(), p.owned) let:product>
                     <li class="product-card">

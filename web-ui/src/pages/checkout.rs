@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 use shared_types::{Order, OrderStatus};
 
 use crate::api::{self, ApiError};
-use crate::components::{set_title, sleep, DownloadButton, ErrorBox, Loading};
+use crate::components::{dynamic, set_title, sleep, DownloadButton, ErrorBox, Loading};
 use crate::pages::library::RequireSignIn;
 
 #[component]
@@ -50,7 +50,7 @@ fn SuccessBody() -> impl IntoView {
     });
     view! {
         <section class="narrow card success">
-            {move || match order.get() {
+            {dynamic(move || match order.get() {
                 Some(o) if o.status == OrderStatus::Paid => view! {
                     <h1>"Thank you!"</h1>
                     <p id="order-status" data-status="paid">{format!("{} is yours. It is in your library too.", o.product.title)}</p>
@@ -70,7 +70,7 @@ fn SuccessBody() -> impl IntoView {
                     <A href=format!("/products/{}", o.product.slug)>"Back to the item"</A>
                 }.into_any(),
                 None => view! { <Loading label="Confirming your payment…"/> }.into_any(),
-            }}
+            })}
             {move || error.get().filter(|_| order.with(Option::is_none)).map(|e| view! { <ErrorBox error=e/> })}
         </section>
     }

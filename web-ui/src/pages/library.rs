@@ -5,12 +5,12 @@ use leptos_router::components::A;
 use shared_types::Product;
 
 use crate::api;
-use crate::components::{set_title, DownloadButton, ErrorBox, Loading, Preview};
+use crate::components::{dynamic, set_title, DownloadButton, ErrorBox, Loading, Preview};
 
 #[component]
 pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
     let session = api::session();
-    move || {
+    dynamic(move || {
         if !session.ready.get() {
             view! { <Loading/> }.into_any()
         } else if session.user.with(Option::is_some) {
@@ -23,7 +23,7 @@ pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
             }
             .into_any()
         }
-    }
+    })
 }
 
 #[component]
@@ -34,11 +34,11 @@ pub fn Library() -> impl IntoView {
 
 #[component]
 fn LibraryList() -> impl IntoView {
-    let items = LocalResource::new(|| api::get::<Vec<Product>>("/api/v1/library"));
+    let items = api::resource(|| "/api/v1/library".to_owned());
     view! {
         <section>
             <h1>"Your library"</h1>
-            {move || match items.get() {
+            {dynamic(move || match api::parsed::<Vec<Product>>(items.get()) {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
                 Some(Ok(list)) if list.is_empty() => view! {
@@ -58,7 +58,7 @@ fn LibraryList() -> impl IntoView {
                         }).collect_view()}
                     </ul>
                 }.into_any(),
-            }}
+            })}
         </section>
     }
 }

@@ -5,7 +5,7 @@ use leptos_router::components::A;
 use shared_types::OrderPage;
 
 use crate::api;
-use crate::components::{date, set_title, ErrorBox, Loading};
+use crate::components::{date, dynamic, set_title, ErrorBox, Loading};
 use crate::pages::library::RequireSignIn;
 
 #[component]
@@ -16,11 +16,11 @@ pub fn MyOrders() -> impl IntoView {
 
 #[component]
 fn OrderList() -> impl IntoView {
-    let orders = LocalResource::new(|| api::get::<OrderPage>("/api/v1/orders?limit=100"));
+    let orders = api::resource(|| "/api/v1/orders?limit=100".to_owned());
     view! {
         <section>
             <h1>"Your orders"</h1>
-            {move || match orders.get() {
+            {dynamic(move || match api::parsed::<OrderPage>(orders.get()) {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
                 Some(Ok(page)) if page.items.is_empty() => view! { <p class="empty">"No orders yet."</p> }.into_any(),
@@ -39,7 +39,7 @@ fn OrderList() -> impl IntoView {
                         </tbody>
                     </table>
                 }.into_any(),
-            }}
+            })}
         </section>
     }
 }

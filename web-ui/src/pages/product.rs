@@ -2,20 +2,21 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 use shared_types::{CheckoutRequest, CheckoutResponse, Product};
 
 use crate::api::{self, ApiError};
-use crate::components::{set_title, DownloadButton, ErrorBox, Loading, Preview, PriceTag};
+use crate::components::{
+    dynamic, error_slot, set_title, DownloadButton, ErrorBox, Loading, Preview, PriceTag,
+};
 
 #[component]
 pub fn ProductPage() -> impl IntoView {
-    let params = use_params_map();
     let query = use_query_map();
     let session = api::session();
-    let slug = move || params.with(|p| p.get("slug").unwrap_or_default());
-    let product = LocalResource::new(move || {
-        let slug = slug();
+    let slug = crate::routes::param();
+    let product = api::resource(move || {
+        let slug = slug.get();
         // Reload when the session settles: `owned` depends on it.
         let _ = (
             session.ready.get(),
@@ -23,7 +24,7 @@ pub fn ProductPage() -> impl IntoView {
                 .user
                 .with(|u| u.as_ref().map(|s| s.profile.id.clone())),
         );
-        async move { api::get::<Product>(&format!("/api/v1/products/{slug}")).await }
+        format!("/api/v1/products/{slug}")
     });
     let cancelled = move || query.with(|q| q.get("checkout").as_deref() == Some("cancelled"));
 
@@ -32,11 +33,11 @@ pub fn ProductPage() -> impl IntoView {
             <Show when=cancelled>
                 <div class="notice" role="status">"Checkout was cancelled. Nothing was charged."</div>
             </Show>
-            {move || match product.get() {
+            {dynamic(move || match api::parsed::<Product>(product.get()) {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
                 Some(Ok(p)) => view! { <ProductDetail product=p/> }.into_any(),
-            }}
+            })}
         </section>
     }
 }
@@ -72,7 +73,7 @@ fn ProductDetail(product: Product) -> impl IntoView {
     let signin_href = format!("/signin?next=/products/{}", product.slug);
     let action = {
         let product = product.clone();
-        move || {
+        dynamic(move || {
             if !signed_in() {
                 let label = if product.is_free {
                     "Sign in to download"
@@ -91,7 +92,7 @@ fn ProductDetail(product: Product) -> impl IntoView {
                 }
                 .into_any()
             }
-        }
+        })
     };
     view! {
         <article class="product">
@@ -101,7 +102,7 @@ fn ProductDetail(product: Product) -> impl IntoView {
                 <PriceTag product=product.clone()/>
                 <p class="file-info">{format!("{} · {}", product.file.name, human_size(product.file.size))}</p>
                 <div class="actions">{action}</div>
-                {move || error.get().map(|e| view! { <ErrorBox error=e/> })}
+                {error_slot(error)}
                 <div class="description">
                     {product.description.split("\n\n").map(|para| view! { <p>{para.to_owned()}</p> }).collect_view()}
                 </div>
@@ -110,13 +111,27 @@ fn ProductDetail(product: Product) -> impl IntoView {
     }
 }
 
+/// A file size for people. Integer arithmetic: float formatting is large in wasm. Rounds as
+/// `{:.1}`/`{:.0}` on the exact quotient would: to nearest, ties to even.
 pub fn human_size(bytes: i64) -> String {
-    let b = bytes as f64;
-    if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MB", b / (1024.0 * 1024.0))
-    } else if b >= 1024.0 {
-        format!("{:.0} KB", b / 1024.0)
+    const KB: i64 = 1024;
+    const MB: i64 = 1024 * 1024;
+    if bytes >= MB {
+        let tenths = div_round(bytes as u128 * 10, MB as u128);
+        format!("{}.{} MB", tenths / 10, tenths % 10)
+    } else if bytes >= KB {
+        format!("{} KB", div_round(bytes as u128, KB as u128))
     } else {
         format!("{bytes} bytes")
+    }
+}
+
+/// `n / d` rounded to the nearest integer, ties to even.
+fn div_round(n: u128, d: u128) -> u128 {
+    let (q, r) = (n / d, n % d);
+    if r * 2 > d || (r * 2 == d && q % 2 == 1) {
+        q + 1
+    } else {
+        q
     }
 }
