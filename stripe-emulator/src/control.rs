@@ -6,7 +6,7 @@
 //! - `POST /_emulator/disputes` (`payment_intent`, form or JSON) → the dispute
 //! - `POST /_emulator/disputes/{id}/close` (`status=won|lost`) → the dispute
 //! - `POST /_emulator/webhook_url` (`url`)
-//! - `GET /_emulator/deliveries`, `GET /_emulator/events`
+//! - `GET /_emulator/deliveries[?since=N]` (attempts from the N-th on), `GET /_emulator/events`
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
@@ -115,8 +115,13 @@ async fn set_webhook_url(
     Ok(HttpResponse::Ok().json(json!({ "webhook_url": url })))
 }
 
-async fn deliveries(em: web::Data<Emulator>) -> HttpResponse {
-    HttpResponse::Ok().json(em.deliveries())
+#[derive(serde::Deserialize)]
+struct Since {
+    since: Option<usize>,
+}
+
+async fn deliveries(em: web::Data<Emulator>, query: web::Query<Since>) -> HttpResponse {
+    HttpResponse::Ok().json(em.deliveries_since(query.since.unwrap_or(0)))
 }
 
 async fn events(em: web::Data<Emulator>) -> HttpResponse {

@@ -98,6 +98,12 @@ impl Outbox {
         lock(&self.state).log.clone()
     }
 
+    /// The attempts from the `from`-th on (the log only grows), so a poller reads each once.
+    pub fn deliveries_since(&self, from: usize) -> Vec<Delivery> {
+        let state = lock(&self.state);
+        state.log[from.min(state.log.len())..].to_vec()
+    }
+
     pub fn events(&self) -> Vec<serde_json::Value> {
         lock(&self.state).events.clone()
     }

@@ -257,6 +257,11 @@ impl Emulator {
         self.inner.outbox.deliveries()
     }
 
+    /// Delivery attempts from the `from`-th on, in order.
+    pub fn deliveries_since(&self, from: usize) -> Vec<Delivery> {
+        self.inner.outbox.deliveries_since(from)
+    }
+
     /// Every event raised so far, in order, as sent.
     pub fn events(&self) -> Vec<serde_json::Value> {
         self.inner.outbox.events()

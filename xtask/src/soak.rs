@@ -870,20 +870,22 @@ struct Webhooks {
 }
 
 /// Waits until every event the driver caused was accepted and no delivery happened for 2 s.
+/// Reads the emulator's delivery log incrementally (`?since=`): it holds every attempt of the run.
 fn wait_deliveries(c: &mut Client, expected_events: usize) -> Webhooks {
     let deadline = Instant::now() + Duration::from_secs(180);
-    let mut last_len = usize::MAX;
+    let mut seen = 0;
+    let mut statuses = BTreeMap::new();
+    let mut ok = HashSet::new();
     let mut stable = 0;
     loop {
         let req = c
             .emulator_agent
-            .get(&format!("{}/_emulator/deliveries", c.emulator));
+            .get(&format!("{}/_emulator/deliveries", c.emulator))
+            .query("since", &seen.to_string());
         let list = c
             .json("emulator control", req, Body::None, &[200])
             .unwrap_or(Value::Null);
         let list = list.as_array().cloned().unwrap_or_default();
-        let mut statuses = BTreeMap::new();
-        let mut ok = HashSet::new();
         for d in &list {
             let key = match d["status"].as_u64() {
                 Some(s) => s.to_string(),
@@ -897,16 +899,12 @@ fn wait_deliveries(c: &mut Client, expected_events: usize) -> Webhooks {
                 ok.insert(d["event_id"].as_str().unwrap_or_default().to_owned());
             }
         }
-        stable = if list.len() == last_len {
-            stable + 1
-        } else {
-            0
-        };
-        last_len = list.len();
+        seen += list.len();
+        stable = if list.is_empty() { stable + 1 } else { 0 };
         let idle = ok.len() >= expected_events && stable >= 2;
         if idle || Instant::now() > deadline {
             return Webhooks {
-                deliveries: list.len(),
+                deliveries: seen,
                 events_delivered: ok.len(),
                 statuses,
                 idle,
