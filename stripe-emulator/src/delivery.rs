@@ -21,6 +21,8 @@ use crate::{lock, Inner, Knobs};
 /// After this many attempts of one copy of an event, delivery gives up (Stripe retries for days;
 /// a development run should not).
 pub const MAX_ATTEMPTS: u32 = 12;
+/// Delivery attempts open at once, across all events.
+const MAX_IN_FLIGHT: usize = 256;
 const DEFAULT_RETRY_BASE_MS: u64 = 200;
 const MAX_BACKOFF_MS: u64 = 5_000;
 /// An endpoint that does not answer within this time counts as a failed attempt.
@@ -74,6 +76,10 @@ pub(crate) struct Outbox {
     busy: AtomicUsize,
     idle: Notify,
     client: reqwest::Client,
+    /// Attempts in flight at once. Unbounded, a burst of released events opened more sockets
+    /// than the process may (a 10-minute soak at 200 connections hit EMFILE); Stripe, too,
+    /// limits how many deliveries it has open to one endpoint.
+    sending: tokio::sync::Semaphore,
 }
 
 impl Outbox {
@@ -91,6 +97,7 @@ impl Outbox {
             busy: AtomicUsize::new(0),
             idle: Notify::new(),
             client,
+            sending: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
         }
     }
 
@@ -282,6 +289,7 @@ async fn deliver_copy(
         } else if let Some(url) = inner.webhook_url() {
             let t = chrono::Utc::now().timestamp();
             record.signed_at = t;
+            let _permit = inner.outbox.sending.acquire().await;
             let result = inner
                 .outbox
                 .client
