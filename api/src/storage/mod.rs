@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::{Stream, StreamExt};
 use object_store::{
     local::LocalFileSystem, path::Path, GetOptions, GetRange, GetResultPayload, ObjectStore,
     WriteMultipart,
@@ -25,8 +25,6 @@ const PART_SIZE: usize = 5 * 1024 * 1024;
 /// Read size for local files: large enough that thread hops do not dominate, small enough that
 /// a slow client holds little memory (one chunk in flight per download).
 const READ_CHUNK: usize = 256 * 1024;
-/// Size of the pieces a read chunk is sent in.
-const SEND_SLICE: usize = 32 * 1024;
 
 fn file_stream(
     file: std::fs::File,
@@ -56,18 +54,6 @@ fn file_stream(
         })?;
         Ok(Some((chunk, (Some(file), pos + len as u64, end))))
     })
-    // Handed to the HTTP layer in slices: it copies each item into the connection's write
-    // buffer, which then never grows past a slice or two. With whole 256 KiB chunks those
-    // buffers grew on every keep-alive connection and fragmented the workers' heaps (the
-    // 200-connection soak). Slicing `Bytes` copies nothing.
-    .map_ok(|chunk: Bytes| {
-        let slices: Vec<Result<Bytes, object_store::Error>> = (0..chunk.len())
-            .step_by(SEND_SLICE)
-            .map(|at| Ok(chunk.slice(at..(at + SEND_SLICE).min(chunk.len()))))
-            .collect();
-        futures_util::stream::iter(slices)
-    })
-    .try_flatten()
     .boxed()
 }
 
