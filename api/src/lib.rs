@@ -157,6 +157,9 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> 
             .configure(|cfg| web_ui.configure(cfg))
     })
     .worker_max_blocking_threads(blocking_threads)
+    // actix answers 408 when a new connection's request head takes over 5 s. A busy webhook
+    // sender hit that in the 10-minute soak (1.2% of deliveries, all retried); nginx allows 60 s.
+    .client_request_timeout(std::time::Duration::from_secs(15))
     .shutdown_timeout(10)
     .listen(listener)
     .context("listening")?
