@@ -106,8 +106,10 @@ async fn user_scoped_routes_refuse_other_users_ids(app: TestApp) {
     let admin = app.admin().await;
     app.product(&admin, "Private Matter", "12.00", pdf("p"))
         .await;
-    let alice = app.customer("alice@example.com").await.access_token;
-    let mallory = app.customer("mallory@example.com").await.access_token;
+    let alice_tokens = app.customer("alice@example.com").await;
+    let alice = alice_tokens.access_token.clone();
+    let mallory_tokens = app.customer("mallory@example.com").await;
+    let mallory = mallory_tokens.access_token.clone();
     let started: Value = app
         .checkout(&alice, "private-matter")
         .await
@@ -187,7 +189,29 @@ async fn user_scoped_routes_refuse_other_users_ids(app: TestApp) {
                 None
             }
             ("POST", "/api/v1/auth/logout") => {
-                // Logging out ends only the caller's own sessions.
+                // Logging out ends only the caller's own session: Alice's still refreshes.
+                let res = app
+                    .post_json(
+                        &path,
+                        Some(&mallory),
+                        &json!({"refresh_token": mallory_tokens.refresh_token}),
+                    )
+                    .await;
+                assert_eq!(res.status(), StatusCode::NO_CONTENT, "{path}");
+                let res = app
+                    .post_json(
+                        "/api/v1/auth/refresh",
+                        None,
+                        &json!({"refresh_token": alice_tokens.refresh_token}),
+                    )
+                    .await;
+                assert_eq!(
+                    res.status(),
+                    StatusCode::OK,
+                    "{path}: Alice's session survives"
+                );
+                let renewed: Value = res.json().await.unwrap();
+                remember_secret(renewed["refresh_token"].as_str().unwrap());
                 None
             }
             other => panic!("probe the new user-scoped operation {other:?} in this test"),

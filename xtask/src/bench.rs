@@ -455,15 +455,7 @@ impl PgDatabase {
         if !which("psql") || TcpStream::connect(("127.0.0.1", 5432)).is_err() {
             return Ok(None);
         }
-        crate::status(Command::new("psql").args([
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ]))?;
+        crate::status(&mut psql(&format!("CREATE DATABASE {name}")))?;
         Ok(Some(Self {
             name: name.to_owned(),
             url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
@@ -473,18 +465,19 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .status();
+        let _ = psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .status();
     }
+}
+
+/// One statement on the local server as `postgres`.
+fn psql(sql: &str) -> Command {
+    let mut cmd = Command::new("psql");
+    cmd.args(["-q", "-h", "127.0.0.1", "-U", "postgres", "-c", sql]);
+    cmd
 }
 
 fn product_where(agent: &ureq::Agent, pred: impl Fn(&Value) -> bool) -> Result<String> {

@@ -34,7 +34,7 @@ fn file_stream(
     let state = (Some(file), range.start, range.end);
     futures_util::stream::try_unfold(state, |(file, pos, end)| async move {
         let Some(mut file) = file.filter(|_| pos < end) else {
-            return Ok::<_, object_store::Error>(None);
+            return Ok(None);
         };
         let len = (end - pos).min(READ_CHUNK as u64) as usize;
         let (file, chunk) = tokio::task::spawn_blocking(move || {
