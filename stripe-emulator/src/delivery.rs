@@ -43,6 +43,9 @@ pub struct Delivery {
     pub error: Option<String>,
     /// The `t` of the `Stripe-Signature` sent (unix seconds); 0 for simulated failures.
     pub signed_at: i64,
+    /// How long the endpoint took to answer (or to fail), in milliseconds; 0 when nothing was sent.
+    #[serde(default)]
+    pub millis: u64,
 }
 
 impl Delivery {
@@ -283,6 +286,7 @@ async fn deliver_copy(
             status: None,
             error: None,
             signed_at: 0,
+            millis: 0,
         };
         if attempt <= knobs.fail_first {
             record.error = Some("simulated network failure (knob fail_first)".into());
@@ -290,6 +294,7 @@ async fn deliver_copy(
             let t = chrono::Utc::now().timestamp();
             record.signed_at = t;
             let _permit = inner.outbox.sending.acquire().await;
+            let started = std::time::Instant::now();
             let result = inner
                 .outbox
                 .client
@@ -307,6 +312,7 @@ async fn deliver_copy(
                 Ok(response) => record.status = Some(response.status().as_u16()),
                 Err(err) => record.error = Some(error_chain(&err)),
             }
+            record.millis = started.elapsed().as_millis() as u64;
         } else {
             record.error = Some("no webhook URL".into());
         }

@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -823,21 +823,32 @@ fn reorder(shared: Arc<Shared>, period: Duration, hold: Duration) -> Result<(usi
 
 struct Rss {
     samples: Vec<(f64, u64)>,
+    /// The largest size SQLite's write-ahead log reached (bytes), when folio runs on SQLite: a
+    /// log that keeps growing means checkpoints never finish and every read slows down.
+    wal_peak: Option<u64>,
 }
 
-fn sample_rss(pid: u32, every: Duration, stop: Arc<AtomicBool>) -> Rss {
+fn sample_rss(pid: u32, wal: Option<PathBuf>, every: Duration, stop: Arc<AtomicBool>) -> Rss {
     let start = Instant::now();
     let mut samples = Vec::new();
+    let mut wal_peak = None;
     while !stop.load(Ordering::Relaxed) {
         if let Some(kb) = bench::rss_kb(pid, "VmRSS:") {
             samples.push((start.elapsed().as_secs_f64(), kb));
+        }
+        if let Some(len) = wal
+            .as_ref()
+            .and_then(|w| w.metadata().ok())
+            .map(|m| m.len())
+        {
+            wal_peak = Some(wal_peak.unwrap_or(0).max(len));
         }
         let next = Instant::now() + every;
         while Instant::now() < next && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    Rss { samples }
+    Rss { samples, wal_peak }
 }
 
 fn median(values: &[u64]) -> u64 {
@@ -866,6 +877,11 @@ struct Webhooks {
     deliveries: usize,
     events_delivered: usize,
     statuses: BTreeMap<String, u64>,
+    /// How long each attempt that reached folio took, as the emulator timed it, in µs (sorted).
+    micros: Vec<u32>,
+    /// When (unix seconds) each attempt that took over a second or got no answer was sent.
+    slow_at: Vec<i64>,
+    first_sent: Option<i64>,
     idle: bool,
 }
 
@@ -875,6 +891,8 @@ fn wait_deliveries(c: &mut Client, expected_events: usize) -> Webhooks {
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut seen = 0;
     let mut statuses = BTreeMap::new();
+    let mut micros = Vec::new();
+    let (mut slow_at, mut first_sent) = (Vec::new(), None);
     let mut ok = HashSet::new();
     let mut stable = 0;
     loop {
@@ -892,6 +910,14 @@ fn wait_deliveries(c: &mut Client, expected_events: usize) -> Webhooks {
                 None => format!("error: {}", d["error"].as_str().unwrap_or("?")),
             };
             *statuses.entry(key).or_default() += 1;
+            if let Some(t) = d["signed_at"].as_i64().filter(|t| *t > 0) {
+                let ms = d["millis"].as_u64().unwrap_or_default();
+                micros.push(u32::try_from(ms * 1000).unwrap_or(u32::MAX));
+                first_sent = Some(first_sent.unwrap_or(t).min(t));
+                if ms >= 1000 || d["status"].is_null() {
+                    slow_at.push(t);
+                }
+            }
             if d["status"]
                 .as_u64()
                 .is_some_and(|s| (200..300).contains(&s))
@@ -903,10 +929,14 @@ fn wait_deliveries(c: &mut Client, expected_events: usize) -> Webhooks {
         stable = if list.is_empty() { stable + 1 } else { 0 };
         let idle = ok.len() >= expected_events && stable >= 2;
         if idle || Instant::now() > deadline {
+            micros.sort_unstable();
             return Webhooks {
                 deliveries: seen,
                 events_delivered: ok.len(),
                 statuses,
+                micros,
+                slow_at,
+                first_sent,
                 idle,
             };
         }
@@ -1155,7 +1185,8 @@ pub fn soak(root: &Path, opts: &Options) -> Result<()> {
     let every = (opts.duration / 120).clamp(Duration::from_secs(1), Duration::from_secs(5));
     let rss_thread = {
         let stop = stop_rss.clone();
-        std::thread::spawn(move || sample_rss(pid, every, stop))
+        let wal = (!opts.postgres).then(|| dir.join("folio.db-wal"));
+        std::thread::spawn(move || sample_rss(pid, wal, every, stop))
     };
     let (period, hold) = if opts.full {
         (Duration::from_secs(20), Duration::from_secs(3))
@@ -1337,14 +1368,32 @@ impl Report<'_> {
             .map(|(k, n)| format!("{k}: {n}"))
             .collect();
         md.push_str(&format!(
-            "Webhook deliveries to folio: {} ({}); {} of the {} events the driver caused were \
-             accepted; emulator idle at the end: {}.\n\n",
+            "Webhook deliveries to folio: {} ({}; time to answer p50 {:.0} ms, p99 {:.0} ms, \
+             max {} ms); {} of the {} events the driver caused were accepted; emulator idle at \
+             the end: {}.\n\n",
             w.deliveries,
             hooks.join(", "),
+            percentile(&w.micros, 0.50),
+            percentile(&w.micros, 0.99),
+            w.micros.last().copied().unwrap_or_default() / 1000,
             w.events_delivered,
             self.expected_events,
             if w.idle { "yes" } else { "NO" }
         ));
+        if let (false, Some(first)) = (w.slow_at.is_empty(), w.first_sent) {
+            let mut by_minute = BTreeMap::<i64, usize>::new();
+            for t in &w.slow_at {
+                *by_minute.entry((t - first) / 60).or_default() += 1;
+            }
+            let minutes: Vec<String> = by_minute
+                .iter()
+                .map(|(m, n)| format!("minute {}: {n}", m + 1))
+                .collect();
+            md.push_str(&format!(
+                "Webhook attempts that took over 1 s or got no answer, by minute of the run: {}.\n\n",
+                minutes.join(", ")
+            ));
+        }
         let outcomes: Vec<String> = r
             .by_outcome
             .iter()
@@ -1398,6 +1447,12 @@ impl Report<'_> {
             .map(|(_, (t, kb))| format!("{t:.0} s: {:.1}", mb(*kb)))
             .collect();
         md.push_str(&format!("RSS samples (MB): {}.\n", samples.join(", ")));
+        if let Some(wal) = self.rss.wal_peak {
+            md.push_str(&format!(
+                "\nSQLite's write-ahead log peaked at {:.1} MB.\n",
+                wal as f64 / 1e6
+            ));
+        }
         if s.problem_count > 0 {
             md.push_str(&format!(
                 "\nProblems ({}, the first {}):\n",
