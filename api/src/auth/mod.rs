@@ -118,7 +118,7 @@ pub async fn register(
     let st = state.clone();
     state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             conn.transaction(|conn| {
                 let at = now();
                 let user = UserRow {
@@ -168,7 +168,7 @@ pub async fn login(state: &AppState, req: CredentialsRequest) -> Result<TokenRes
     let st = state.clone();
     state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             if role.as_str() != user.role {
                 repo::set_role(conn, &user.id, role.as_str(), now())?;
             }
@@ -191,7 +191,7 @@ pub async fn refresh(state: &AppState, presented: String) -> Result<TokenRespons
     let st = state.clone();
     let outcome = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             conn.transaction(|conn| {
                 let at = now();
                 let hash = hash_refresh_token(&presented);
@@ -232,7 +232,7 @@ pub async fn refresh(state: &AppState, presented: String) -> Result<TokenRespons
 /// Revokes the session (the family) the refresh token belongs to. Unknown tokens are ignored.
 #[tracing::instrument(skip_all)]
 pub async fn logout(db: &Db, presented: String) -> Result<(), ApiError> {
-    db.run(move |conn| {
+    db.write(move |conn| {
         if let Some(row) = repo::find_refresh_token(conn, &hash_refresh_token(&presented))? {
             repo::revoke_family(conn, &row.family_id, now())?;
         }

@@ -391,7 +391,7 @@ async fn create_row(state: &AppState, input: &NewProduct) -> Result<Product, Api
     let inserted = row.clone();
     state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             repo::insert(conn, &inserted).map_err(|e| {
                 if crate::error::is_unique_violation(&e) {
                     ApiError::SlugTaken(inserted.slug.clone())
@@ -459,7 +459,7 @@ pub async fn update(
     }
     let row = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             repo::update(conn, &id, &changes)?;
             repo::find(conn, &id)?.ok_or(ApiError::NotFound("product"))
         })
@@ -566,7 +566,7 @@ pub async fn replace_object(
         };
         let (row, orphaned) = state
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 conn.transaction(|conn| {
                     repo::update(conn, &id, &changes)?;
                     let row = repo::find(conn, &id)?.ok_or(ApiError::NotFound("product"))?;

@@ -86,6 +86,43 @@ pub type PooledDb = PooledConnection<Manager>;
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
+    /// SQLite only: the queue of the one thread that runs every write (see [`Db::write`]).
+    writer: Option<std::sync::mpsc::Sender<WriteJob>>,
+}
+
+type WriteJob = Box<dyn FnOnce(&mut Option<DbConnection>) + Send>;
+
+/// SQLite lets one connection write at a time. Left to themselves, writers on several pooled
+/// connections wait in SQLite's busy handler, which sleeps and retries: under a steady stream of
+/// writes an unlucky one keeps losing the race (the 10-minute soak saw webhook deliveries wait
+/// more than 10 s). Here every write of the process runs on this one thread, in arrival order,
+/// on its own connection; readers keep the pool.
+fn spawn_sqlite_writer(url: DatabaseUrl) -> std::sync::mpsc::Sender<WriteJob> {
+    let (tx, rx) = std::sync::mpsc::channel::<WriteJob>();
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || {
+            let mut conn: Option<DbConnection> = None;
+            // Ends when the last `Db` handle is dropped.
+            for job in rx {
+                if conn.is_none() {
+                    match DbConnection::establish_url(&url) {
+                        Ok(c) => conn = Some(c),
+                        Err(e) => tracing::error!(error = %e, "sqlite writer cannot connect"),
+                    }
+                }
+                // A panicking job must not take the thread (and every later write) with it; its
+                // caller sees the dropped reply as an internal error.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)))
+                    .is_err()
+                {
+                    tracing::error!("a write panicked; reconnecting the sqlite writer");
+                    conn = None;
+                }
+            }
+        })
+        .expect("spawning the sqlite writer thread");
+    tx
 }
 
 impl Db {
@@ -105,7 +142,15 @@ impl Db {
             .connection_timeout(Duration::from_millis(1500))
             .test_on_check_out(false)
             .build_unchecked(Manager { url: url.clone() });
-        Self { pool }
+        let writer = match url {
+            // `:memory:` is one database per connection: its single pooled connection must also
+            // do the writes.
+            DatabaseUrl::Sqlite(path) if path != ":memory:" => {
+                Some(spawn_sqlite_writer(url.clone()))
+            }
+            _ => None,
+        };
+        Self { pool, writer }
     }
 
     /// Runs `f` with a pooled connection on actix's blocking thread pool, never on an async worker.
@@ -120,6 +165,36 @@ impl Db {
             f(&mut conn)
         })
         .await?
+    }
+
+    /// Like [`Db::run`], for a closure that writes. On SQLite it runs on the writer thread, after
+    /// the writes that came before it, so no write waits in SQLite's busy handler; on PostgreSQL
+    /// it is [`Db::run`].
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(writer) = &self.writer else {
+            return self.run(f).await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let result = match conn {
+                Some(conn) => f(conn),
+                None => Err(ApiError::DatabaseUnavailable(anyhow::anyhow!(
+                    "the sqlite writer has no connection"
+                ))),
+            };
+            // The caller may be gone (client disconnected); the write stands either way.
+            let _ = reply.send(result);
+        });
+        writer
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("the sqlite writer thread has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("a write ended without an answer"))?
     }
 
     /// A connection for code that is already off the async executor (CLI, startup).

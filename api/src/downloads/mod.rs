@@ -209,7 +209,7 @@ async fn record_download(
     let (user_id, product_id, sha) = (user_id.to_owned(), row.id.clone(), row.file_sha256.clone());
     state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             diesel::insert_into(download_events::table)
                 .values((
                     download_events::id.eq(new_id()),

@@ -86,7 +86,7 @@ pub async fn checkout(
     let (inserted, user_id) = (order.clone(), user.id.clone());
     let email = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             repo::insert_order(conn, &inserted)?;
             let user =
                 crate::auth::repo::find_user(conn, &user_id)?.ok_or(ApiError::Unauthenticated)?;
@@ -122,7 +122,7 @@ pub async fn checkout(
             let id = order.id.clone();
             state
                 .db
-                .run(move |conn| {
+                .write(move |conn| {
                     Ok(repo::transition(
                         conn,
                         &id,
@@ -141,7 +141,7 @@ pub async fn checkout(
     let (order_id, session_id) = (order.id.clone(), session.id.clone());
     state
         .db
-        .run(move |conn| Ok(repo::set_session(conn, &order_id, &session_id, now())?))
+        .write(move |conn| Ok(repo::set_session(conn, &order_id, &session_id, now())?))
         .await?;
     tracing::info!(order_id = %order.id, "checkout started");
     Ok(CheckoutResponse {
@@ -206,7 +206,7 @@ fn fulfill_order(
 pub async fn fulfill(state: &AppState, session: SessionInfo) -> Result<Fulfillment, ApiError> {
     let fulfillment = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let Some(order) = resolve_session_order(conn, &session)? else {
                 return Ok(Fulfillment::NotOurs);
             };
@@ -324,7 +324,7 @@ pub async fn refund(state: &AppState, order_id: String) -> Result<Order, ApiErro
     let id = order.id.clone();
     state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             conn.transaction(|conn| {
                 let at = now();
                 if repo::transition(conn, &id, OrderStatus::Paid, OrderStatus::Refunded, at)? {
@@ -361,7 +361,7 @@ pub async fn handle_webhook(
     let (event_id, event_type) = (event.id.clone(), event.type_.clone());
     let outcome = state
         .db
-        .run(move |conn| Ok(conn.transaction(|conn| apply_event(conn, event))?))
+        .write(move |conn| Ok(conn.transaction(|conn| apply_event(conn, event))?))
         .await?;
     if outcome != "duplicate" {
         state.catalog.invalidate_owners();
