@@ -23,25 +23,36 @@ pub use sniff::Kind;
 
 const PART_SIZE: usize = 5 * 1024 * 1024;
 /// Read size for local files: large enough that thread hops do not dominate, small enough that
-/// a slow client holds little memory (one chunk in flight per download).
-const READ_CHUNK: usize = 256 * 1024;
+/// a slow client holds little memory (one chunk in flight per download). The server's HTTP/1
+/// write buffer (`lib.rs`) is sized to hold a chunk, so that it is kept from one chunk to the next.
+pub const READ_CHUNK: usize = 256 * 1024;
 
+/// Streams `range` of a local file in [`READ_CHUNK`] pieces, each read on the blocking pool.
+///
+/// One buffer serves the whole download: the HTTP layer copies each chunk into its write buffer
+/// and drops it before asking for the next, so the buffer comes back unshared and is read into
+/// again. Allocating (and zeroing) a fresh 256 KiB per chunk cost page faults and allocator work
+/// that showed at the top of the download profile (`cargo xtask bench`).
 fn file_stream(
     file: std::fs::File,
     range: std::ops::Range<u64>,
 ) -> BoxStream<'static, Result<Bytes, object_store::Error>> {
-    use std::io::{Read, Seek, SeekFrom};
-    let state = (Some(file), range.start, range.end);
-    futures_util::stream::try_unfold(state, |(file, pos, end)| async move {
-        let Some(mut file) = file.filter(|_| pos < end) else {
+    use std::os::unix::fs::FileExt;
+    let state = (Some(file), range.start, range.end, None::<Bytes>);
+    futures_util::stream::try_unfold(state, |(file, pos, end, last)| async move {
+        let Some(file) = file.filter(|_| pos < end) else {
             return Ok(None);
         };
         let len = (end - pos).min(READ_CHUNK as u64) as usize;
+        let mut buf = last.and_then(|b| b.try_into_mut().ok()).unwrap_or_default();
+        // Only bytes beyond what the buffer already holds are zeroed: the first chunk's.
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        buf.truncate(len);
         let (file, chunk) = tokio::task::spawn_blocking(move || {
-            file.seek(SeekFrom::Start(pos))?;
-            let mut buf = vec![0u8; len];
-            file.read_exact(&mut buf)?;
-            Ok::<_, std::io::Error>((file, Bytes::from(buf)))
+            file.read_exact_at(&mut buf, pos)?;
+            Ok::<_, std::io::Error>((file, buf.freeze()))
         })
         .await
         .map_err(|e| object_store::Error::Generic {
@@ -52,7 +63,8 @@ fn file_stream(
             store: "LocalFileSystem",
             source: Box::new(e),
         })?;
-        Ok(Some((chunk, (Some(file), pos + len as u64, end))))
+        let next = (Some(file), pos + len as u64, end, Some(chunk.clone()));
+        Ok(Some((chunk, next)))
     })
     .boxed()
 }
