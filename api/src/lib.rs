@@ -160,12 +160,6 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> 
     // actix answers 408 when a new connection's request head takes over 5 s. A busy webhook
     // sender hit that in the 10-minute soak (1.2% of deliveries, all retried); nginx allows 60 s.
     .client_request_timeout(std::time::Duration::from_secs(15))
-    // actix copies each body chunk into a connection's write buffer and frees that buffer after
-    // a flush once it grew past max(this, 128 KiB). With the default (32 KiB) every 256 KiB
-    // download chunk allocated and faulted in a fresh buffer. A little over one chunk keeps the
-    // buffer for the life of the connection (a fixed cost per connection) while a flush still
-    // starts after each chunk.
-    .h1_write_buffer_size(storage::READ_CHUNK + storage::READ_CHUNK / 4)
     .shutdown_timeout(10)
     .listen(listener)
     .context("listening")?

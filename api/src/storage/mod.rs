@@ -23,48 +23,79 @@ pub use sniff::Kind;
 
 const PART_SIZE: usize = 5 * 1024 * 1024;
 /// Read size for local files: large enough that thread hops do not dominate, small enough that
-/// a slow client holds little memory (one chunk in flight per download). The server's HTTP/1
-/// write buffer (`lib.rs`) is sized to hold a chunk, so that it is kept from one chunk to the next.
-pub const READ_CHUNK: usize = 256 * 1024;
+/// a slow client holds little memory (one chunk in flight per download).
+const READ_CHUNK: usize = 2 * SEND_SLICE;
+/// What each read is handed to the HTTP layer in. actix copies a body chunk into the connection's
+/// write buffer and frees that buffer after the flush when it grew past 128 KiB; slices below
+/// that (with room for the response head) keep one buffer for the life of the connection.
+const SEND_SLICE: usize = 120 * 1024;
 
-/// Streams `range` of a local file in [`READ_CHUNK`] pieces, each read on the blocking pool.
+/// Streams `range` of a local file: [`READ_CHUNK`] bytes per read on the blocking pool, handed on
+/// in [`SEND_SLICE`] pieces.
 ///
-/// One buffer serves the whole download: the HTTP layer copies each chunk into its write buffer
-/// and drops it before asking for the next, so the buffer comes back unshared and is read into
-/// again. Allocating (and zeroing) a fresh 256 KiB per chunk cost page faults and allocator work
-/// that showed at the top of the download profile (`cargo xtask bench`).
+/// One buffer serves the whole download: the HTTP layer copies each slice into its write buffer
+/// and drops it before asking for the next, so after the last slice of a read the buffer comes
+/// back unshared and is read into again. Allocating (and zeroing) a fresh buffer per chunk, and
+/// actix reallocating its write buffer for chunks over 128 KiB, put page faults, memset, munmap
+/// and TLB shootdowns at the top of the download profile (`cargo xtask bench`).
 fn file_stream(
     file: std::fs::File,
     range: std::ops::Range<u64>,
 ) -> BoxStream<'static, Result<Bytes, object_store::Error>> {
     use std::os::unix::fs::FileExt;
-    let state = (Some(file), range.start, range.end, None::<Bytes>);
-    futures_util::stream::try_unfold(state, |(file, pos, end, last)| async move {
-        let Some(file) = file.filter(|_| pos < end) else {
-            return Ok(None);
-        };
-        let len = (end - pos).min(READ_CHUNK as u64) as usize;
-        let mut buf = last.and_then(|b| b.try_into_mut().ok()).unwrap_or_default();
-        // Only bytes beyond what the buffer already holds are zeroed: the first chunk's.
-        if buf.len() < len {
-            buf.resize(len, 0);
+    struct State {
+        file: Option<std::fs::File>,
+        pos: u64,
+        end: u64,
+        /// What is left of the last read, still to be handed on.
+        pending: Bytes,
+        /// The last read whole, kept to be read into again.
+        buffer: Option<Bytes>,
+    }
+    let state = State {
+        file: Some(file),
+        pos: range.start,
+        end: range.end,
+        pending: Bytes::new(),
+        buffer: None,
+    };
+    futures_util::stream::try_unfold(state, |mut st| async move {
+        if st.pending.is_empty() {
+            let Some(file) = st.file.take().filter(|_| st.pos < st.end) else {
+                return Ok(None);
+            };
+            let len = (st.end - st.pos).min(READ_CHUNK as u64) as usize;
+            let mut buf = st
+                .buffer
+                .take()
+                .and_then(|b| b.try_into_mut().ok())
+                .unwrap_or_default();
+            // Only bytes beyond what the buffer already holds are zeroed: the first read's.
+            if buf.len() < len {
+                buf.resize(len, 0);
+            }
+            buf.truncate(len);
+            let pos = st.pos;
+            let (file, chunk) = tokio::task::spawn_blocking(move || {
+                file.read_exact_at(&mut buf, pos)?;
+                Ok::<_, std::io::Error>((file, buf.freeze()))
+            })
+            .await
+            .map_err(|e| object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(e),
+            })?
+            .map_err(|e| object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(e),
+            })?;
+            st.file = Some(file);
+            st.pos += len as u64;
+            st.pending = chunk.clone();
+            st.buffer = Some(chunk);
         }
-        buf.truncate(len);
-        let (file, chunk) = tokio::task::spawn_blocking(move || {
-            file.read_exact_at(&mut buf, pos)?;
-            Ok::<_, std::io::Error>((file, buf.freeze()))
-        })
-        .await
-        .map_err(|e| object_store::Error::Generic {
-            store: "LocalFileSystem",
-            source: Box::new(e),
-        })?
-        .map_err(|e| object_store::Error::Generic {
-            store: "LocalFileSystem",
-            source: Box::new(e),
-        })?;
-        let next = (Some(file), pos + len as u64, end, Some(chunk.clone()));
-        Ok(Some((chunk, next)))
+        let slice = st.pending.split_to(st.pending.len().min(SEND_SLICE));
+        Ok(Some((slice, st)))
     })
     .boxed()
 }
