@@ -129,6 +129,10 @@ pub struct Settings {
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
     pub download_token_ttl_secs: i64,
+    /// When set, downloads are handed to the reverse proxy in front (nginx's `X-Accel-Redirect`):
+    /// folio checks the token and the entitlement, records the download, and answers with this
+    /// prefix followed by the object's key (`files/<sha256>`) instead of the bytes.
+    pub download_accel_prefix: Option<String>,
     pub log_format: LogFormat,
     /// None in development without STRIPE_SECRET_KEY: `folio serve` starts the emulator.
     pub stripe: Option<StripeSettings>,
@@ -209,6 +213,11 @@ pub const SETTINGS_DOC: &[(&str, &str, &str)] = &[
         "FOLIO_DOWNLOAD_TOKEN_TTL_SECS",
         "300",
         "lifetime of a download link",
+    ),
+    (
+        "FOLIO_DOWNLOAD_ACCEL_PREFIX",
+        "(none: folio streams the file)",
+        "behind nginx: an `internal` location over FOLIO_STORAGE_DIR, e.g. `/_folio_objects/`; downloads answer with `X-Accel-Redirect` and nginx sends the bytes",
     ),
     ("FOLIO_LOG_FORMAT", "text", "`text` or `json`"),
     (
@@ -340,6 +349,20 @@ impl Settings {
 
         let stripe = parse_stripe(&get, production, &mut problems);
 
+        let download_accel_prefix = get("FOLIO_DOWNLOAD_ACCEL_PREFIX");
+        if let Some(prefix) = &download_accel_prefix {
+            let safe = prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-.".contains(c));
+            if !(prefix.starts_with('/') && prefix.ends_with('/') && safe) || prefix.contains("..")
+            {
+                problems.push(format!(
+                    "FOLIO_DOWNLOAD_ACCEL_PREFIX: `{prefix}` must be a path that starts and ends \
+                     with `/`, of letters, digits, `/`, `_`, `-` and `.`"
+                ));
+            }
+        }
+
         let settings = Settings {
             environment,
             database_url,
@@ -382,6 +405,7 @@ impl Settings {
                 300,
                 &mut problems,
             ),
+            download_accel_prefix,
             log_format,
             stripe,
         };
@@ -600,5 +624,29 @@ mod tests {
         assert!(!debug.contains("hunter2"));
         assert!(!debug.contains("sk_live") && !debug.contains("whsec"));
         assert_eq!(s.stripe.unwrap().webhook_secrets.len(), 2);
+    }
+
+    #[test]
+    fn the_download_accel_prefix_must_be_a_plain_path() {
+        let ok = settings(&[("FOLIO_DOWNLOAD_ACCEL_PREFIX", "/_folio_objects/")]).unwrap();
+        assert_eq!(
+            ok.download_accel_prefix.as_deref(),
+            Some("/_folio_objects/")
+        );
+        assert_eq!(settings(&[]).unwrap().download_accel_prefix, None);
+        for bad in [
+            "_folio/",
+            "/_folio",
+            "/a/../b/",
+            "/a b/",
+            "/a\r\nX: y/",
+            "http://x/",
+        ] {
+            let problems = settings(&[("FOLIO_DOWNLOAD_ACCEL_PREFIX", bad)]).unwrap_err();
+            assert!(
+                problems[0].contains("FOLIO_DOWNLOAD_ACCEL_PREFIX"),
+                "{bad}: {problems:?}"
+            );
+        }
     }
 }

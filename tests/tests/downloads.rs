@@ -14,6 +14,11 @@ backend_tests!(
     two_products_with_the_same_file_name_keep_their_own_bytes,
 );
 
+backend_tests_with!(
+    &[("FOLIO_DOWNLOAD_ACCEL_PREFIX", "/_folio_objects/")] =>
+    behind_nginx_the_proxy_sends_the_bytes_folio_decides_who_gets_them,
+);
+
 fn path_of(app: &TestApp, link: &Value) -> String {
     link["url"].as_str().unwrap().replace(&app.address, "")
 }
@@ -316,4 +321,44 @@ async fn two_products_with_the_same_file_name_keep_their_own_bytes(app: TestApp)
             "{slug}"
         );
     }
+}
+
+/// With `FOLIO_DOWNLOAD_ACCEL_PREFIX`, a granted download is an empty answer naming the object
+/// for nginx (`X-Accel-Redirect`), recorded like any other; a refused one is folio's problem
+/// answer and names nothing.
+async fn behind_nginx_the_proxy_sends_the_bytes_folio_decides_who_gets_them(app: TestApp) {
+    let admin = app.admin().await;
+    let file = pdf("handed over");
+    app.product(&admin, "Handed Over", "0", file.clone()).await;
+    let user = app.customer("ada@example.com").await.access_token;
+    let l = link(&app, &user, "handed-over").await;
+    let res = app.get(&path_of(&app, &l), None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let h = res.headers().clone();
+    let key = format!("files/{}", sha256_hex(&file));
+    assert_eq!(
+        h["x-accel-redirect"].to_str().unwrap(),
+        format!("/_folio_objects/{key}")
+    );
+    assert!(
+        app.objects().await.contains(&key),
+        "the name is a stored object"
+    );
+    assert_eq!(h["content-type"], "application/pdf");
+    assert!(h["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; "));
+    assert_eq!(h["cache-control"], "private, no-store");
+    assert!(
+        res.bytes().await.unwrap().is_empty(),
+        "the proxy sends the bytes"
+    );
+    assert_eq!(app.count("download_events").await, 1);
+
+    let res = app.get("/api/v1/downloads/not-a-token", None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().get("x-accel-redirect").is_none());
+    assert_eq!(problem(res).await["code"], "token_invalid");
+    assert_eq!(app.count("download_events").await, 1);
 }

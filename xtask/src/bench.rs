@@ -16,6 +16,10 @@ use serde_json::{json, Value};
 const FOLIO_PORT: u16 = 18080;
 const EMULATOR_PORT: u16 = 18111;
 const NGINX_PORT: u16 = 18090;
+/// nginx in front of a second folio that hands downloads over (`FOLIO_DOWNLOAD_ACCEL_PREFIX`).
+const NGINX_PROXY_PORT: u16 = 18091;
+const ACCEL_FOLIO_PORT: u16 = 18081;
+const ACCEL_PREFIX: &str = "/_folio_objects/";
 /// The webhook signing secret shared by folio and the emulator (bench and soak).
 pub(crate) const SECRET: &str = "whsec_bench";
 const BENCH: Stack = Stack {
@@ -613,11 +617,27 @@ fn run_backend(
              events {{ worker_connections 1024; }}\n\
              http {{ access_log off; sendfile on; client_body_temp_path {p}/tmp; proxy_temp_path {p}/tmp;\n\
              fastcgi_temp_path {p}/tmp; uwsgi_temp_path {p}/tmp; scgi_temp_path {p}/tmp;\n\
-             server {{ listen 127.0.0.1:{NGINX_PORT}; root {root}; location / {{ }} }} }}\n",
+             server {{ listen 127.0.0.1:{NGINX_PORT}; root {root}; location / {{ }} }}\n\
+             upstream folio {{ server 127.0.0.1:{ACCEL_FOLIO_PORT}; keepalive 64; }}\n\
+             server {{ listen 127.0.0.1:{NGINX_PROXY_PORT};\n\
+               location / {{ proxy_pass http://folio; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n\
+               location {ACCEL_PREFIX} {{ internal; alias {objects}/; }} }} }}\n",
             p = nginx_dir.display(),
-            root = dir.join("objects/files").display()
+            root = dir.join("objects/files").display(),
+            objects = dir.join("objects").display(),
         ),
     )?;
+    // The same database and objects, served by a folio that hands the bytes to nginx.
+    let accel = Proc(
+        BENCH
+            .folio(root, &dir, &db)
+            .env("FOLIO_BIND", format!("127.0.0.1:{ACCEL_FOLIO_PORT}"))
+            .env("FOLIO_DOWNLOAD_ACCEL_PREFIX", ACCEL_PREFIX)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    wait_listening(ACCEL_FOLIO_PORT, "folio (X-Accel-Redirect)")?;
     let nginx_bin = if which("nginx") {
         "nginx".to_owned()
     } else {
@@ -640,26 +660,42 @@ fn run_backend(
     for (label, slug, file) in [("1 MiB", &slug_small, &small), ("200 MiB", &slug_big, &big)] {
         let url = link(slug)?;
         let nginx_url = format!("http://127.0.0.1:{NGINX_PORT}/{}", sha(file)?);
+        let proxied_url = url.replace(&base(), &format!("http://127.0.0.1:{NGINX_PROXY_PORT}"));
         for c in [1, 64] {
-            out.push(wrk(
-                b,
-                &format!("download {label}, folio"),
-                c,
-                &url,
-                None,
-                &[],
-            )?);
-            out.push(wrk(
+            let folio = wrk(b, &format!("download {label}, folio"), c, &url, None, &[])?;
+            let nginx = wrk(
                 b,
                 &format!("download {label}, nginx"),
                 c,
                 &nginx_url,
                 None,
                 &[],
-            )?);
+            )?;
+            let handed = wrk(
+                b,
+                &format!("download {label}, folio behind nginx (X-Accel-Redirect)"),
+                c,
+                &proxied_url,
+                None,
+                &[],
+            )?;
+            let share = |m: &Measure| match (m.bytes_per_sec, nginx.bytes_per_sec) {
+                (Some(x), Some(n)) if n > 0.0 => format!("{:.0}%", 100.0 * x / n),
+                _ => "n/a".into(),
+            };
+            extra.push((
+                format!("{b}: download {label} x{c}, MB/s as a share of nginx's"),
+                format!(
+                    "folio {}, folio behind nginx {}",
+                    share(&folio),
+                    share(&handed)
+                ),
+            ));
+            out.extend([folio, nginx, handed]);
         }
     }
     drop(nginx);
+    drop(accel);
     let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
     extra.push((
         format!("{b}: peak RSS after the download runs (incl. 64 x 200 MiB)"),
