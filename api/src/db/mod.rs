@@ -93,10 +93,10 @@ pub struct Db {
 type WriteJob = Box<dyn FnOnce(&mut Option<DbConnection>) + Send>;
 
 /// SQLite lets one connection write at a time. Left to themselves, writers on several pooled
-/// connections wait in SQLite's busy handler, which sleeps and retries: under a steady stream of
-/// writes an unlucky one keeps losing the race (the 10-minute soak saw webhook deliveries wait
-/// more than 10 s). Here every write of the process runs on this one thread, in arrival order,
-/// on its own connection; readers keep the pool.
+/// connections wait in SQLite's busy handler, which sleeps (1 to 100 ms at a time) and retries:
+/// not first come, first served, and a writer can lose the race again and again under a steady
+/// stream of writes. Here every write of the process runs on this one thread, in arrival order,
+/// on its own connection, with no sleeping; readers keep the pool.
 fn spawn_sqlite_writer(url: DatabaseUrl) -> std::sync::mpsc::Sender<WriteJob> {
     let (tx, rx) = std::sync::mpsc::channel::<WriteJob>();
     std::thread::Builder::new()
