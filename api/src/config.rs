@@ -628,12 +628,14 @@ mod tests {
 
     #[test]
     fn the_download_accel_prefix_must_be_a_plain_path() {
-        let ok = settings(&[("FOLIO_DOWNLOAD_ACCEL_PREFIX", "/_folio_objects/")]).unwrap();
+        // A secret of its own, or development settings would write one under ./data.
+        let secret = ("FOLIO_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let ok = settings(&[secret, ("FOLIO_DOWNLOAD_ACCEL_PREFIX", "/_folio_objects/")]).unwrap();
         assert_eq!(
             ok.download_accel_prefix.as_deref(),
             Some("/_folio_objects/")
         );
-        assert_eq!(settings(&[]).unwrap().download_accel_prefix, None);
+        assert_eq!(settings(&[secret]).unwrap().download_accel_prefix, None);
         for bad in [
             "_folio/",
             "/_folio",
@@ -642,7 +644,7 @@ mod tests {
             "/a\r\nX: y/",
             "http://x/",
         ] {
-            let problems = settings(&[("FOLIO_DOWNLOAD_ACCEL_PREFIX", bad)]).unwrap_err();
+            let problems = settings(&[secret, ("FOLIO_DOWNLOAD_ACCEL_PREFIX", bad)]).unwrap_err();
             assert!(
                 problems[0].contains("FOLIO_DOWNLOAD_ACCEL_PREFIX"),
                 "{bad}: {problems:?}"
