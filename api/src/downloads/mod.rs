@@ -4,7 +4,7 @@
 pub mod routes;
 
 use actix_web::http::header::{self, HeaderMap};
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, HttpResponseBuilder};
 use diesel::prelude::*;
 use futures_util::TryStreamExt;
 use shared_types::{DownloadTokenResponse, ProductStatus, Role};
@@ -177,30 +177,18 @@ pub async fn serve(
         // decided who may have them and recorded the download.
         record_download(state, &claims.sub, &row, length as i64).await?;
         tracing::info!(product_id = %row.id, user_id = %claims.sub, bytes = length, "download handed to the proxy");
-        return Ok(HttpResponse::Ok()
+        return Ok(attachment(actix_web::http::StatusCode::OK, &row)
             .insert_header(("X-Accel-Redirect", format!("{prefix}{}", row.file_key)))
-            .insert_header((header::CONTENT_TYPE, row.file_content_type.clone()))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                content_disposition(&row.file_name),
-            ))
-            .insert_header((header::CACHE_CONTROL, "private, no-store"))
             .finish());
     }
     let stream = state.storage.get(&row.file_key, range.clone()).await?;
     record_download(state, &claims.sub, &row, length as i64).await?;
     tracing::info!(product_id = %row.id, user_id = %claims.sub, bytes = length, "download started");
 
-    let mut response = HttpResponse::build(status);
+    let mut response = attachment(status, &row);
     response
-        .insert_header((header::CONTENT_TYPE, row.file_content_type.clone()))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            content_disposition(&row.file_name),
-        ))
         .insert_header((header::ETAG, etag))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .no_chunking(length);
     if let Some(r) = &range {
         response.insert_header((
@@ -213,6 +201,19 @@ pub async fn serve(
         tracing::error!(%key, error = %e, "download stream failed");
         actix_web::error::ErrorInternalServerError("storage")
     })))
+}
+
+/// The headers of every granted download, whoever sends the bytes.
+fn attachment(status: actix_web::http::StatusCode, row: &ProductRow) -> HttpResponseBuilder {
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header((header::CONTENT_TYPE, row.file_content_type.clone()))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            content_disposition(&row.file_name),
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"));
+    response
 }
 
 async fn record_download(
