@@ -28,8 +28,74 @@ const BENCH: Stack = Stack {
     emulator_port: EMULATOR_PORT,
     env: &[],
 };
-const DURATION: &str = "10s";
+/// Seconds of load per row.
+const DURATION_SECS: u64 = 10;
 const WEBHOOK_EVENTS: usize = 2000;
+/// The parts of a run `--only` can pick.
+const SECTIONS: &[&str] = &[
+    "catalog",
+    "slug",
+    "token",
+    "login",
+    "downloads",
+    "webhooks",
+    "100k",
+];
+
+/// What to run: everything by default. A partial run (`--only`, `--backend`) is for working on
+/// one figure: it writes target/bench/RESULTS.md, never bench/RESULTS.md.
+struct Selection {
+    only: Option<Vec<String>>,
+    backend: Option<String>,
+}
+
+impl Selection {
+    fn parse(args: &[String]) -> Result<Self> {
+        let mut sel = Selection {
+            only: None,
+            backend: None,
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--only" => {
+                    let list = it.next().context("--only needs a list, e.g. downloads,token")?;
+                    let parts: Vec<String> = list.split(',').map(str::to_owned).collect();
+                    if let Some(bad) = parts.iter().find(|p| !SECTIONS.contains(&p.as_str())) {
+                        bail!("--only: unknown part {bad:?}; the parts are {SECTIONS:?}");
+                    }
+                    sel.only = Some(parts);
+                }
+                "--backend" => {
+                    let b = it.next().context("--backend needs sqlite or postgresql")?;
+                    if b != "sqlite" && b != "postgresql" {
+                        bail!("--backend: {b:?} is neither sqlite nor postgresql");
+                    }
+                    sel.backend = Some(b.clone());
+                }
+                other => bail!(
+                    "unknown argument {other:?}; usage: cargo xtask bench [--only {}] [--backend sqlite|postgresql]",
+                    SECTIONS.join(",")
+                ),
+            }
+        }
+        Ok(sel)
+    }
+
+    fn wants(&self, section: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|parts| parts.iter().any(|p| p == section))
+    }
+
+    fn wants_backend(&self, backend: &str) -> bool {
+        self.backend.as_deref().is_none_or(|b| b == backend)
+    }
+
+    fn is_partial(&self) -> bool {
+        self.only.is_some() || self.backend.is_some()
+    }
+}
 
 #[derive(Debug, Clone)]
 struct Measure {
@@ -167,7 +233,7 @@ fn wrk(
         "-c",
         &connections.to_string(),
         "-d",
-        DURATION,
+        &format!("{DURATION_SECS}s"),
         "--latency",
     ]);
     for h in headers {
@@ -234,6 +300,16 @@ fn lua_post(path: &Path, body: &str, extra_headers: &[(&str, &str)]) -> Result<(
 }
 
 /// A `kB` field of /proc/<pid>/status (`VmRSS:`, `VmHWM:`).
+/// User plus system CPU time a process has used so far.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it are plain. utime and stime are
+    // fields 14 and 15, in ticks of USER_HZ (100 on Linux).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 pub(crate) fn rss_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -496,6 +572,7 @@ fn product_where(agent: &ureq::Agent, pred: impl Fn(&Value) -> bool) -> Result<S
 
 fn run_backend(
     root: &Path,
+    sel: &Selection,
     backend: &Backend,
     files: &Path,
     out: &mut Vec<Measure>,
@@ -548,61 +625,126 @@ fn run_backend(
     let slug_paid = product_where(&agent, |p| p["is_free"] == false)?;
 
     let catalog = format!("{}/api/v1/products?limit=50", base());
-    out.push(wrk(
-        b,
-        "catalog list, anonymous, 100 products",
-        64,
-        &catalog,
-        None,
-        &[],
-    )?);
-    out.push(wrk(
-        b,
-        "catalog list, signed in, 100 products",
-        64,
-        &catalog,
-        None,
-        std::slice::from_ref(&auth),
-    )?);
-    out.push(wrk(
-        b,
-        "product by slug",
-        64,
-        &format!("{}/api/v1/products/{slug_small}", base()),
-        None,
-        &[],
-    )?);
-    let lua = dir.join("token.lua");
-    lua_post(&lua, "", &[("Authorization", &format!("Bearer {token}"))])?;
-    out.push(wrk(
-        b,
-        "download-token issue",
-        64,
-        &format!("{}/api/v1/products/{slug_small}/download-token", base()),
-        Some(&lua),
-        &[],
-    )?);
-    let login = dir.join("login.lua");
-    lua_post(
-        &login,
-        &json!({"email": email, "password": "bench password"}).to_string(),
-        &[],
-    )?;
-    out.push(wrk(
-        b,
-        "login (argon2id verify)",
-        64,
-        &format!("{}/api/v1/auth/login", base()),
-        Some(&login),
-        &[],
-    )?);
+    if sel.wants("catalog") {
+        out.push(wrk(
+            b,
+            "catalog list, anonymous, 100 products",
+            64,
+            &catalog,
+            None,
+            &[],
+        )?);
+        out.push(wrk(
+            b,
+            "catalog list, signed in, 100 products",
+            64,
+            &catalog,
+            None,
+            std::slice::from_ref(&auth),
+        )?);
+    }
+    if sel.wants("slug") {
+        out.push(wrk(
+            b,
+            "product by slug",
+            64,
+            &format!("{}/api/v1/products/{slug_small}", base()),
+            None,
+            &[],
+        )?);
+    }
+    if sel.wants("token") {
+        let lua = dir.join("token.lua");
+        lua_post(&lua, "", &[("Authorization", &format!("Bearer {token}"))])?;
+        out.push(wrk(
+            b,
+            "download-token issue",
+            64,
+            &format!("{}/api/v1/products/{slug_small}/download-token", base()),
+            Some(&lua),
+            &[],
+        )?);
+    }
+    if sel.wants("login") {
+        let login = dir.join("login.lua");
+        lua_post(
+            &login,
+            &json!({"email": email, "password": "bench password"}).to_string(),
+            &[],
+        )?;
+        let cpu_before = cpu_seconds(pid);
+        let m = wrk(
+            b,
+            "login (argon2id verify)",
+            64,
+            &format!("{}/api/v1/auth/login", base()),
+            Some(&login),
+            &[],
+        )?;
+        // Each login is one argon2id verification; the rest of the request is noise beside it.
+        let cpu = cpu_seconds(pid)
+            .zip(cpu_before)
+            .map(|(after, before)| after - before);
+        let logins = m.rps * DURATION_SECS as f64;
+        if let Some(cpu) = cpu.filter(|_| logins > 0.0) {
+            extra.push((
+                format!("{b}: CPU time per login (one argon2id verification)"),
+                format!("{:.1} ms", cpu * 1000.0 / logins),
+            ));
+        }
+        out.push(m);
+    }
+    if sel.wants("downloads") {
+        downloads(
+            root,
+            &dir,
+            &db,
+            b,
+            &token,
+            &agent,
+            [&slug_small, &slug_big],
+            [&small, &big],
+            out,
+            extra,
+        )?;
+        let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
+        extra.push((
+            format!("{b}: peak RSS after the download runs (incl. 64 x 200 MiB)"),
+            format!("{:.1} MB", peak as f64 / 1024.0),
+        ));
+    }
+    if sel.wants("webhooks") {
+        webhooks(b, &token, &agent, &slug_paid, out)?;
+    }
+    drop(server);
+    if sel.wants("100k") {
+        large_catalog(
+            root, &dir, &db, b, &email, &small, &catalog, &agent, out, extra,
+        )?;
+    }
+    Ok(())
+}
 
-    // Downloads, against nginx serving the very same object file.
+/// Downloads of the 1 MiB and the 200 MiB file, one client and 64, against nginx serving the
+/// very same object file, and against nginx sending the bytes folio hands it.
+#[allow(clippy::too_many_arguments)]
+fn downloads(
+    root: &Path,
+    dir: &Path,
+    db: &str,
+    b: &'static str,
+    token: &str,
+    agent: &ureq::Agent,
+    [slug_small, slug_big]: [&String; 2],
+    [small, big]: [&std::path::PathBuf; 2],
+    out: &mut Vec<Measure>,
+    extra: &mut Vec<(String, String)>,
+) -> Result<()> {
     let link = |slug: &str| -> Result<String> {
         let t = post_json(
-            &agent,
+            agent,
             &format!("/api/v1/products/{slug}/download-token"),
-            Some(&token),
+            Some(token),
             &json!({}),
         )?;
         Ok(t["url"].as_str().context("url")?.to_owned())
@@ -630,7 +772,7 @@ fn run_backend(
     // The same database and objects, served by a folio that hands the bytes to nginx.
     let accel = Proc(
         BENCH
-            .folio(root, &dir, &db)
+            .folio(root, dir, db)
             .env("FOLIO_BIND", format!("127.0.0.1:{ACCEL_FOLIO_PORT}"))
             .env("FOLIO_DOWNLOAD_ACCEL_PREFIX", ACCEL_PREFIX)
             .arg("serve")
@@ -657,7 +799,7 @@ fn run_backend(
         use sha2::Digest;
         Ok(hex::encode(sha2::Sha256::digest(std::fs::read(path)?)))
     };
-    for (label, slug, file) in [("1 MiB", &slug_small, &small), ("200 MiB", &slug_big, &big)] {
+    for (label, slug, file) in [("1 MiB", slug_small, small), ("200 MiB", slug_big, big)] {
         let url = link(slug)?;
         let nginx_url = format!("http://127.0.0.1:{NGINX_PORT}/{}", sha(file)?);
         let proxied_url = url.replace(&base(), &format!("http://127.0.0.1:{NGINX_PROXY_PORT}"));
@@ -696,20 +838,24 @@ fn run_backend(
     }
     drop(nginx);
     drop(accel);
-    let peak = rss_kb(pid, "VmHWM:").unwrap_or(0);
-    extra.push((
-        format!("{b}: peak RSS after the download runs (incl. 64 x 200 MiB)"),
-        format!("{:.1} MB", peak as f64 / 1024.0),
-    ));
+    Ok(())
+}
 
-    // Webhook fulfillment: real pending orders (checkouts through the emulator), then signed
-    // checkout.session.completed events for each, fired from 64 threads.
+/// Webhook fulfillment: real pending orders (checkouts through the emulator), then signed
+/// checkout.session.completed events for each, fired from 64 threads.
+fn webhooks(
+    b: &'static str,
+    token: &str,
+    agent: &ureq::Agent,
+    slug_paid: &str,
+    out: &mut Vec<Measure>,
+) -> Result<()> {
     let mut events = Vec::with_capacity(WEBHOOK_EVENTS);
     for i in 0..WEBHOOK_EVENTS {
         let c = post_json(
-            &agent,
+            agent,
             "/api/v1/checkout",
-            Some(&token),
+            Some(token),
             &json!({"slug": slug_paid}),
         )
         .with_context(|| format!("checkout {i}"))?;
@@ -749,17 +895,31 @@ fn run_backend(
         non_2xx: failed as u64,
     });
     eprintln!("xtask: bench {b:<10} webhooks: {distinct:.0} distinct events/s, {dup_rate:.0} duplicates/s");
-    drop(server);
+    Ok(())
+}
 
-    // 100,000 products: the catalog cost should stay flat, and start-up fast.
-    BENCH.seed(root, &dir, &db, 99_900, &small, 0)?;
-    let (server, ready) = BENCH.start_folio(root, &dir, &db)?;
+/// 100,000 products: the catalog cost should stay flat, and start-up fast.
+#[allow(clippy::too_many_arguments)]
+fn large_catalog(
+    root: &Path,
+    dir: &Path,
+    db: &str,
+    b: &'static str,
+    email: &str,
+    small: &Path,
+    catalog: &str,
+    agent: &ureq::Agent,
+    out: &mut Vec<Measure>,
+    extra: &mut Vec<(String, String)>,
+) -> Result<()> {
+    BENCH.seed(root, dir, db, 99_900, small, 0)?;
+    let (server, ready) = BENCH.start_folio(root, dir, db)?;
     extra.push((
         format!("{b}: start to /readyz, 100,000 products"),
         format!("{:.0} ms", ready.as_secs_f64() * 1000.0),
     ));
     let tokens = post_json(
-        &agent,
+        agent,
         "/api/v1/auth/login",
         None,
         &json!({"email": email, "password": "bench password"}),
@@ -772,7 +932,7 @@ fn run_backend(
         b,
         "catalog list, anonymous, 100,000 products",
         64,
-        &catalog,
+        catalog,
         None,
         &[],
     )?);
@@ -780,7 +940,7 @@ fn run_backend(
         b,
         "catalog list, signed in, 100,000 products",
         64,
-        &catalog,
+        catalog,
         None,
         &[auth],
     )?);
@@ -826,13 +986,19 @@ pub(crate) fn date_utc() -> String {
 pub(crate) const SOAK_LINK: &str =
     "Soak results (`cargo xtask soak`, 10 minutes of mixed traffic) are in [SOAK.md](SOAK.md).\n";
 
-fn write_results(root: &Path, measures: &[Measure], extra: &[(String, String)]) -> Result<()> {
+/// Writes RESULTS.md and results.json into `dir`.
+fn write_results(
+    root: &Path,
+    dir: &Path,
+    measures: &[Measure],
+    extra: &[(String, String)],
+) -> Result<()> {
     let (cpu, cores) = machine();
     let date = date_utc();
     let commit = commit(root);
     let mut md = format!(
         "# Folio benchmark results\n\nWritten by `cargo xtask bench`. Machine: {cpu}, {cores} cores. Date: {date}. Commit: {commit}.\n\
-         Load from wrk ({DURATION} per row, loopback); folio release build, RUST_LOG=warn.\n\n\
+         Load from wrk ({DURATION_SECS} s per row, loopback); folio release build, RUST_LOG=warn.\n\n\
          | backend | scenario | conns | req/s | p50 ms | p99 ms | MB/s | non-2xx |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
     );
     let fmt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "".into());
@@ -857,8 +1023,7 @@ fn write_results(root: &Path, measures: &[Measure], extra: &[(String, String)]) 
     }
     md.push('\n');
     md.push_str(SOAK_LINK);
-    let dir = root.join("bench");
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("RESULTS.md"), md)?;
     let json = json!({
         "machine": {"cpu": cpu, "cores": cores}, "date": date, "commit": commit,
@@ -872,11 +1037,15 @@ fn write_results(root: &Path, measures: &[Measure], extra: &[(String, String)]) 
         dir.join("results.json"),
         serde_json::to_string_pretty(&json)?,
     )?;
-    eprintln!("xtask: wrote bench/RESULTS.md and bench/results.json");
+    eprintln!(
+        "xtask: wrote {} and results.json",
+        dir.join("RESULTS.md").display()
+    );
     Ok(())
 }
 
-pub fn bench(root: &Path) -> Result<()> {
+pub fn bench(root: &Path, args: &[String]) -> Result<()> {
+    let sel = Selection::parse(args)?;
     ensure_tools()?;
     build(true)?;
     let files = root.join("target/bench/files");
@@ -893,21 +1062,34 @@ pub fn bench(root: &Path) -> Result<()> {
             root.join("target/bench/sqlite/folio.db").display()
         ),
     }];
-    let pg = PgDatabase::create(&format!("folio_bench_{}", std::process::id()))?;
+    let pg = if sel.wants_backend("postgresql") {
+        PgDatabase::create(&format!("folio_bench_{}", std::process::id()))?
+    } else {
+        None
+    };
     match &pg {
         Some(pg) => backends.push(Backend {
             name: "postgresql",
             url: pg.url.clone(),
         }),
-        None => eprintln!("\n!!! xtask: PostgreSQL not reachable: benchmarking SQLite only !!!\n"),
+        None if sel.wants_backend("postgresql") => {
+            eprintln!("\n!!! xtask: PostgreSQL not reachable: benchmarking SQLite only !!!\n")
+        }
+        None => {}
     }
+    backends.retain(|b| sel.wants_backend(b.name));
     let mut measures = Vec::new();
     let mut extra = Vec::new();
     let result = backends
         .iter()
-        .try_for_each(|b| run_backend(root, b, &files, &mut measures, &mut extra));
+        .try_for_each(|b| run_backend(root, &sel, b, &files, &mut measures, &mut extra));
     drop(pg);
     drop(emulator);
     result?;
-    write_results(root, &measures, &extra)
+    let dir = if sel.is_partial() {
+        root.join("target/bench")
+    } else {
+        root.join("bench")
+    };
+    write_results(root, &dir, &measures, &extra)
 }

@@ -5,6 +5,8 @@
 //!   openapi  write openapi.yaml from the code
 //!   schema   write api/src/schema.rs from the migrations
 //!   bench    release benchmarks on SQLite and PostgreSQL → bench/RESULTS.md
+//!            [--only catalog,slug,token,login,downloads,webhooks,100k] [--backend sqlite|postgresql]
+//!            (a partial run writes target/bench/RESULTS.md instead)
 //!   fuzz     schemathesis against openapi.yaml on a running folio [--examples N] [--seed S]
 //!   soak     10 minutes of mixed traffic at 200 connections, then reconcile → bench/SOAK.md
 
@@ -33,7 +35,7 @@ fn main() -> Result<()> {
         Some("test") => test(),
         Some("openapi") => openapi(&root),
         Some("schema") => schema(&root),
-        Some("bench") => bench::bench(&root),
+        Some("bench") => bench::bench(&root, &args[1..]),
         Some("soak") => soak::soak_command(&root, &args[1..]),
         Some("fuzz") => fuzz::fuzz_command(&root, &args[1..]),
         _ => {
