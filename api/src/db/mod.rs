@@ -29,6 +29,7 @@ impl DbConnection {
                 diesel::PgConnection::establish(url).map(DbConnection::Postgresql)
             }
             DatabaseUrl::Sqlite(path) => {
+                stable_sqlite_plans();
                 let mut conn = diesel::SqliteConnection::establish(path)?;
                 // Every pooled connection needs these: foreign keys are off by default in SQLite,
                 // WAL lets readers run beside the writer, and the busy timeout makes writers
@@ -53,6 +54,51 @@ impl DbConnection {
         .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
         Ok(applied.iter().map(|v| v.to_string()).collect())
     }
+}
+
+/// Turns on SQLite's query planner stability guarantee (QPSG) for every SQLite connection this
+/// process opens from now on.
+///
+/// Without it SQLite re-prepares a statement (parses and plans it again) each time a parameter
+/// that its planner looked at is bound anew, and it looks at the `LIMIT ?` that diesel binds for
+/// every `.first()`: every lookup by id or slug, the download check, was parsed again on every
+/// call, cached statement or not (`sqlite3Reprepare` under `sqlite3_step` in the download
+/// profile, `cargo xtask bench`). With QPSG a statement keeps the plan it was prepared with. Our
+/// plans do not depend on bound values: there are no ANALYZE statistics, and every `LIKE`
+/// pattern starts with `%`.
+fn stable_sqlite_plans() {
+    use libsqlite3_sys as ffi;
+    use std::os::raw::{c_char, c_int};
+
+    unsafe extern "C" fn on_open(
+        db: *mut ffi::sqlite3,
+        _error: *mut *mut c_char,
+        _api: *const ffi::sqlite3_api_routines,
+    ) -> c_int {
+        // SAFETY: SQLite calls this with the connection it is opening; the option takes an int
+        // and an optional int pointer for the old value.
+        unsafe {
+            ffi::sqlite3_db_config(
+                db,
+                ffi::SQLITE_DBCONFIG_ENABLE_QPSG,
+                1 as c_int,
+                std::ptr::null_mut::<c_int>(),
+            )
+        }
+    }
+
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| {
+        // SAFETY: `on_open` has the signature SQLite calls auto extensions with and stays valid
+        // for the life of the process.
+        let rc = unsafe { ffi::sqlite3_auto_extension(Some(on_open)) };
+        if rc != ffi::SQLITE_OK {
+            tracing::warn!(
+                rc,
+                "could not turn on SQLite's query planner stability guarantee"
+            );
+        }
+    });
 }
 
 /// r2d2 manager that picks the backend from the parsed URL instead of trying each in turn.
@@ -220,4 +266,34 @@ pub fn now() -> chrono::NaiveDateTime {
 /// A fresh time-ordered id.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the planner stability guarantee is on for a connection opened now, asked of
+    /// SQLite directly (diesel keeps its handle private).
+    fn qpsg_of_a_new_connection() -> i32 {
+        use libsqlite3_sys as ffi;
+        let mut db: *mut ffi::sqlite3 = std::ptr::null_mut();
+        let mut on: std::os::raw::c_int = -1;
+        // SAFETY: an in-memory database opened, asked one option and closed here.
+        unsafe {
+            assert_eq!(
+                ffi::sqlite3_open(c":memory:".as_ptr(), &mut db),
+                ffi::SQLITE_OK
+            );
+            ffi::sqlite3_db_config(db, ffi::SQLITE_DBCONFIG_ENABLE_QPSG, -1, &mut on);
+            ffi::sqlite3_close(db);
+        }
+        on
+    }
+
+    #[test]
+    fn every_sqlite_connection_keeps_its_plans() {
+        let url = DatabaseUrl::Sqlite(":memory:".into());
+        DbConnection::establish_url(&url).unwrap();
+        assert_eq!(qpsg_of_a_new_connection(), 1);
+    }
 }
