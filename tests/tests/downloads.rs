@@ -10,6 +10,7 @@ backend_tests!(
     byte_ranges_are_served_and_bad_ranges_answer_416,
     expired_forged_and_stale_links_are_refused,
     downloads_are_recorded,
+    a_download_whose_file_is_gone_fails_and_is_not_counted,
     svg_previews_are_served_sandboxed,
     two_products_with_the_same_file_name_keep_their_own_bytes,
 );
@@ -259,6 +260,25 @@ async fn downloads_are_recorded(app: TestApp) {
         );
     }
     assert_eq!(app.count("download_events").await, 2);
+}
+
+async fn a_download_whose_file_is_gone_fails_and_is_not_counted(app: TestApp) {
+    let admin = app.admin().await;
+    app.product(&admin, "Lost", "0", pdf("lost")).await;
+    let user = app.customer("ada@example.com").await.access_token;
+    let l = link(&app, &user, "lost").await;
+    let key = format!("files/{}", sha256_hex(&pdf("lost")));
+    assert!(app.objects().await.contains(&key), "{key} is stored");
+    app.state.storage.delete(&key).await.unwrap();
+
+    let res = app.get(&path_of(&app, &l), None).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(problem(res).await["code"], "internal_error");
+    assert_eq!(
+        app.count("download_events").await,
+        0,
+        "a download that never started is not counted"
+    );
 }
 
 async fn svg_previews_are_served_sandboxed(app: TestApp) {

@@ -119,6 +119,98 @@ fn content_disposition(name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
+/// What a granted download sends: the whole file or one range of it.
+struct Plan {
+    status: actix_web::http::StatusCode,
+    range: Option<std::ops::Range<u64>>,
+    /// Bytes in the body.
+    length: u64,
+}
+
+/// The range the client asked for, if its copy (`If-Range`) is still the current one.
+fn plan(row: &ProductRow, range: Option<&str>, if_range: Option<&str>) -> Result<Plan, ApiError> {
+    let size = row.file_size as u64;
+    let range = match if_range {
+        Some(tag) if tag != etag(row) => RangeRequest::Full,
+        _ => parse_range(range, size),
+    };
+    Ok(match range {
+        RangeRequest::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
+        RangeRequest::Full => Plan {
+            status: actix_web::http::StatusCode::OK,
+            range: None,
+            length: size,
+        },
+        RangeRequest::Partial(r) => Plan {
+            status: actix_web::http::StatusCode::PARTIAL_CONTENT,
+            length: r.end - r.start,
+            range: Some(r),
+        },
+    })
+}
+
+fn etag(row: &ProductRow) -> String {
+    format!("\"{}\"", row.file_sha256)
+}
+
+/// The product, the role of the user (None: no such user) and whether the user owns the
+/// product, in one query.
+fn access(
+    conn: &mut crate::db::DbConnection,
+    user_id: &str,
+    product_id: &str,
+) -> QueryResult<Option<(ProductRow, Option<String>, bool)>> {
+    use crate::schema::{entitlements, products, users};
+    let role = users::table
+        .filter(users::id.eq(user_id.to_owned()))
+        .select(users::role)
+        .single_value();
+    let entitled = diesel::dsl::exists(
+        entitlements::table
+            .filter(entitlements::user_id.eq(user_id.to_owned()))
+            .filter(entitlements::product_id.eq(product_id.to_owned()))
+            .filter(entitlements::revoked_at.is_null()),
+    );
+    products::table
+        .find(product_id.to_owned())
+        .select((ProductRow::as_select(), role, entitled))
+        .first(conn)
+        .optional()
+}
+
+/// Checks the entitlement again (a refund between issue and use revokes at once), works out
+/// what to send and records the download: one database job, on SQLite's writer thread.
+fn grant(
+    conn: &mut crate::db::DbConnection,
+    claims: &crate::auth::tokens::DownloadClaims,
+    range: Option<&str>,
+    if_range: Option<&str>,
+) -> Result<(ProductRow, Plan, String), ApiError> {
+    let (row, role, entitled) =
+        access(conn, &claims.sub, &claims.prd)?.ok_or(ApiError::NotFound("product"))?;
+    let role = role.ok_or(ApiError::TokenInvalid)?;
+    let role = Role::from_db(&role).unwrap_or(Role::Customer);
+    if !may_download(&row, role, entitled) {
+        return Err(ApiError::NotPurchased);
+    }
+    if row.file_sha256 != claims.ver {
+        return Err(ApiError::DownloadTokenStale);
+    }
+    let plan = plan(&row, range, if_range)?;
+    let event = new_id();
+    diesel::insert_into(download_events::table)
+        .values((
+            download_events::id.eq(&event),
+            download_events::user_id.eq(&claims.sub),
+            download_events::product_id.eq(&row.id),
+            download_events::file_sha256.eq(&row.file_sha256),
+            download_events::bytes.eq(plan.length as i64),
+            download_events::created_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok((row, plan, event))
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn serve(
     state: &AppState,
@@ -129,71 +221,46 @@ pub async fn serve(
         TokenError::Expired => ApiError::DownloadTokenExpired,
         TokenError::Invalid => ApiError::TokenInvalid,
     })?;
-    let (user_id, product_id) = (claims.sub.clone(), claims.prd.clone());
-    // The entitlement is checked again now: a refund between issue and use revokes at once.
-    let (row, allowed) = state
-        .db
-        .run(move |conn| {
-            let row = crate::catalog::repo::find(conn, &product_id)?
-                .ok_or(ApiError::NotFound("product"))?;
-            let user =
-                crate::auth::repo::find_user(conn, &user_id)?.ok_or(ApiError::TokenInvalid)?;
-            let role = Role::from_db(&user.role).unwrap_or(Role::Customer);
-            let entitled = crate::library::has_live_entitlement(conn, &user_id, &row.id)?;
-            let allowed = may_download(&row, role, entitled);
-            Ok((row, allowed))
-        })
-        .await?;
-    if !allowed {
-        return Err(ApiError::NotPurchased);
-    }
-    if row.file_sha256 != claims.ver {
-        return Err(ApiError::DownloadTokenStale);
-    }
-
-    let size = row.file_size as u64;
-    let etag = format!("\"{}\"", row.file_sha256);
-    let header_str = |name| {
+    let header = |name| {
         headers
             .get(name)
             .and_then(|v: &header::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
     };
-    // A range is honoured only if the client's copy is still the current one.
-    let if_range_ok = header_str(header::IF_RANGE).is_none_or(|v| v == etag);
-    let range = if if_range_ok {
-        parse_range(header_str(header::RANGE), size)
-    } else {
-        RangeRequest::Full
-    };
-    let (status, range) = match range {
-        RangeRequest::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
-        RangeRequest::Full => (actix_web::http::StatusCode::OK, None),
-        RangeRequest::Partial(r) => (actix_web::http::StatusCode::PARTIAL_CONTENT, Some(r)),
-    };
-    let length = range.as_ref().map_or(size, |r| r.end - r.start);
+    let (range, if_range) = (header(header::RANGE), header(header::IF_RANGE));
+    let user_id = claims.sub.clone();
+    let (row, plan, event) = state
+        .db
+        .write(move |conn| grant(conn, &claims, range.as_deref(), if_range.as_deref()))
+        .await?;
 
     if let Some(prefix) = &state.settings.download_accel_prefix {
         // The proxy in front sends the bytes (sendfile, its own Range handling); folio has
         // decided who may have them and recorded the download.
-        record_download(state, &claims.sub, &row, length as i64).await?;
-        tracing::info!(product_id = %row.id, user_id = %claims.sub, bytes = length, "download handed to the proxy");
+        tracing::info!(product_id = %row.id, %user_id, bytes = plan.length, "download handed to the proxy");
         return Ok(attachment(actix_web::http::StatusCode::OK, &row)
             .insert_header(("X-Accel-Redirect", format!("{prefix}{}", row.file_key)))
             .finish());
     }
-    let stream = state.storage.get(&row.file_key, range.clone()).await?;
-    record_download(state, &claims.sub, &row, length as i64).await?;
-    tracing::info!(product_id = %row.id, user_id = %claims.sub, bytes = length, "download started");
+    let stream = match state.storage.get(&row.file_key, plan.range.clone()).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            // Nothing was sent: the download is not counted.
+            unrecord(state, event).await;
+            return Err(e.into());
+        }
+    };
+    tracing::info!(product_id = %row.id, %user_id, bytes = plan.length, "download started");
 
-    let mut response = attachment(status, &row);
+    let mut response = attachment(plan.status, &row);
     response
-        .insert_header((header::ETAG, etag))
+        .insert_header((header::ETAG, etag(&row)))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
-        .no_chunking(length);
-    if let Some(r) = &range {
+        .no_chunking(plan.length);
+    if let Some(r) = &plan.range {
         response.insert_header((
             header::CONTENT_RANGE,
-            format!("bytes {}-{}/{size}", r.start, r.end - 1),
+            format!("bytes {}-{}/{}", r.start, r.end - 1, row.file_size),
         ));
     }
     let key = row.file_key.clone();
@@ -201,6 +268,20 @@ pub async fn serve(
         tracing::error!(%key, error = %e, "download stream failed");
         actix_web::error::ErrorInternalServerError("storage")
     })))
+}
+
+/// Takes back the record of a download that could not start.
+async fn unrecord(state: &AppState, event: String) {
+    let deleted = state
+        .db
+        .write(move |conn| {
+            diesel::delete(download_events::table.find(event)).execute(conn)?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = deleted {
+        tracing::error!(error = %e, "could not remove the record of a failed download");
+    }
 }
 
 /// The headers of every granted download, whoever sends the bytes.
@@ -214,31 +295,6 @@ fn attachment(status: actix_web::http::StatusCode, row: &ProductRow) -> HttpResp
         ))
         .insert_header((header::CACHE_CONTROL, "private, no-store"));
     response
-}
-
-async fn record_download(
-    state: &AppState,
-    user_id: &str,
-    row: &ProductRow,
-    bytes: i64,
-) -> Result<(), ApiError> {
-    let (user_id, product_id, sha) = (user_id.to_owned(), row.id.clone(), row.file_sha256.clone());
-    state
-        .db
-        .write(move |conn| {
-            diesel::insert_into(download_events::table)
-                .values((
-                    download_events::id.eq(new_id()),
-                    download_events::user_id.eq(user_id),
-                    download_events::product_id.eq(product_id),
-                    download_events::file_sha256.eq(sha),
-                    download_events::bytes.eq(bytes),
-                    download_events::created_at.eq(now()),
-                ))
-                .execute(conn)?;
-            Ok(())
-        })
-        .await
 }
 
 #[cfg(test)]
