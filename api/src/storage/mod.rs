@@ -30,8 +30,13 @@ const READ_CHUNK: usize = 2 * SEND_SLICE;
 /// that (with room for the response head) keep one buffer for the life of the connection.
 const SEND_SLICE: usize = 120 * 1024;
 
-/// Streams `range` of a local file: [`READ_CHUNK`] bytes per read on the blocking pool, handed on
-/// in [`SEND_SLICE`] pieces.
+/// Streams `range` of a local file: [`READ_CHUNK`] bytes per read, handed on in [`SEND_SLICE`]
+/// pieces.
+///
+/// A read is first tried from the page cache alone ([`read_cached`]), right here on the async
+/// worker: a cached read is a memory copy, and handing it to the blocking pool cost two thread
+/// wake-ups per chunk, which dominated the profile of 1 MiB downloads. A read that would wait for
+/// the disk goes to the blocking pool as before.
 ///
 /// One buffer serves the whole download: the HTTP layer copies each slice into its write buffer
 /// and drops it before asking for the next, so after the last slice of a read the buffer comes
@@ -42,6 +47,15 @@ fn file_stream(
     file: std::fs::File,
     range: std::ops::Range<u64>,
 ) -> BoxStream<'static, Result<Bytes, object_store::Error>> {
+    file_stream_reading(file, range, true)
+}
+
+/// [`file_stream`]; with `try_cached` false every read goes to the blocking pool.
+fn file_stream_reading(
+    file: std::fs::File,
+    range: std::ops::Range<u64>,
+    try_cached: bool,
+) -> BoxStream<'static, Result<Bytes, object_store::Error>> {
     use std::os::unix::fs::FileExt;
     struct State {
         file: Option<std::fs::File>,
@@ -51,6 +65,8 @@ fn file_stream(
         pending: Bytes,
         /// The last read whole, kept to be read into again.
         buffer: Option<Bytes>,
+        /// False once the file system has said it cannot read without waiting.
+        try_cached: bool,
     }
     let state = State {
         file: Some(file),
@@ -58,6 +74,7 @@ fn file_stream(
         end: range.end,
         pending: Bytes::new(),
         buffer: None,
+        try_cached,
     };
     futures_util::stream::try_unfold(state, |mut st| async move {
         if st.pending.is_empty() {
@@ -76,6 +93,25 @@ fn file_stream(
             }
             buf.truncate(len);
             let pos = st.pos;
+            if st.try_cached {
+                match read_cached(&file, &mut buf, pos) {
+                    Ok(n) if n > 0 => {
+                        // Possibly short: the rest was not cached, or is read next time.
+                        buf.truncate(n);
+                        let chunk = buf.freeze();
+                        st.file = Some(file);
+                        st.pos += n as u64;
+                        st.pending = chunk.clone();
+                        st.buffer = Some(chunk);
+                        let slice = st.pending.split_to(st.pending.len().min(SEND_SLICE));
+                        return Ok(Some((slice, st)));
+                    }
+                    // Not cached (or the end came early: the blocking read reports that).
+                    Ok(_) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {}
+                    Err(_) => st.try_cached = false,
+                }
+            }
             let (file, chunk) = tokio::task::spawn_blocking(move || {
                 file.read_exact_at(&mut buf, pos)?;
                 Ok::<_, std::io::Error>((file, buf.freeze()))
@@ -98,6 +134,26 @@ fn file_stream(
         Ok(Some((slice, st)))
     })
     .boxed()
+}
+
+/// Reads at `pos` only what the page cache holds: `EAGAIN` when the first byte would need the
+/// disk, fewer bytes than asked when only a part is cached (`preadv2` with `RWF_NOWAIT`).
+fn read_cached(file: &std::fs::File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let offset = libc::off_t::try_from(pos)
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+    // SAFETY: `iov` describes `buf`, which is valid for writes of its length and outlives the
+    // call; the descriptor is open for as long as `file` is borrowed.
+    let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
 }
 
 #[derive(Clone)]
@@ -305,5 +361,82 @@ impl Storage {
             keys.push(meta?.location.to_string());
         }
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("folio-storage-{name}-{}", std::process::id()))
+    }
+
+    async fn collect(
+        path: &std::path::Path,
+        range: std::ops::Range<u64>,
+        try_cached: bool,
+    ) -> Vec<u8> {
+        let file = std::fs::File::open(path).unwrap();
+        let chunks: Vec<Bytes> = file_stream_reading(file, range, try_cached)
+            .map(|c| c.unwrap())
+            .collect()
+            .await;
+        assert!(chunks
+            .iter()
+            .all(|c| !c.is_empty() && c.len() <= SEND_SLICE));
+        chunks.concat()
+    }
+
+    #[tokio::test]
+    async fn both_ways_of_reading_stream_exactly_the_range() {
+        let path = scratch("ranges");
+        let len = 3 * READ_CHUNK + 12_345;
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let ranges = [
+            0..len as u64,
+            1..2,
+            (READ_CHUNK - 1) as u64..(2 * READ_CHUNK + 1) as u64,
+            (len - 10) as u64..len as u64,
+            5..5,
+        ];
+        for range in ranges {
+            let expected = &data[range.start as usize..range.end as usize];
+            for try_cached in [true, false] {
+                let got = collect(&path, range.clone(), try_cached).await;
+                assert_eq!(got, expected, "{range:?}, cached first: {try_cached}");
+            }
+        }
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_file_just_written_is_read_from_the_page_cache() {
+        let path = scratch("cached");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(read_cached(&file, &mut buf, 3).unwrap(), 4);
+        assert_eq!(&buf, b"3456");
+        assert_eq!(read_cached(&file, &mut buf, 10).unwrap(), 0, "the end");
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_file_cut_short_is_an_error_not_a_short_download() {
+        let path = scratch("short");
+        std::fs::write(&path, vec![1u8; 1000]).unwrap();
+        for try_cached in [true, false] {
+            let file = std::fs::File::open(&path).unwrap();
+            let results: Vec<_> = file_stream_reading(file, 0..2000, try_cached)
+                .collect()
+                .await;
+            assert!(
+                results.last().is_some_and(|r| r.is_err()),
+                "cached first: {try_cached}: {results:?}"
+            );
+        }
+        std::fs::remove_file(path).unwrap();
     }
 }
