@@ -12,6 +12,10 @@
 //! Signed-in callers get the same items with their own `owned` flags, from the set of products
 //! they own, kept the same way: dropped on every entitlement change on this node, at most
 //! [`TTL`] old otherwise.
+//!
+//! Products looked up by slug (the product page, download links) are kept the same way as pages.
+//! Whatever spends money or sends a file reads the database itself: checkout, and the download,
+//! which checks the entitlement again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,12 +25,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use shared_types::Product;
 
+use super::repo::ProductRow;
+
 /// How stale a page may be when another node changed the catalog.
 pub const TTL: Duration = Duration::from_secs(1);
 /// Distinct pages kept (limit × cursor × search); past it the cache starts again empty.
 const MAX_PAGES: usize = 1024;
 /// Signed-in callers whose owned products are kept.
 const MAX_OWNERS: usize = 16_384;
+/// Products kept by slug.
+const MAX_PRODUCTS: usize = 16_384;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PageKey {
@@ -129,7 +137,11 @@ impl<K: std::hash::Hash + Eq, V> Generational<K, V> {
         self.generation.load(Ordering::Acquire)
     }
 
-    fn get(&self, key: &K) -> Option<Arc<V>> {
+    fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
         let generation = self.generation();
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
@@ -163,9 +175,10 @@ impl<K: std::hash::Hash + Eq, V> Generational<K, V> {
     }
 }
 
-/// Catalog pages, and which products each recent signed-in caller owns.
+/// Catalog pages, products by slug, and which products each recent signed-in caller owns.
 pub struct CatalogCache {
     pages: Generational<PageKey, Page>,
+    products: Generational<String, ProductRow>,
     owners: Generational<String, HashSet<String>>,
 }
 
@@ -173,6 +186,7 @@ impl Default for CatalogCache {
     fn default() -> Self {
         Self {
             pages: Generational::new(MAX_PAGES),
+            products: Generational::new(MAX_PRODUCTS),
             owners: Generational::new(MAX_OWNERS),
         }
     }
@@ -195,7 +209,22 @@ impl CatalogCache {
 
     /// Called after every product write.
     pub fn invalidate(&self) {
-        self.pages.invalidate()
+        self.pages.invalidate();
+        self.products.invalidate();
+    }
+
+    /// The generation to read a product under; pass it back to [`CatalogCache::store_product`].
+    pub fn products_generation(&self) -> u64 {
+        self.products.generation()
+    }
+
+    pub fn product(&self, slug: &str) -> Option<Arc<ProductRow>> {
+        self.products.get(slug)
+    }
+
+    /// Keeps `row` unless a product was written since `generation` was read.
+    pub fn store_product(&self, generation: u64, row: Arc<ProductRow>) {
+        self.products.store(row.slug.clone(), generation, row)
     }
 
     pub fn owners_generation(&self) -> u64 {
@@ -204,7 +233,7 @@ impl CatalogCache {
 
     /// The products `user_id` owns, when read within [`TTL`] and since the last grant or revoke.
     pub fn owned(&self, user_id: &str) -> Option<Arc<HashSet<String>>> {
-        self.owners.get(&user_id.to_owned())
+        self.owners.get(user_id)
     }
 
     pub fn store_owned(&self, user_id: String, generation: u64, owned: Arc<HashSet<String>>) {

@@ -113,23 +113,28 @@ pub async fn public_page(
     let Some(user) = &user.0 else {
         return Ok(page.body.clone());
     };
-    let owned = match state.catalog.owned(&user.id) {
-        Some(owned) => owned,
-        None => {
-            let generation = state.catalog.owners_generation();
-            let user_id = user.id.clone();
-            let owned = state
-                .db
-                .run(move |conn| Ok(crate::library::owned_by(conn, &user_id)?))
-                .await?;
-            let owned = std::sync::Arc::new(owned);
-            state
-                .catalog
-                .store_owned(user.id.clone(), generation, owned.clone());
-            owned
-        }
-    };
-    Ok(page.body_for(&owned))
+    Ok(page.body_for(&*owned_by(state, &user.id).await?))
+}
+
+/// The products `user_id` owns, from the cache when it is fresh.
+async fn owned_by(
+    state: &AppState,
+    user_id: &str,
+) -> Result<std::sync::Arc<std::collections::HashSet<String>>, ApiError> {
+    if let Some(owned) = state.catalog.owned(user_id) {
+        return Ok(owned);
+    }
+    let generation = state.catalog.owners_generation();
+    let id = user_id.to_owned();
+    let owned = state
+        .db
+        .run(move |conn| Ok(crate::library::owned_by(conn, &id)?))
+        .await?;
+    let owned = std::sync::Arc::new(owned);
+    state
+        .catalog
+        .store_owned(user_id.to_owned(), generation, owned.clone());
+    Ok(owned)
 }
 
 /// Lists products: published ones for everybody, every status for admins (`all`).
@@ -195,9 +200,20 @@ async fn list_parsed(
     })
 }
 
-/// A product that `user` may see: published ones for everybody; drafts and archived ones only
-/// for admins and for users who own them. Anything else is "not found", not "forbidden", so
-/// unpublished slugs do not leak.
+/// Whether `user` may see `row`: published products everybody; drafts and archived ones only
+/// admins and users who own them. Anything else is "not found", not "forbidden", so unpublished
+/// slugs do not leak.
+fn visible(row: &ProductRow, user: Option<&AuthUser>, owned: bool) -> Result<(), ApiError> {
+    let is_admin = user.is_some_and(|u| u.role == shared_types::Role::Admin);
+    if row.status == ProductStatus::Published.as_str() || owned || is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("product"))
+    }
+}
+
+/// The product at `slug` if `user` may see it, and whether `user` owns it, read from the
+/// database now: for checkout, which must charge today's price.
 pub async fn visible_product(
     state: &AppState,
     user: Option<&AuthUser>,
@@ -215,20 +231,47 @@ pub async fn visible_product(
                 Some(u) => crate::library::has_live_entitlement(conn, &u.id, &row.id)?,
                 None => false,
             };
-            let is_admin = user
-                .as_ref()
-                .is_some_and(|u| u.role == shared_types::Role::Admin);
-            if row.status == ProductStatus::Published.as_str() || owned || is_admin {
-                Ok((row, owned))
-            } else {
-                Err(ApiError::NotFound("product"))
-            }
+            visible(&row, user.as_ref(), owned)?;
+            Ok((row, owned))
         })
         .await
 }
 
+/// [`visible_product`] from the catalog cache when it is fresh: for the product page and
+/// download links (the download itself checks the entitlement in the database again).
+pub async fn visible_product_cached(
+    state: &AppState,
+    user: Option<&AuthUser>,
+    slug: String,
+) -> Result<(std::sync::Arc<ProductRow>, bool), ApiError> {
+    if Slug::parse(&slug).is_err() {
+        return Err(ApiError::NotFound("product"));
+    }
+    let row = match state.catalog.product(&slug) {
+        Some(row) => row,
+        None => {
+            let generation = state.catalog.products_generation();
+            let row = state
+                .db
+                .run(move |conn| {
+                    repo::find_by_slug(conn, &slug)?.ok_or(ApiError::NotFound("product"))
+                })
+                .await?;
+            let row = std::sync::Arc::new(row);
+            state.catalog.store_product(generation, row.clone());
+            row
+        }
+    };
+    let owned = match user {
+        Some(u) => owned_by(state, &u.id).await?.contains(&row.id),
+        None => false,
+    };
+    visible(&row, user, owned)?;
+    Ok((row, owned))
+}
+
 pub async fn get(state: &AppState, user: &MaybeUser, slug: String) -> Result<Product, ApiError> {
-    let (row, owned) = visible_product(state, user.0.as_ref(), slug).await?;
+    let (row, owned) = visible_product_cached(state, user.0.as_ref(), slug).await?;
     Ok(to_dto(&state.settings, &row, owned))
 }
 

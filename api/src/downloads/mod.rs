@@ -31,7 +31,7 @@ pub async fn issue_token(
     user: &AuthUser,
     slug: String,
 ) -> Result<DownloadTokenResponse, ApiError> {
-    let (row, entitled) = crate::catalog::visible_product(state, Some(user), slug).await?;
+    let (row, entitled) = crate::catalog::visible_product_cached(state, Some(user), slug).await?;
     if !may_download(&row, user.role, entitled) {
         return Err(ApiError::NotPurchased);
     }
