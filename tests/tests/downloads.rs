@@ -11,6 +11,7 @@ backend_tests!(
     expired_forged_and_stale_links_are_refused,
     downloads_are_recorded,
     a_download_whose_file_is_gone_fails_and_is_not_counted,
+    download_records_commit_alike_on_both_backends,
     svg_previews_are_served_sandboxed,
     two_products_with_the_same_file_name_keep_their_own_bytes,
 );
@@ -279,6 +280,33 @@ async fn a_download_whose_file_is_gone_fails_and_is_not_counted(app: TestApp) {
         0,
         "a download that never started is not counted"
     );
+}
+
+/// A download's record does not wait for the disk on either backend (SQLite's WAL with
+/// synchronous NORMAL; PostgreSQL's synchronous_commit off, for these records only).
+async fn download_records_commit_alike_on_both_backends(app: TestApp) {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        setting: String,
+    }
+    let sql = match app.backend {
+        Backend::Postgres => "SELECT current_setting('synchronous_commit') AS setting",
+        Backend::Sqlite => "SELECT CAST(synchronous AS TEXT) AS setting FROM pragma_synchronous",
+    };
+    let ask = move |conn: &mut folio_api::db::DbConnection| {
+        Ok(diesel::sql_query(sql).get_result::<Setting>(conn)?.setting)
+    };
+    let (records, others) = (
+        app.state.db.record(ask).await.unwrap(),
+        app.state.db.run(ask).await.unwrap(),
+    );
+    match app.backend {
+        Backend::Postgres => assert_eq!((records.as_str(), others.as_str()), ("off", "on")),
+        // 1 is NORMAL, on every connection.
+        Backend::Sqlite => assert_eq!((records.as_str(), others.as_str()), ("1", "1")),
+    }
 }
 
 async fn svg_previews_are_served_sandboxed(app: TestApp) {

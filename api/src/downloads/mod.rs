@@ -179,7 +179,7 @@ fn access(
 }
 
 /// Checks the entitlement again (a refund between issue and use revokes at once), works out
-/// what to send and records the download: one database job, on SQLite's writer thread.
+/// what to send and records the download: one database job ([`crate::db::Db::record`]).
 fn grant(
     conn: &mut crate::db::DbConnection,
     claims: &crate::auth::tokens::DownloadClaims,
@@ -231,7 +231,7 @@ pub async fn serve(
     let user_id = claims.sub.clone();
     let (row, plan, event) = state
         .db
-        .write(move |conn| grant(conn, &claims, range.as_deref(), if_range.as_deref()))
+        .record(move |conn| grant(conn, &claims, range.as_deref(), if_range.as_deref()))
         .await?;
 
     if let Some(prefix) = &state.settings.download_accel_prefix {
@@ -274,7 +274,7 @@ pub async fn serve(
 async fn unrecord(state: &AppState, event: String) {
     let deleted = state
         .db
-        .write(move |conn| {
+        .record(move |conn| {
             diesel::delete(download_events::table.find(event)).execute(conn)?;
             Ok(())
         })
