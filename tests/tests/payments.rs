@@ -25,6 +25,7 @@ backend_tests!(
     expired_sessions_expire_their_order,
     users_see_only_their_own_orders_and_sessions,
     the_catalog_shows_a_purchase_and_a_refund_at_once,
+    two_checkouts_paid_for_one_product_give_one_entitlement,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -411,6 +412,25 @@ async fn buy(app: &TestApp, shopper: &str, slug: &str) -> Value {
     assert!(app.emulator.wait_idle(WAIT).await);
     assert_eq!(can_download(app, shopper, slug).await, StatusCode::OK);
     started
+}
+
+/// Two tabs, two checkouts, both paid: both orders are paid (the money was taken twice, an
+/// admin can refund one) and the shopper holds one entitlement.
+async fn two_checkouts_paid_for_one_product_give_one_entitlement(app: TestApp) {
+    paid_product(&app, "Twice", "3.00").await;
+    let shopper = app.customer("shopper@example.com").await.access_token;
+    let first = start_checkout(&app, &shopper, "twice").await;
+    let second = start_checkout(&app, &shopper, "twice").await;
+    for started in [&first, &second] {
+        app.emulator
+            .pay(started["session_id"].as_str().unwrap())
+            .unwrap();
+    }
+    assert!(app.emulator.wait_idle(WAIT).await);
+    assert_eq!(paid_orders(&app).await, 2);
+    assert_eq!(live_entitlements(&app).await, 1);
+    assert_eq!(app.count("entitlements").await, 1);
+    assert_eq!(can_download(&app, &shopper, "twice").await, StatusCode::OK);
 }
 
 async fn an_admin_refund_revokes_at_once_and_the_later_webhook_is_a_no_op(app: TestApp) {

@@ -6,7 +6,6 @@ use diesel::prelude::*;
 use shared_types::OrderStatus;
 
 use crate::db::{new_id, DbConnection};
-use crate::error::is_unique_violation;
 use crate::pagination::Cursor;
 use crate::schema::{entitlements, orders, products, stripe_events, users};
 
@@ -145,23 +144,25 @@ pub fn grant(
     if revived == 1 {
         return Ok(());
     }
-    // A savepoint: on PostgreSQL a failed statement would otherwise abort the whole transaction.
-    let inserted = conn.transaction(|conn| {
-        diesel::insert_into(entitlements::table)
-            .values((
-                entitlements::id.eq(new_id()),
-                entitlements::user_id.eq(user_id),
-                entitlements::product_id.eq(product_id),
-                entitlements::order_id.eq(Some(order_id)),
-                entitlements::granted_at.eq(now),
-            ))
-            .execute(conn)
-    });
-    match inserted {
-        // Already owned through another order (two checkouts paid): one entitlement is enough.
-        Err(e) if is_unique_violation(&e) => Ok(()),
-        other => other.map(drop),
+    // Already owned through another order (two checkouts paid): one entitlement is enough. One
+    // statement, where catching the unique violation needed a savepoint around it (on
+    // PostgreSQL a failed statement aborts the whole transaction): two round trips fewer.
+    let insert = diesel::insert_into(entitlements::table)
+        .values((
+            entitlements::id.eq(new_id()),
+            entitlements::user_id.eq(user_id),
+            entitlements::product_id.eq(product_id),
+            entitlements::order_id.eq(Some(order_id)),
+            entitlements::granted_at.eq(now),
+        ))
+        .on_conflict((entitlements::user_id, entitlements::product_id))
+        .do_nothing();
+    // The multi-backend connection cannot build ON CONFLICT: each backend is asked directly.
+    match conn {
+        DbConnection::Postgresql(c) => insert.execute(c),
+        DbConnection::Sqlite(c) => insert.execute(c),
     }
+    .map(drop)
 }
 
 /// Revokes the access an order gave.
@@ -197,21 +198,21 @@ pub fn record_event(
     event_type: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let inserted = conn.transaction(|conn| {
-        diesel::insert_into(stripe_events::table)
-            .values((
-                stripe_events::id.eq(id),
-                stripe_events::event_type.eq(event_type),
-                stripe_events::received_at.eq(now),
-                stripe_events::processed_at.eq(Some(now)),
-            ))
-            .execute(conn)
-    });
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e),
-    }
+    let insert = diesel::insert_into(stripe_events::table)
+        .values((
+            stripe_events::id.eq(id),
+            stripe_events::event_type.eq(event_type),
+            stripe_events::received_at.eq(now),
+            stripe_events::processed_at.eq(Some(now)),
+        ))
+        .on_conflict(stripe_events::id)
+        .do_nothing();
+    // One statement (a caught unique violation needed a savepoint around it on PostgreSQL).
+    let inserted = match conn {
+        DbConnection::Postgresql(c) => insert.execute(c),
+        DbConnection::Sqlite(c) => insert.execute(c),
+    }?;
+    Ok(inserted == 1)
 }
 
 pub struct OrderFilter<'a> {
