@@ -71,7 +71,8 @@ impl Page {
     /// The body for a caller who owns `owned` (product ids): only those items are serialized
     /// again.
     pub fn body_for(&self, owned: &HashSet<String>) -> Bytes {
-        if owned.is_empty() {
+        // Most callers own nothing on most pages.
+        if !self.items.iter().any(|item| owned.contains(&item.id)) {
             return self.body.clone();
         }
         let fragments: Vec<Bytes> = self
@@ -290,6 +291,39 @@ mod tests {
         assert!(cache.owned("u").is_none());
         cache.store_owned("u".into(), generation, Arc::default());
         assert!(cache.owned("u").is_none(), "read before the change");
+    }
+
+    fn product(id: &str) -> Product {
+        Product {
+            id: id.into(),
+            slug: id.into(),
+            title: id.into(),
+            description: String::new(),
+            price: shared_types::Money::new(100, Default::default()),
+            is_free: false,
+            status: shared_types::ProductStatus::Published,
+            preview_url: None,
+            file: shared_types::ProductFile {
+                name: "f.pdf".into(),
+                size: 1,
+                content_type: "application/pdf".into(),
+            },
+            owned: false,
+            sales: None,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn only_pages_with_something_the_caller_owns_are_written_again() {
+        let page = Page::new(vec![product("a"), product("b")], None);
+        let elsewhere = page.body_for(&HashSet::from(["c".to_owned()]));
+        assert_eq!(elsewhere.as_ptr(), page.body.as_ptr(), "the shared body itself");
+        let mine = page.body_for(&HashSet::from(["b".to_owned()]));
+        let parsed: shared_types::ProductPage = serde_json::from_slice(&mine).unwrap();
+        let owned: Vec<bool> = parsed.items.iter().map(|p| p.owned).collect();
+        assert_eq!(owned, [false, true]);
     }
 
     #[test]
