@@ -390,7 +390,11 @@ impl Storage {
         key: &str,
         range: Option<std::ops::Range<u64>>,
     ) -> Result<BoxStream<'static, Result<Bytes, object_store::Error>>, object_store::Error> {
-        if let Some(file) = self.local_dir.as_deref().and_then(|dir| open_cached(dir, key)) {
+        if let Some(file) = self
+            .local_dir
+            .as_deref()
+            .and_then(|dir| open_cached(dir, key))
+        {
             // fstat of an open file reads the inode in memory.
             if let Ok(size) = file.metadata().map(|m| m.len()) {
                 let range = range.clone().unwrap_or(0..size);
