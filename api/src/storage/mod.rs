@@ -93,40 +93,39 @@ fn file_stream_reading(
             }
             buf.truncate(len);
             let pos = st.pos;
-            if st.try_cached {
-                match read_cached(&file, &mut buf, pos) {
-                    Ok(n) if n > 0 => {
-                        // Possibly short: the rest was not cached, or is read next time.
-                        buf.truncate(n);
-                        let chunk = buf.freeze();
-                        st.file = Some(file);
-                        st.pos += n as u64;
-                        st.pending = chunk.clone();
-                        st.buffer = Some(chunk);
-                        let slice = st.pending.split_to(st.pending.len().min(SEND_SLICE));
-                        return Ok(Some((slice, st)));
-                    }
-                    // Not cached (or the end came early: the blocking read reports that).
-                    Ok(_) => {}
-                    Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {}
-                    Err(_) => st.try_cached = false,
+            // Ok: read from the page cache (possibly short: the rest was not cached, or is read
+            // next time); Err: the buffer back, for the blocking pool.
+            let cached = match st.try_cached.then(|| read_cached(&file, &mut buf, pos)) {
+                Some(Ok(n)) if n > 0 => {
+                    buf.truncate(n);
+                    Ok(buf.freeze())
                 }
-            }
-            let (file, chunk) = tokio::task::spawn_blocking(move || {
-                file.read_exact_at(&mut buf, pos)?;
-                Ok::<_, std::io::Error>((file, buf.freeze()))
-            })
-            .await
-            .map_err(|e| object_store::Error::Generic {
-                store: "LocalFileSystem",
-                source: Box::new(e),
-            })?
-            .map_err(|e| object_store::Error::Generic {
-                store: "LocalFileSystem",
-                source: Box::new(e),
-            })?;
+                // Not cached (or the end came early: the blocking read reports that).
+                Some(Ok(_)) | None => Err(buf),
+                Some(Err(e)) if e.raw_os_error() == Some(libc::EAGAIN) => Err(buf),
+                Some(Err(_)) => {
+                    st.try_cached = false;
+                    Err(buf)
+                }
+            };
+            let (file, chunk) = match cached {
+                Ok(chunk) => (file, chunk),
+                Err(mut buf) => tokio::task::spawn_blocking(move || {
+                    file.read_exact_at(&mut buf, pos)?;
+                    Ok::<_, std::io::Error>((file, buf.freeze()))
+                })
+                .await
+                .map_err(|e| object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(e),
+                })?
+                .map_err(|e| object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(e),
+                })?,
+            };
             st.file = Some(file);
-            st.pos += len as u64;
+            st.pos += chunk.len() as u64;
             st.pending = chunk.clone();
             st.buffer = Some(chunk);
         }
