@@ -105,7 +105,9 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> 
     // Database calls and file reads run on each worker's blocking threads. actix allows 512
     // of them by default; under a 200-connection soak they grew to ~400 threads, all but a
     // pool's worth waiting for a connection, and their malloc arenas took RSS from 100 to
-    // 340 MB. Enough for every pooled connection plus file reads; the rest queue cheaply.
+    // 340 MB. Enough for every pooled connection plus 16 more: for file opens and reads that
+    // would wait for the disk (cached ones run on the worker), and on PostgreSQL for the pool of
+    // download records (half the size, `Db::record`). The rest queue cheaply.
     let blocking_threads = state.settings.db_pool_size as usize + 16;
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {

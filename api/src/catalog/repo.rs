@@ -121,14 +121,9 @@ pub fn insert(conn: &mut DbConnection, row: &ProductRow) -> QueryResult<()> {
         .map(drop)
 }
 
-/// One multi-row INSERT; the multi-backend connection cannot batch, so each backend is asked
-/// directly.
+/// One multi-row INSERT.
 pub fn insert_many(conn: &mut DbConnection, rows: &[ProductRow]) -> QueryResult<()> {
-    match conn {
-        DbConnection::Postgresql(c) => diesel::insert_into(products::table).values(rows).execute(c),
-        DbConnection::Sqlite(c) => diesel::insert_into(products::table).values(rows).execute(c),
-    }
-    .map(drop)
+    crate::execute_on_backend!(conn, diesel::insert_into(products::table).values(rows)).map(drop)
 }
 
 pub fn update(conn: &mut DbConnection, id: &str, changes: &ProductChanges) -> QueryResult<usize> {

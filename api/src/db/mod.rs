@@ -126,6 +126,7 @@ impl ManageConnection for Manager {
 }
 
 pub type DbPool = Pool<Manager>;
+pub type PooledDb = PooledConnection<Manager>;
 
 /// Sets `synchronous_commit = off` on each new connection of the pool it is given to.
 #[derive(Debug)]
@@ -137,7 +138,18 @@ impl diesel::r2d2::CustomizeConnection<DbConnection, diesel::r2d2::Error> for As
             .map_err(diesel::r2d2::Error::QueryError)
     }
 }
-pub type PooledDb = PooledConnection<Manager>;
+
+/// Executes `$query` on the backend's own connection, for SQL the multi-backend connection cannot
+/// build (multi-row inserts, `ON CONFLICT`).
+#[macro_export]
+macro_rules! execute_on_backend {
+    ($conn:expr, $query:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgresql(c) => $query.execute(c),
+            $crate::db::DbConnection::Sqlite(c) => $query.execute(c),
+        }
+    };
+}
 
 /// Handle to the pool. Cheap to clone.
 #[derive(Clone)]

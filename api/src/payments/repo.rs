@@ -157,12 +157,7 @@ pub fn grant(
         ))
         .on_conflict((entitlements::user_id, entitlements::product_id))
         .do_nothing();
-    // The multi-backend connection cannot build ON CONFLICT: each backend is asked directly.
-    match conn {
-        DbConnection::Postgresql(c) => insert.execute(c),
-        DbConnection::Sqlite(c) => insert.execute(c),
-    }
-    .map(drop)
+    crate::execute_on_backend!(conn, insert).map(drop)
 }
 
 /// Revokes the access an order gave.
@@ -208,10 +203,7 @@ pub fn record_event(
         .on_conflict(stripe_events::id)
         .do_nothing();
     // One statement (a caught unique violation needed a savepoint around it on PostgreSQL).
-    let inserted = match conn {
-        DbConnection::Postgresql(c) => insert.execute(c),
-        DbConnection::Sqlite(c) => insert.execute(c),
-    }?;
+    let inserted = crate::execute_on_backend!(conn, insert)?;
     Ok(inserted == 1)
 }
 
