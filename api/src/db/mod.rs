@@ -538,13 +538,35 @@ mod tests {
         #[actix_web::test]
         async fn a_panicking_write_fails_its_batch_and_the_writer_goes_on() {
             let db = database("panic");
-            let panicking = db.write(|conn| -> Result<(), ApiError> {
-                insert(conn, "before-the-panic")?;
-                panic!("a bug in a write")
+            // The first write holds the writer thread while the next three queue up behind it,
+            // so those three run as one batch.
+            let first = db.write(|conn| {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                insert(conn, "first")
             });
-            assert!(matches!(panicking.await, Err(ApiError::Internal(_))));
-            db.write(|conn| insert(conn, "after")).await.unwrap();
-            assert_eq!(ids(&db).await, vec!["after".to_owned()]);
+            let queued = async {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                futures_util::future::join3(
+                    db.write(|conn| insert(conn, "same-batch-before")),
+                    db.write(|conn| -> Result<(), ApiError> {
+                        insert(conn, "the-panicking-write")?;
+                        panic!("a bug in a write")
+                    }),
+                    db.write(|conn| insert(conn, "same-batch-after")),
+                )
+                .await
+            };
+            let (first, (before, panicking, after)) = futures_util::join!(first, queued);
+            first.unwrap();
+            for result in [before, panicking, after] {
+                assert!(matches!(result, Err(ApiError::Internal(_))), "{result:?}");
+            }
+            db.write(|conn| insert(conn, "later")).await.unwrap();
+            assert_eq!(
+                ids(&db).await,
+                ["first", "later"],
+                "the batch was rolled back"
+            );
         }
     }
 }
