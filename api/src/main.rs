@@ -126,8 +126,8 @@ fn demo(settings: &Settings) -> anyhow::Result<()> {
     let rows = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(folio_api::catalog::demo::build(&storage))?;
-    let inserted = folio_api::catalog::demo::insert_if_empty(&mut conn, &rows)?;
+        .block_on(folio_api::catalog::seed::demo::build(&storage))?;
+    let inserted = folio_api::catalog::seed::demo::insert_if_empty(&mut conn, &rows)?;
     println!("added {inserted} demo products (edit or archive them as an admin)");
     Ok(())
 }

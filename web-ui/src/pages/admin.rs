@@ -174,12 +174,15 @@ pub fn EditProduct() -> impl IntoView {
     });
     let find = move |page: ProductPage| {
         let id = id.get_untracked();
-        page.items.into_iter().find(|p| p.id == id).ok_or(ApiError {
-            status: 404,
-            code: "not_found".into(),
-            message: "That product does not exist.".into(),
-            fields: Vec::new(),
-        })
+        page.items
+            .into_iter()
+            .find(|p| p.id.as_str() == id)
+            .ok_or(ApiError {
+                status: 404,
+                code: "not_found".into(),
+                message: "That product does not exist.".into(),
+                fields: Vec::new(),
+            })
     };
     view! {
         <RequireAdmin>
@@ -512,7 +515,7 @@ fn OrderTable() -> impl IntoView {
                                 let paid = o.status == shared_types::OrderStatus::Paid;
                                 let for_refund = o.clone();
                                 view! {
-                                    <tr class="admin-order" data-order=o.id.clone()>
+                                    <tr class="admin-order" data-order=o.id.to_string()>
                                         <td>{date(&o.created_at)}</td>
                                         <td>{o.buyer_email.clone().unwrap_or_default()}</td>
                                         <td>{o.product.title.clone()}</td>
