@@ -137,6 +137,47 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// None in development without STRIPE_SECRET_KEY: `folio serve` starts the emulator.
     pub stripe: Option<StripeSettings>,
+    pub mail: MailSettings,
+    pub jobs: JobSettings,
+    /// Lifetime of a mailed sign-in or password-reset link.
+    pub link_ttl_secs: i64,
+    /// How long a guest's browser may follow its checkout to the file.
+    pub guest_access_secs: i64,
+    /// Sign-in-link and reset requests per email address per hour (and ten times that per
+    /// client address).
+    pub mail_link_rate_limit_per_hour: u32,
+}
+
+/// Where mail goes.
+#[derive(Debug, Clone)]
+pub enum MailTransport {
+    /// An SMTP server (`FOLIO_SMTP_URL`, as lettre reads it: `smtps://user:pass@host:465`,
+    /// `smtp://host:587?tls=required`, `smtp://host:25`).
+    Smtp(Secret),
+    /// Development without SMTP: files in this folder, read by admins in the web UI.
+    Mailbox(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    /// `Name <address>` or an address.
+    pub from: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Jobs run at once on this node.
+    pub workers: u32,
+    /// Attempts before a job is left as failed.
+    pub max_attempts: i32,
+    /// The first retry's delay; each next one doubles (with jitter), up to an hour.
+    pub retry_base_ms: u64,
+    /// How long a claimed job is a worker's before another may take it (a crashed node's jobs
+    /// run again after this).
+    pub lease_secs: u64,
+    /// How often an idle worker looks for due jobs (a job enqueued on this node wakes it).
+    pub poll_ms: u64,
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -281,6 +322,56 @@ pub mod vars {
         "https://api.stripe.com/",
         "Stripe API base URL (tests point it at the emulator)",
     );
+    pub const SMTP_URL: Setting = Setting::described(
+        "FOLIO_SMTP_URL",
+        "(none: a dev mailbox under <FOLIO_DATA_DIR>/mail)",
+        "SMTP server for mail, e.g. `smtps://user:pass@host:465` or `smtp://host:587?tls=required`; required in production",
+    );
+    pub const MAIL_FROM: Setting = Setting::value(
+        "FOLIO_MAIL_FROM",
+        "Folio <folio@localhost>",
+        "sender of every message; set a real one in production",
+    );
+    pub const JOB_WORKERS: Setting = Setting::value(
+        "FOLIO_JOB_WORKERS",
+        "2",
+        "background jobs run at once per node",
+    );
+    pub const JOB_MAX_ATTEMPTS: Setting = Setting::value(
+        "FOLIO_JOB_MAX_ATTEMPTS",
+        "8",
+        "attempts before a job is left as failed (an admin can retry it)",
+    );
+    pub const JOB_RETRY_BASE_MS: Setting = Setting::value(
+        "FOLIO_JOB_RETRY_BASE_MS",
+        "5000",
+        "delay before a failed job's first retry; doubling, with jitter, up to an hour",
+    );
+    pub const JOB_LEASE_SECS: Setting = Setting::value(
+        "FOLIO_JOB_LEASE_SECS",
+        "120",
+        "how long a running job is its node's before another may run it again",
+    );
+    pub const JOB_POLL_MS: Setting = Setting::value(
+        "FOLIO_JOB_POLL_MS",
+        "1000",
+        "how often an idle node looks for due jobs",
+    );
+    pub const LINK_TTL_SECS: Setting = Setting::value(
+        "FOLIO_LINK_TTL_SECS",
+        "900",
+        "lifetime of a mailed sign-in or password-reset link",
+    );
+    pub const GUEST_ACCESS_SECS: Setting = Setting::value(
+        "FOLIO_GUEST_ACCESS_SECS",
+        "3600",
+        "how long a guest's browser may follow its checkout to the file",
+    );
+    pub const MAIL_LINK_RATE_LIMIT: Setting = Setting::value(
+        "FOLIO_MAIL_LINK_RATE_LIMIT",
+        "5",
+        "sign-in-link and reset requests per email per hour (ten times that per client IP)",
+    );
     pub const RUST_LOG: Setting =
         Setting::value("RUST_LOG", "info", "log filter (tracing-subscriber syntax)");
 
@@ -307,6 +398,16 @@ pub mod vars {
         &STRIPE_SECRET_KEY,
         &STRIPE_WEBHOOK_SECRET,
         &STRIPE_API_BASE,
+        &SMTP_URL,
+        &MAIL_FROM,
+        &JOB_WORKERS,
+        &JOB_MAX_ATTEMPTS,
+        &JOB_RETRY_BASE_MS,
+        &JOB_LEASE_SECS,
+        &JOB_POLL_MS,
+        &LINK_TTL_SECS,
+        &GUEST_ACCESS_SECS,
+        &MAIL_LINK_RATE_LIMIT,
         &RUST_LOG,
     ];
 }
@@ -501,6 +602,39 @@ impl Settings {
             }
         }
 
+        let mail_from: String = r.parse(&MAIL_FROM);
+        if mail_from.trim().is_empty() || !mail_from.contains('@') {
+            r.problem(format!(
+                "FOLIO_MAIL_FROM: `{mail_from}` is not an address (`Name <shop@example.com>`)"
+            ));
+        }
+        let transport = match r.raw(&SMTP_URL) {
+            Some(url) => {
+                let ok = ["smtp://", "smtps://"].iter().any(|p| url.starts_with(p))
+                    && Url::parse(&url).is_ok_and(|u| u.host().is_some());
+                if !ok {
+                    // Never echo it: it may hold a password.
+                    r.problem(
+                        "FOLIO_SMTP_URL must be an smtp:// or smtps:// URL with a host".into(),
+                    );
+                }
+                MailTransport::Smtp(Secret(url.into_bytes()))
+            }
+            None => {
+                if production {
+                    r.problem("FOLIO_SMTP_URL is required when FOLIO_ENV=production".into());
+                }
+                MailTransport::Mailbox(data_dir.join("mail"))
+            }
+        };
+        let jobs = JobSettings {
+            workers: r.positive(&JOB_WORKERS),
+            max_attempts: r.positive(&JOB_MAX_ATTEMPTS),
+            retry_base_ms: r.positive(&JOB_RETRY_BASE_MS),
+            lease_secs: r.positive(&JOB_LEASE_SECS),
+            poll_ms: r.positive(&JOB_POLL_MS),
+        };
+
         let settings = Settings {
             environment,
             database_url,
@@ -521,6 +655,14 @@ impl Settings {
             download_accel_prefix,
             log_format,
             stripe,
+            mail: MailSettings {
+                transport,
+                from: mail_from,
+            },
+            jobs,
+            link_ttl_secs: r.positive(&LINK_TTL_SECS),
+            guest_access_secs: r.positive(&GUEST_ACCESS_SECS),
+            mail_link_rate_limit_per_hour: r.positive(&MAIL_LINK_RATE_LIMIT),
         };
         if r.problems.is_empty() {
             Ok(settings)
@@ -671,6 +813,12 @@ mod tests {
                 .any(|p| p.contains("FOLIO_PUBLIC_URL is required")),
             "{problems:?}"
         );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("FOLIO_SMTP_URL is required")),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -694,6 +842,10 @@ mod tests {
             ("DATABASE_URL", "postgres://folio:hunter2@db/folio"),
             ("STRIPE_SECRET_KEY", "sk_live_abcdefabcdef"),
             ("STRIPE_WEBHOOK_SECRET", "whsec_old,whsec_new"),
+            (
+                "FOLIO_SMTP_URL",
+                "smtps://shop:mailpass42@mail.example.com:465",
+            ),
         ])
         .unwrap();
         assert!(s.https());
@@ -701,6 +853,10 @@ mod tests {
         assert!(!debug.contains("0123456789abcdef"));
         assert!(!debug.contains("hunter2"));
         assert!(!debug.contains("sk_live") && !debug.contains("whsec"));
+        assert!(
+            !debug.contains("mailpass42"),
+            "the SMTP password stays hidden"
+        );
         assert_eq!(s.stripe.unwrap().webhook_secrets.len(), 2);
     }
 

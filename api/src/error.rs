@@ -55,6 +55,18 @@ pub enum ApiError {
     AlreadyOwned,
     #[error("only a paid order can be refunded; this one is {}", .0.as_str())]
     OrderNotRefundable(shared_types::OrderStatus),
+    #[error("receipts are for paid orders; this one is {}", .0.as_str())]
+    OrderNotPaid(shared_types::OrderStatus),
+    #[error("only a failed job can be retried")]
+    JobNotFailed,
+    #[error("this link has expired: ask for a new one")]
+    LinkExpired,
+    #[error("this link was used already: ask for a new one")]
+    LinkUsed,
+    #[error("this link is not one Folio sent: ask for a new one")]
+    LinkInvalid,
+    #[error("sign in, or give an email address to buy without an account")]
+    SignInOrGiveEmail,
     #[error("the payment provider could not complete the request; try again later")]
     PaymentProvider(#[source] crate::payments::gateway::GatewayError),
     #[error("the webhook signature is invalid: {0}")]
@@ -103,6 +115,12 @@ impl ApiError {
             ApiError::FreeItem => "free_item",
             ApiError::AlreadyOwned => "already_owned",
             ApiError::OrderNotRefundable(_) => "order_not_refundable",
+            ApiError::JobNotFailed => "job_not_failed",
+            ApiError::OrderNotPaid(_) => "order_not_paid",
+            ApiError::LinkExpired => "link_expired",
+            ApiError::LinkUsed => "link_used",
+            ApiError::LinkInvalid => "link_invalid",
+            ApiError::SignInOrGiveEmail => "unauthenticated",
             ApiError::PaymentProvider(_) => "payment_provider_error",
             ApiError::InvalidSignature(_) => "invalid_signature",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
@@ -160,6 +178,10 @@ impl ResponseError for ApiError {
             ApiError::FreeItem | ApiError::AlreadyOwned | ApiError::OrderNotRefundable(_) => {
                 StatusCode::CONFLICT
             }
+            ApiError::JobNotFailed | ApiError::OrderNotPaid(_) => StatusCode::CONFLICT,
+            ApiError::LinkExpired | ApiError::LinkUsed => StatusCode::GONE,
+            // The token is the caller's only credential here.
+            ApiError::LinkInvalid | ApiError::SignInOrGiveEmail => StatusCode::UNAUTHORIZED,
             ApiError::PaymentProvider(_) => StatusCode::BAD_GATEWAY,
             ApiError::InvalidSignature(_) => StatusCode::BAD_REQUEST,
             ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -6,7 +6,9 @@ pub mod config;
 pub mod db;
 pub mod downloads;
 pub mod error;
+pub mod jobs;
 pub mod library;
+pub mod mail;
 pub mod openapi;
 pub mod operations;
 pub mod ops;
@@ -43,6 +45,14 @@ pub struct AppState {
     pub auth_limiter: Arc<RateLimiter>,
     pub payments: Arc<payments::Payments>,
     pub catalog: Arc<catalog::cache::CatalogCache>,
+    pub mailer: Arc<mail::Mailer>,
+    /// Wakes this node's job workers after a commit that enqueued work.
+    pub wake: Arc<jobs::Wake>,
+    /// Mailed-link requests per email address and per client.
+    pub link_limiter_by_email: Arc<RateLimiter<String>>,
+    pub link_limiter_by_ip: Arc<RateLimiter>,
+    /// Receipt resends per order.
+    pub receipt_limiter: Arc<RateLimiter<shared_types::OrderId>>,
 }
 
 impl AppState {
@@ -57,6 +67,15 @@ impl AppState {
             keys: Arc::new(Keys::new(&settings)),
             auth_limiter: Arc::new(RateLimiter::per_minute(settings.auth_rate_limit_per_minute)),
             catalog: Arc::default(),
+            mailer: Arc::new(mail::Mailer::new(&settings)?),
+            wake: Arc::default(),
+            link_limiter_by_email: Arc::new(RateLimiter::per_hour(
+                settings.mail_link_rate_limit_per_hour,
+            )),
+            link_limiter_by_ip: Arc::new(RateLimiter::per_hour(
+                settings.mail_link_rate_limit_per_hour.saturating_mul(10),
+            )),
+            receipt_limiter: Arc::new(RateLimiter::per_hour(3)),
             storage,
             settings: Arc::new(settings),
         })
@@ -100,6 +119,7 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> 
     // (cached ones run on the worker), and on PostgreSQL for the pool of download records (half
     // the size, `Db::record`). The rest queue cheaply.
     let blocking_threads = state.settings.db_pool_size as usize + 16;
+    jobs::worker::start(&state);
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

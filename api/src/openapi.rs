@@ -106,6 +106,30 @@ impl Modify for Limits {
                     Some(Password::MAX_CHARS),
                 )],
             ),
+            (
+                "EmailRequest",
+                "email",
+                &[
+                    Limit::Length(Some(1), Some(Email::MAX_CHARS)),
+                    Limit::Pattern(Email::PATTERN),
+                ],
+            ),
+            (
+                "CheckoutRequest",
+                "email",
+                &[
+                    Limit::Length(Some(1), Some(Email::MAX_CHARS)),
+                    Limit::Pattern(Email::PATTERN),
+                ],
+            ),
+            (
+                "ResetPasswordRequest",
+                "password",
+                &[Limit::Length(
+                    Some(Password::MIN_CHARS),
+                    Some(Password::MAX_CHARS),
+                )],
+            ),
             ("UpdateProductRequest", "title", &title),
             ("CreateProductForm", "title", &title),
             (

@@ -13,7 +13,7 @@ use actix_web::{web, HttpResponse, Route};
 use utoipa::OpenApi;
 
 use crate::error::ApiError;
-use crate::{auth, catalog, downloads, library, ops, payments};
+use crate::{auth, catalog, downloads, jobs, library, mail, ops, payments};
 
 /// The prefix of the routes that need the admin role.
 pub const ADMIN_PREFIX: &str = "/api/v1/admin";
@@ -45,6 +45,10 @@ operations! {
     auth::routes::refresh,
     auth::routes::logout,
     auth::routes::me,
+    auth::routes::request_email_link,
+    auth::routes::redeem_email_link,
+    auth::routes::request_password_reset,
+    auth::routes::confirm_password_reset,
     catalog::routes::list_products,
     catalog::routes::get_product,
     downloads::routes::issue_download_token,
@@ -59,10 +63,16 @@ operations! {
     catalog::admin_routes::replace_product_preview,
     payments::routes::start_checkout,
     payments::routes::get_checkout_session,
+    payments::routes::issue_session_download_token,
+    payments::routes::resend_own_receipt,
+    payments::routes::resend_receipt,
     payments::routes::list_own_orders,
     payments::routes::receive_stripe_webhook,
     payments::routes::list_all_orders,
     payments::routes::refund_order,
+    jobs::routes::list_jobs,
+    jobs::routes::retry_job,
+    mail::routes::list_mailbox,
     ops::healthz,
     ops::readyz,
     ops::client_config,

@@ -24,6 +24,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        payload -> Text,
+        dedupe_key -> Nullable<Text>,
+        run_at -> Timestamp,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        last_error -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        done_at -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    one_time_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     orders (id) {
         id -> Text,
         user_id -> Text,
@@ -86,10 +116,11 @@ diesel::table! {
     users (id) {
         id -> Text,
         email -> Text,
-        password_hash -> Text,
+        password_hash -> Nullable<Text>,
         role -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        email_verified_at -> Nullable<Timestamp>,
     }
 }
 
@@ -98,6 +129,7 @@ diesel::joinable!(download_events -> users (user_id));
 diesel::joinable!(entitlements -> orders (order_id));
 diesel::joinable!(entitlements -> products (product_id));
 diesel::joinable!(entitlements -> users (user_id));
+diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::joinable!(orders -> products (product_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
@@ -105,6 +137,8 @@ diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     download_events,
     entitlements,
+    jobs,
+    one_time_tokens,
     orders,
     products,
     refresh_tokens,

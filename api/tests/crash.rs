@@ -33,6 +33,8 @@ struct Setup {
     database_url: String,
     port: u16,
     stripe_base: String,
+    /// Where mail goes (the dev mailbox without it).
+    smtp_url: Option<String>,
     /// Dropped with the setup (PostgreSQL).
     _pg: Option<folio_testkit::Database>,
 }
@@ -56,8 +58,14 @@ impl Setup {
             .env("STRIPE_SECRET_KEY", "sk_test_crash")
             .env("STRIPE_WEBHOOK_SECRET", SECRET)
             .env("STRIPE_API_BASE", &self.stripe_base)
+            // A killed node's job is taken again soon after its lease runs out.
+            .env("FOLIO_JOB_LEASE_SECS", "2")
+            .env("FOLIO_JOB_POLL_MS", "50")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
+        if let Some(url) = &self.smtp_url {
+            cmd.env("FOLIO_SMTP_URL", url);
+        }
         cmd
     }
 
@@ -115,7 +123,9 @@ async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: 
     res.json().await.unwrap()
 }
 
-async fn kill_during_deliveries(postgres: bool) {
+/// A database (a file, or a PostgreSQL database of its own), a port, and an emulator; `None`
+/// when PostgreSQL is wanted and missing outside CI.
+async fn setup(postgres: bool, smtp_url: Option<String>) -> Option<(Setup, Emulator)> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let dir = std::env::temp_dir().join(format!("folio-crash-{id}"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -132,7 +142,7 @@ async fn kill_during_deliveries(postgres: bool) {
                     "PostgreSQL is required in CI: {e}"
                 );
                 eprintln!("\n!!! SKIPPED: PostgreSQL unreachable ({e}). !!!\n");
-                return;
+                return None;
             }
         }
     } else {
@@ -158,9 +168,18 @@ async fn kill_during_deliveries(postgres: bool) {
         database_url,
         port,
         stripe_base: format!("{}/", emulator.base_url()),
+        smtp_url,
         _pg: pg,
     };
     emulator.set_webhook_url(&setup.url("/api/v1/stripe/webhook"));
+    Some((setup, emulator))
+}
+
+async fn kill_during_deliveries(postgres: bool) {
+    let Some((setup, emulator)) = setup(postgres, None).await else {
+        return;
+    };
+    let dir = setup.dir.clone();
 
     let pdf = dir.join("book.pdf");
     std::fs::write(&pdf, b"%PDF-1.4\n% crash test\n%%EOF\n").unwrap();
@@ -320,4 +339,104 @@ async fn kill_9_during_webhook_deliveries_loses_and_repeats_nothing_sqlite() {
 #[actix_web::test]
 async fn kill_9_during_webhook_deliveries_loses_and_repeats_nothing_postgres() {
     kill_during_deliveries(true).await;
+}
+
+// The tests' SMTP sink, the same file the API suite uses (this binary cannot depend on it).
+#[path = "../../tests/src/smtp.rs"]
+#[allow(dead_code)]
+mod smtp;
+
+/// `kill -9` while a mail job is being sent (the SMTP server holds its answer to the message's
+/// end, so the message is not accepted): after the restart the job runs again once its lease is
+/// over, and exactly one message, with the job's Message-ID, arrives.
+async fn kill_during_a_mail_job(postgres: bool) {
+    let sink = smtp::SmtpSink::start().await;
+    sink.set_hold_data(true);
+    let Some((setup, _emulator)) = setup(postgres, Some(sink.url())).await else {
+        return;
+    };
+    let folio = setup.serve().await;
+    let client = reqwest::Client::new();
+    post(
+        &client,
+        setup.url("/api/v1/auth/register"),
+        None,
+        json!({"email": "ada@example.com", "password": PASSWORD}),
+    )
+    .await;
+    let res = client
+        .post(setup.url("/api/v1/auth/email-link"))
+        .json(&json!({"email": "ada@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    // The job is sending: the message's data has reached the server, which has not answered.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sink.data_ended() == 0 {
+        assert!(Instant::now() < deadline, "the job never sent");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut folio = folio;
+    folio.child.kill().unwrap(); // SIGKILL: the job is neither finished nor failed
+    folio.child.wait().unwrap();
+    drop(folio);
+    assert!(sink.messages().is_empty(), "nothing was accepted");
+    assert_eq!(
+        setup.count("SELECT COUNT(*) AS n FROM jobs WHERE done_at IS NULL AND attempts = 1"),
+        1,
+        "the job is still open, one attempt made"
+    );
+    sink.set_hold_data(false);
+    let _folio = setup.serve().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sink.messages().is_empty() {
+        assert!(Instant::now() < deadline, "the job did not run again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Long enough for a duplicate to show if one were coming.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1, "one message in all");
+    assert_eq!(
+        sink.data_ended(),
+        2,
+        "sent once before the kill, once after"
+    );
+    let job_id = {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+        }
+        let sql = "SELECT id FROM jobs WHERE done_at IS NOT NULL";
+        let id: Id = if setup.database_url.starts_with("postgres") {
+            let mut c = diesel::PgConnection::establish(&setup.database_url).unwrap();
+            diesel::sql_query(sql).get_result(&mut c).unwrap()
+        } else {
+            let path = setup.database_url.trim_start_matches("sqlite://");
+            let mut c = diesel::SqliteConnection::establish(path).unwrap();
+            diesel::sql_query(sql).get_result(&mut c).unwrap()
+        };
+        id.id
+    };
+    assert!(
+        messages[0].message_id().starts_with(&job_id),
+        "{} is the job's ({job_id})",
+        messages[0].message_id()
+    );
+    assert_eq!(
+        setup.count("SELECT COUNT(*) AS n FROM jobs WHERE done_at IS NOT NULL AND attempts = 2"),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn kill_9_during_a_mail_job_sends_it_once_after_the_restart_sqlite() {
+    kill_during_a_mail_job(false).await;
+}
+
+#[actix_web::test]
+async fn kill_9_during_a_mail_job_sends_it_once_after_the_restart_postgres() {
+    kill_during_a_mail_job(true).await;
 }

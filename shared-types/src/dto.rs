@@ -260,6 +260,12 @@ impl OrderStatus {
 pub struct CheckoutRequest {
     /// Slug of the product to buy.
     pub slug: String,
+    /// Buying without an account: where the receipt goes. The order belongs to the account of
+    /// this address (made, without a password, if there is none); the browser that started the
+    /// checkout reaches the file from the success page for a while, and the receipt carries a
+    /// sign-in link. Ignored when the caller is signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// Where to send the buyer to pay.
@@ -325,4 +331,95 @@ mod columns {
     crate::db::text_column!(OrderStatus, as_str, |s: String| {
         OrderStatus::from_db(&s).ok_or_else(|| format!("unknown order status {s:?}"))
     });
+}
+
+/// Where a background job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Waiting for its time (a retry waits for its backoff).
+    Pending,
+    /// A node holds it now.
+    Running,
+    Done,
+    /// It failed every attempt; an admin may retry it.
+    Failed,
+}
+
+/// One background job (mail, and later notices and webhooks).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Job {
+    pub id: String,
+    /// What it does, e.g. `mail.receipt`.
+    pub kind: String,
+    pub status: JobStatus,
+    /// Attempts made so far.
+    pub attempts: i32,
+    pub max_attempts: i32,
+    /// When it runs (next).
+    pub run_at: DateTime<Utc>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One page of jobs, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobPage {
+    pub items: Vec<Job>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Body of `POST /api/v1/auth/email-link` and `POST /api/v1/auth/password-reset`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EmailRequest {
+    /// The account's email address.
+    pub email: String,
+}
+
+/// The answer to a sign-in-link or reset request: the same whether the account exists or not.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AcceptedResponse {
+    /// What happens next, for people.
+    pub message: String,
+}
+
+/// Body of `POST /api/v1/auth/email-link/redeem`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RedeemRequest {
+    /// The token from the mailed link.
+    pub token: String,
+}
+
+/// Body of `POST /api/v1/auth/password-reset/confirm`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ResetPasswordRequest {
+    /// The token from the mailed link.
+    pub token: String,
+    /// The new password, 8 to 128 characters.
+    pub password: String,
+}
+
+/// A message in the development mailbox (no SMTP server configured).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MailboxMessage {
+    pub id: String,
+    pub message_id: String,
+    pub to: String,
+    pub subject: String,
+    pub date: DateTime<Utc>,
+    /// The plain-text part.
+    pub text: String,
+    /// The HTML part.
+    pub html: String,
 }

@@ -35,6 +35,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The Stripe stand-in this server talks to (its own, on another port).
     pub emulator: stripe_emulator::Emulator,
+    /// The SMTP server this server mails through (its own, on loopback).
+    pub smtp: crate::SmtpSink,
     dir: PathBuf,
     _database: Option<testkit::Database>,
 }
@@ -196,6 +198,8 @@ impl TestAppBuilder {
         actix_web::rt::spawn(emulator.server(emulator_listener).unwrap());
         let stripe_base = format!("{}/", emulator.base_url());
 
+        let smtp = crate::SmtpSink::start().await;
+        let smtp_url = smtp.url();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let mut vars: HashMap<String, String> = [
@@ -210,6 +214,11 @@ impl TestAppBuilder {
             ("STRIPE_SECRET_KEY", "sk_test_folio"),
             ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
             ("STRIPE_API_BASE", stripe_base.as_str()),
+            ("FOLIO_SMTP_URL", smtp_url.as_str()),
+            ("FOLIO_MAIL_FROM", "Folio Tests <shop@folio.test>"),
+            // Jobs are picked up and retried quickly, so tests need not wait long.
+            ("FOLIO_JOB_POLL_MS", "50"),
+            ("FOLIO_JOB_RETRY_BASE_MS", "100"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -243,6 +252,7 @@ impl TestAppBuilder {
             state,
             backend: self.backend,
             emulator,
+            smtp,
             dir,
             _database: database,
         })

@@ -9,10 +9,12 @@
 pub mod app;
 pub mod fixtures;
 pub mod logs;
+pub mod smtp;
 
 pub use app::{Backend, StatusCode, TestApp, TestAppBuilder};
 pub use fixtures::*;
 pub use logs::{capture_logs, captured_logs, find_leaks, remember_secret};
+pub use smtp::{Received, SmtpSink};
 
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const PASSWORD: &str = "correct horse battery";

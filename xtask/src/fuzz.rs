@@ -152,12 +152,26 @@ pub fn fuzz(root: &Path, examples: u32, seed: u64) -> Result<()> {
     let (session_id, order_id) = checkout(&agent, &base, &customer, 0)?;
     checkout(&agent, &base, &customer, 1)?;
     let product_cursor = next_cursor(&agent, &base, "/api/v1/products?limit=1", None)?;
+    // Two jobs (sign-in links, to the dev mailbox) for the job list's second page.
+    for _ in 0..2 {
+        agent
+            .post(&format!("{base}/api/v1/auth/email-link"))
+            .send_json(json!({"email": "fuzz-customer@example.com"}))
+            .context("POST /api/v1/auth/email-link")?;
+    }
+    let job_cursor = next_cursor(&agent, &base, "/api/v1/admin/jobs?limit=1", Some(&admin))?;
     let order_cursor = next_cursor(&agent, &base, "/api/v1/orders?limit=1", Some(&customer))?;
 
     let config = dir.join("schemathesis.toml");
     std::fs::write(
         &config,
-        schemathesis_config(&session_id, &order_id, &product_cursor, &order_cursor),
+        schemathesis_config(
+            &session_id,
+            &order_id,
+            &product_cursor,
+            &order_cursor,
+            &job_cursor,
+        ),
     )?;
     let report = dir.join("report");
     let mut failed = Vec::new();
@@ -233,6 +247,7 @@ fn schemathesis_config(
     order_id: &str,
     product_cursor: &str,
     order_cursor: &str,
+    job_cursor: &str,
 ) -> String {
     // What positive_data_acceptance expects by default, plus the one status named per entry.
     let accepted = |extra: &str| {
@@ -258,7 +273,9 @@ fn schemathesis_config(
          # lists them for the fuzzer to pick up, so it is given real ones.\n\
          [[operations]]\ninclude-name = \"GET /api/v1/checkout/sessions/{{id}}\"\n\
          parameters = {{ id = \"{session_id}\" }}\n\n\
-         [[operations]]\ninclude-name = \"POST /api/v1/admin/orders/{{id}}/refund\"\n\
+         [[operations]]\ninclude-name = \"POST /api/v1/checkout/sessions/{{id}}/download-token\"\n\
+         parameters = {{ id = \"{session_id}\" }}\n\n\
+         [[operations]]\ninclude-name-regex = \"^POST /api/v1/(admin/)?orders/\\\\{{id\\\\}}/(refund|receipt)$\"\n\
          parameters = {{ id = \"{order_id}\" }}\n\n"
     ));
     toml.push_str(
@@ -271,6 +288,7 @@ fn schemathesis_config(
         ("GET /api/v1/admin/products", product_cursor),
         ("GET /api/v1/orders", order_cursor),
         ("GET /api/v1/admin/orders", order_cursor),
+        ("GET /api/v1/admin/jobs", job_cursor),
     ] {
         toml.push_str(&format!(
             "[[operations]]\ninclude-name = \"{operation}\"\nparameters = {{ cursor = \"{cursor}\" }}\n\n"

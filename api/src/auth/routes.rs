@@ -2,7 +2,10 @@
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
-use shared_types::{CredentialsRequest, Problem, RefreshRequest, TokenResponse, UserProfile};
+use shared_types::{
+    AcceptedResponse, CredentialsRequest, EmailRequest, Problem, RedeemRequest, RefreshRequest,
+    ResetPasswordRequest, TokenResponse, UserProfile,
+};
 
 use super::AuthUser;
 use crate::error::ApiError;
@@ -210,4 +213,104 @@ pub async fn me(
     user: AuthUser,
 ) -> Result<web::Json<UserProfile>, ApiError> {
     Ok(web::Json(super::me(&state, &user).await?))
+}
+
+const LINK_ON_ITS_WAY: &str =
+    "If an account exists for that address, a message with a link is on its way. It works once, within a few minutes.";
+
+fn accepted() -> HttpResponse {
+    HttpResponse::Accepted()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(AcceptedResponse {
+            message: LINK_ON_ITS_WAY.to_owned(),
+        })
+}
+
+/// Mail a sign-in link. The answer is the same whether the account exists or not.
+#[utoipa::path(
+    post, path = "/api/v1/auth/email-link", tag = "auth",
+    request_body = EmailRequest,
+    responses(
+        (status = 202, description = "A link is mailed if the account exists", body = AcceptedResponse),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: not an email address", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: per address and per client", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn request_email_link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<EmailRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = req.peer_addr().map(|a| a.ip());
+    super::links::request(&state, &body.email, super::links::Purpose::SignIn, ip).await?;
+    Ok(accepted())
+}
+
+/// Sign in with the token of a mailed link (once).
+#[utoipa::path(
+    post, path = "/api/v1/auth/email-link/redeem", tag = "auth",
+    request_body = RedeemRequest,
+    responses(
+        (status = 200, description = "Signed in; also sets the refresh cookie", body = TokenResponse),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`link_invalid`: not a token Folio made", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`link_expired` or `link_used`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn redeem_email_link(
+    state: web::Data<AppState>,
+    body: web::Json<RedeemRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let tokens = super::links::redeem_sign_in(&state, body.into_inner().token).await?;
+    Ok(with_tokens(&state, actix_web::http::StatusCode::OK, tokens))
+}
+
+/// Mail a password-reset link. The answer is the same whether the account exists or not.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password-reset", tag = "auth",
+    request_body = EmailRequest,
+    responses(
+        (status = 202, description = "A link is mailed if the account exists", body = AcceptedResponse),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: not an email address", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: per address and per client", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn request_password_reset(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<EmailRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = req.peer_addr().map(|a| a.ip());
+    super::links::request(
+        &state,
+        &body.email,
+        super::links::Purpose::PasswordReset,
+        ip,
+    )
+    .await?;
+    Ok(accepted())
+}
+
+/// Set a new password with the token of a mailed link (once); every session of the account
+/// ends.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password-reset/confirm", tag = "auth",
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 204, description = "The password is set; sign in with it"),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`link_invalid`: not a token Folio made", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`link_expired` or `link_used`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: the password", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn confirm_password_reset(
+    state: web::Data<AppState>,
+    body: web::Json<ResetPasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    super::links::reset_password(&state, body.token, body.password).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

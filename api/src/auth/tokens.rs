@@ -11,6 +11,7 @@ use crate::config::Settings;
 pub const ISSUER: &str = "folio";
 pub const ACCESS_AUDIENCE: &str = "folio-api";
 pub const DOWNLOAD_AUDIENCE: &str = "folio-download";
+pub const GUEST_AUDIENCE: &str = "folio-guest";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -30,6 +31,20 @@ pub struct DownloadClaims {
     pub prd: ProductId,
     /// sha256 of the file version the link was issued for.
     pub ver: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// A guest's claim on the checkout it started: kept by that browser (an HttpOnly cookie), it
+/// lets the success page follow that one session to its file for a while.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GuestClaims {
+    /// The account the order belongs to.
+    pub sub: UserId,
+    /// The Checkout Session.
+    pub sid: String,
     pub iss: String,
     pub aud: String,
     pub iat: i64,
@@ -105,6 +120,22 @@ impl Keys {
 
     pub fn verify_download(&self, token: &str) -> Result<DownloadClaims, TokenError> {
         self.verify(token, DOWNLOAD_AUDIENCE)
+    }
+
+    pub fn issue_guest(&self, user: &UserId, session_id: &str, ttl_secs: i64) -> String {
+        let now = Utc::now().timestamp();
+        self.sign(&GuestClaims {
+            sub: user.clone(),
+            sid: session_id.to_owned(),
+            iss: ISSUER.into(),
+            aud: GUEST_AUDIENCE.into(),
+            iat: now,
+            exp: now + ttl_secs,
+        })
+    }
+
+    pub fn verify_guest(&self, token: &str) -> Result<GuestClaims, TokenError> {
+        self.verify(token, GUEST_AUDIENCE)
     }
 
     fn sign<T: Serialize>(&self, claims: &T) -> String {

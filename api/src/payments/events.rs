@@ -86,7 +86,11 @@ fn by_payment_intent(
 }
 
 /// Applies `event`; call it inside a transaction.
-pub fn apply(conn: &mut DbConnection, event: Envelope) -> diesel::QueryResult<Outcome> {
+pub fn apply(
+    conn: &mut DbConnection,
+    jobs: &crate::config::JobSettings,
+    event: Envelope,
+) -> diesel::QueryResult<Outcome> {
     let at = now();
     if !repo::record_event(conn, &event.id, &event.type_, at)? {
         return Ok(Outcome::Duplicate);
@@ -100,7 +104,7 @@ pub fn apply(conn: &mut DbConnection, event: Envelope) -> diesel::QueryResult<Ou
             };
             match resolve_session_order(conn, &session)? {
                 None => Outcome::NotOurs,
-                Some(order) => match fulfill_order(conn, &order, &session)? {
+                Some(order) => match fulfill_order(conn, jobs, &order, &session)? {
                     Fulfillment::Granted => Outcome::Granted,
                     Fulfillment::AlreadySettled => Outcome::AlreadySettled,
                     Fulfillment::NotPaid => Outcome::AwaitingPayment,
@@ -143,6 +147,7 @@ pub fn apply(conn: &mut DbConnection, event: Envelope) -> diesel::QueryResult<Ou
                 at,
             )? {
                 library::repo::revoke_for_order(conn, &order.id, at)?;
+                super::refund_notice(conn, jobs, &order.id)?;
                 Outcome::Refunded
             } else {
                 Outcome::AlreadySettled
@@ -227,10 +232,11 @@ mod tests {
             &UserRow {
                 id: user.clone(),
                 email: "ada@example.com".into(),
-                password_hash: "x".into(),
+                password_hash: Some("x".into()),
                 role: Role::Customer,
                 created_at: at,
                 updated_at: at,
+                email_verified_at: None,
             },
         )
         .unwrap();
@@ -295,7 +301,14 @@ mod tests {
     }
 
     fn apply_to(w: &mut World, e: Envelope) -> Outcome {
-        w.conn.transaction(|conn| apply(conn, e)).unwrap()
+        let jobs = crate::config::JobSettings {
+            workers: 1,
+            max_attempts: 3,
+            retry_base_ms: 1000,
+            lease_secs: 60,
+            poll_ms: 1000,
+        };
+        w.conn.transaction(|conn| apply(conn, &jobs, e)).unwrap()
     }
 
     fn status(w: &mut World) -> OrderStatus {

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod gateway;
+pub mod mails;
 pub mod repo;
 pub mod routes;
 pub mod webhook;
@@ -11,12 +12,14 @@ use diesel::Connection;
 use serde::Deserialize;
 use shared_types::{
     CheckoutResponse, Money, Order, OrderId, OrderPage, OrderProduct, OrderStatus, ProductStatus,
+    UserId,
 };
 
 use crate::auth::AuthUser;
-use crate::config::{Secret, StripeSettings};
+use crate::config::{JobSettings, Secret, StripeSettings};
 use crate::db::{now, DbConnection};
 use crate::error::ApiError;
+use crate::jobs::Task;
 use crate::pagination::{self, Cursor};
 use crate::AppState;
 use gateway::{Gateway, NewSession, SessionInfo};
@@ -50,27 +53,44 @@ fn order_dto(listing: OrderListing, with_email: bool) -> Order {
     }
 }
 
+/// Who is buying.
+pub enum Buyer {
+    /// A signed-in user.
+    User(AuthUser),
+    /// Someone without an account (or not signed in), buying for this address.
+    Guest(shared_types::Email),
+}
+
+/// A checkout started: where to pay, and for a guest the claim its browser keeps.
+pub struct Started {
+    pub response: CheckoutResponse,
+    /// A guest's signed, short-lived claim on this checkout (an HttpOnly cookie).
+    pub guest_token: Option<String>,
+}
+
 /// Starts a purchase: a pending order and a Checkout Session for it.
-#[tracing::instrument(skip_all, fields(user_id = %user.id))]
-pub async fn checkout(
-    state: &AppState,
-    user: &AuthUser,
-    slug: String,
-) -> Result<CheckoutResponse, ApiError> {
-    let (product, owned) = crate::catalog::visible_product(state, Some(user), slug).await?;
+#[tracing::instrument(skip_all)]
+pub async fn checkout(state: &AppState, buyer: Buyer, slug: String) -> Result<Started, ApiError> {
+    let user = match &buyer {
+        Buyer::User(u) => Some(u),
+        Buyer::Guest(_) => None,
+    };
+    let (product, owned) = crate::catalog::visible_product(state, user, slug).await?;
     if product.status != ProductStatus::Published {
         return Err(ApiError::NotFound("product"));
     }
     if product.price_cents == 0 {
         return Err(ApiError::FreeItem);
     }
+    // A guest is not told what the account of the address they typed owns.
     if owned {
         return Err(ApiError::AlreadyOwned);
     }
     let at = now();
-    let order = OrderRow {
+    let mut order = OrderRow {
         id: OrderId::generate(),
-        user_id: user.id.clone(),
+        // The guest's account is known once the order is written (below).
+        user_id: user.map(|u| u.id.clone()).unwrap_or_else(UserId::generate),
         product_id: product.id.clone(),
         amount_cents: product.price_cents,
         currency: product.currency,
@@ -81,16 +101,25 @@ pub async fn checkout(
         updated_at: at,
         paid_at: None,
     };
-    let (inserted, user_id) = (order.clone(), user.id.clone());
-    let email = state
+    let (mut inserted, guest) = (order.clone(), matches!(buyer, Buyer::Guest(_)));
+    let (email, user_id) = state
         .db
         .write(move |conn| {
-            repo::insert_order(conn, &inserted)?;
-            let user =
-                crate::auth::repo::find_user(conn, &user_id)?.ok_or(ApiError::Unauthenticated)?;
-            Ok(user.email)
+            conn.transaction(|conn| {
+                let user = match &buyer {
+                    Buyer::User(u) => crate::auth::repo::find_user(conn, &u.id)?
+                        .ok_or(ApiError::Unauthenticated)?,
+                    Buyer::Guest(email) => {
+                        crate::auth::repo::find_or_create_passwordless(conn, email.as_ref(), at)?
+                    }
+                };
+                inserted.user_id = user.id.clone();
+                repo::insert_order(conn, &inserted)?;
+                Ok::<_, ApiError>((user.email, user.id))
+            })
         })
         .await?;
+    order.user_id = user_id;
 
     let preview = crate::catalog::to_dto(&state.settings, &product, false).preview_url;
     let created = state
@@ -98,7 +127,7 @@ pub async fn checkout(
         .gateway
         .create_session(NewSession {
             order_id: &order.id,
-            user_id: &user.id,
+            user_id: &order.user_id,
             product_id: &product.id,
             product_name: &product.title,
             image_url: preview.as_deref(),
@@ -141,11 +170,21 @@ pub async fn checkout(
         .db
         .write(move |conn| Ok(repo::set_session(conn, &order_id, &session_id, now())?))
         .await?;
-    tracing::info!(order_id = %order.id, "checkout started");
-    Ok(CheckoutResponse {
-        checkout_url,
-        session_id: session.id,
-        order_id: order.id,
+    tracing::info!(order_id = %order.id, guest, "checkout started");
+    let guest_token = guest.then(|| {
+        state.keys.issue_guest(
+            &order.user_id,
+            &session.id,
+            state.settings.guest_access_secs,
+        )
+    });
+    Ok(Started {
+        response: CheckoutResponse {
+            checkout_url,
+            session_id: session.id,
+            order_id: order.id,
+        },
+        guest_token,
     })
 }
 
@@ -182,6 +221,7 @@ pub(crate) fn resolve_session_order(
 /// queue on the row (PostgreSQL) or the write lock (SQLite) and exactly one of them grants.
 pub(crate) fn fulfill_order(
     conn: &mut DbConnection,
+    jobs: &JobSettings,
     order: &OrderRow,
     session: &SessionInfo,
 ) -> diesel::QueryResult<Fulfillment> {
@@ -196,39 +236,134 @@ pub(crate) fn fulfill_order(
         repo::set_session(conn, &order.id, &session.id, at)?;
     }
     crate::library::repo::grant(conn, &order.user_id, &order.product_id, &order.id, at)?;
+    // In the transaction that made the order paid: the receipt exists exactly when that does.
+    crate::jobs::enqueue(
+        conn,
+        jobs,
+        &Task::Receipt {
+            order: order.id.clone(),
+        },
+        Some(&format!("receipt:{}", order.id)),
+    )?;
     tracing::info!(order_id = %order.id, "order paid; access granted");
     Ok(Fulfillment::Granted)
 }
 
 /// Fulfills a session read from Stripe (the success page's path).
 pub async fn fulfill(state: &AppState, session: SessionInfo) -> Result<Fulfillment, ApiError> {
+    let jobs = state.settings.jobs.clone();
     let fulfillment = state
         .db
         .write(move |conn| {
             let Some(order) = resolve_session_order(conn, &session)? else {
                 return Ok(Fulfillment::NotOurs);
             };
-            Ok(conn.transaction(|conn| fulfill_order(conn, &order, &session))?)
+            Ok(conn.transaction(|conn| fulfill_order(conn, &jobs, &order, &session))?)
         })
         .await;
     state.catalog.invalidate_owners();
+    if matches!(fulfillment, Ok(Fulfillment::Granted)) {
+        state.wake.now();
+    }
     fulfillment
+}
+
+/// Who follows a checkout back from Stripe: its buyer signed in, or the guest's browser that
+/// started it (its claim names the session).
+pub enum Follower {
+    User(AuthUser),
+    Guest(crate::auth::tokens::GuestClaims),
+}
+
+impl Follower {
+    fn may_follow(&self, order: &OrderRow, session_id: &str) -> bool {
+        match self {
+            Follower::User(u) => order.user_id == u.id,
+            Follower::Guest(g) => g.sid == session_id && g.sub == order.user_id,
+        }
+    }
+}
+
+/// The order of `session_id` if `follower` may see it.
+async fn followed_order(
+    state: &AppState,
+    follower: &Follower,
+    session_id: &str,
+) -> Result<OrderRow, ApiError> {
+    let sid = session_id.to_owned();
+    state
+        .db
+        .run(move |conn| Ok(repo::find_order_by_session(conn, &sid)?))
+        .await?
+        .filter(|o| follower.may_follow(o, session_id))
+        .ok_or(ApiError::NotFound("checkout session"))
+}
+
+/// A download link for what a followed checkout bought, once it is paid: how a guest reaches
+/// the file from the success page.
+pub async fn session_download_token(
+    state: &AppState,
+    follower: &Follower,
+    session_id: String,
+) -> Result<shared_types::DownloadTokenResponse, ApiError> {
+    let order = followed_order(state, follower, &session_id).await?;
+    if order.status != OrderStatus::Paid {
+        return Err(ApiError::NotPurchased);
+    }
+    let (user, product) = (order.user_id.clone(), order.product_id.clone());
+    let row = state
+        .db
+        .run(move |conn| {
+            let (row, _why) = crate::library::access::check(conn, &user, &product)?;
+            Ok(row)
+        })
+        .await?;
+    let (token, expires_at) = state
+        .keys
+        .issue_download(&order.user_id, &row.id, &row.file_sha256);
+    Ok(shared_types::DownloadTokenResponse {
+        url: state.settings.public(&format!("/api/v1/downloads/{token}")),
+        token,
+        expires_at,
+    })
+}
+
+/// Mails the receipt of a paid order again (asked by its buyer or an admin).
+pub async fn resend_receipt(
+    state: &AppState,
+    owner: Option<&UserId>,
+    order_id: OrderId,
+) -> Result<(), ApiError> {
+    state
+        .receipt_limiter
+        .check(order_id.clone())
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+    let (owner, jobs) = (owner.cloned(), state.settings.jobs.clone());
+    state
+        .db
+        .write(move |conn| {
+            let order = repo::find_order(conn, &order_id)?
+                .filter(|o| owner.as_ref().is_none_or(|u| &o.user_id == u))
+                .ok_or(ApiError::NotFound("order"))?;
+            if order.status != OrderStatus::Paid {
+                return Err(ApiError::OrderNotPaid(order.status));
+            }
+            crate::jobs::enqueue(conn, &jobs, &Task::Receipt { order: order.id }, None)?;
+            Ok(())
+        })
+        .await?;
+    state.wake.now();
+    Ok(())
 }
 
 /// The buyer's view of a checkout after Stripe sent them back: confirms with Stripe and
 /// fulfills if paid, so access does not wait for the webhook.
 pub async fn session_status(
     state: &AppState,
-    user: &AuthUser,
+    follower: &Follower,
     session_id: String,
 ) -> Result<Order, ApiError> {
-    let (sid, uid) = (session_id.clone(), user.id.clone());
-    let order = state
-        .db
-        .run(move |conn| Ok(repo::find_order_by_session(conn, &sid)?))
-        .await?
-        .filter(|o| o.user_id == uid)
-        .ok_or(ApiError::NotFound("checkout session"))?;
+    let order = followed_order(state, follower, &session_id).await?;
     if order.status == OrderStatus::Pending {
         let session = state
             .payments
@@ -316,7 +451,7 @@ pub async fn refund(state: &AppState, order_id: OrderId) -> Result<Order, ApiErr
         .refund(&payment_intent, &order.id)
         .await
         .map_err(ApiError::PaymentProvider)?;
-    let id = order.id.clone();
+    let (id, jobs) = (order.id.clone(), state.settings.jobs.clone());
     state
         .db
         .write(move |conn| {
@@ -324,6 +459,7 @@ pub async fn refund(state: &AppState, order_id: OrderId) -> Result<Order, ApiErr
                 let at = now();
                 if repo::transition(conn, &id, OrderStatus::Paid, OrderStatus::Refunded, at)? {
                     crate::library::repo::revoke_for_order(conn, &id, at)?;
+                    refund_notice(conn, &jobs, &id)?;
                 }
                 diesel::QueryResult::Ok(())
             })?;
@@ -331,6 +467,7 @@ pub async fn refund(state: &AppState, order_id: OrderId) -> Result<Order, ApiErr
         })
         .await?;
     state.catalog.invalidate_owners();
+    state.wake.now();
     tracing::info!("order refunded; access revoked");
     load_order(state, order_id, true).await
 }
@@ -354,13 +491,31 @@ pub async fn handle_webhook(
         ApiError::bad_request("invalid_payload", format!("not a Stripe event: {e}"))
     })?;
     let (event_id, event_type) = (event.id.clone(), event.type_.clone());
+    let jobs = state.settings.jobs.clone();
     let outcome = state
         .db
-        .write(move |conn| Ok(conn.transaction(|conn| events::apply(conn, event))?))
+        .write(move |conn| Ok(conn.transaction(|conn| events::apply(conn, &jobs, event))?))
         .await?;
     if outcome.changed_ownership() {
         state.catalog.invalidate_owners();
+        state.wake.now();
     }
     tracing::info!(event_id = %event_id, event_type = %event_type, outcome = outcome.as_str(), "webhook event");
     Ok(())
+}
+
+/// Queues the refund notice of `order` (once per order).
+pub(crate) fn refund_notice(
+    conn: &mut DbConnection,
+    jobs: &JobSettings,
+    order: &OrderId,
+) -> diesel::QueryResult<bool> {
+    crate::jobs::enqueue(
+        conn,
+        jobs,
+        &Task::RefundNotice {
+            order: order.clone(),
+        },
+        Some(&format!("refund:{order}")),
+    )
 }

@@ -1,12 +1,14 @@
 //! Thin handlers for checkout, orders, refunds and the Stripe webhook.
 
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use shared_types::{
-    CheckoutRequest, CheckoutResponse, Order, OrderId, OrderPage, Problem, WebhookAck,
+    AcceptedResponse, CheckoutRequest, CheckoutResponse, DownloadTokenResponse, Email, Order,
+    OrderId, OrderPage, Problem, WebhookAck,
 };
 
-use super::OrderQuery;
-use crate::auth::{AdminUser, AuthUser};
+use super::{Buyer, Follower, OrderQuery};
+use crate::auth::{AdminUser, AuthUser, MaybeUser};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -15,48 +17,170 @@ pub const WEBHOOK_MAX_BYTES: usize = 256 * 1024;
 /// Where Stripe sends events (its resource takes bodies up to [`WEBHOOK_MAX_BYTES`]).
 pub const WEBHOOK_PATH: &str = "/api/v1/stripe/webhook";
 
-/// Start buying a paid item: creates a pending order and a Stripe Checkout Session.
+/// The guest's claim on its checkout: HttpOnly, sent only to the checkout routes.
+pub const GUEST_COOKIE: &str = "folio_guest";
+const GUEST_COOKIE_PATH: &str = "/api/v1/checkout";
+
+/// Start buying a paid item: creates a pending order and a Stripe Checkout Session. Signed in,
+/// for the caller; without a bearer token, for `email` (a guest checkout: the response also
+/// sets the HttpOnly `folio_guest` cookie that lets this browser follow the session to its file).
 #[utoipa::path(
     post, path = "/api/v1/checkout", tag = "payments",
     request_body = CheckoutRequest,
-    security(("bearer" = [])),
+    security((), ("bearer" = [])),
     responses(
         (status = 201, body = CheckoutResponse),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`: neither a (valid) bearer token nor an `email`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown or archived product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`already_owned`, or `free_item`: free items need no checkout", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: the `email` is not an address", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`payment_provider_error`; the order is marked failed", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn start_checkout(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: MaybeUser,
     body: web::Json<CheckoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let started = super::checkout(&state, &user, body.into_inner().slug).await?;
-    Ok(HttpResponse::Created().json(started))
+    let body = body.into_inner();
+    let buyer = match (user.0, body.email.as_deref()) {
+        (Some(user), _) => Buyer::User(user),
+        (None, Some(email)) => {
+            Buyer::Guest(Email::parse(email).map_err(|e| ApiError::validation("email", e.message))?)
+        }
+        (None, None) => return Err(ApiError::SignInOrGiveEmail),
+    };
+    let started = super::checkout(&state, buyer, body.slug).await?;
+    let mut res = HttpResponse::Created();
+    if let Some(token) = started.guest_token {
+        res.cookie(
+            Cookie::build(GUEST_COOKIE, token)
+                .path(GUEST_COOKIE_PATH)
+                .http_only(true)
+                .same_site(SameSite::Strict)
+                .secure(state.settings.https())
+                .max_age(CookieDuration::seconds(state.settings.guest_access_secs))
+                .finish(),
+        );
+    }
+    Ok(res
+        .insert_header(("Cache-Control", "no-store"))
+        .json(started.response))
 }
 
-/// The buyer's order for a Checkout Session; confirms with Stripe and fulfills when paid.
+/// Who follows a checkout: the signed-in buyer, else the guest's cookie.
+fn follower(state: &AppState, user: MaybeUser, req: &HttpRequest) -> Result<Follower, ApiError> {
+    if let Some(user) = user.0 {
+        return Ok(Follower::User(user));
+    }
+    let cookie = req.cookie(GUEST_COOKIE).ok_or(ApiError::Unauthenticated)?;
+    state
+        .keys
+        .verify_guest(cookie.value())
+        .map(Follower::Guest)
+        .map_err(|_| ApiError::Unauthenticated)
+}
+
+/// A download link for what a checkout bought, once paid: for its buyer, or the browser of the
+/// guest who started it (its `folio_guest` cookie).
+#[utoipa::path(
+    post, path = "/api/v1/checkout/sessions/{id}/download-token", tag = "payments",
+    params(("id" = String, Path, description = "Stripe Checkout Session id")),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, body = DownloadTokenResponse),
+        (status = 401, description = "`unauthenticated`: neither the buyer nor the guest's browser", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_purchased`: not paid (yet), or refunded", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown session, or not the caller's", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn issue_session_download_token(
+    state: web::Data<AppState>,
+    user: MaybeUser,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let follower = follower(&state, user, &req)?;
+    let token = super::session_download_token(&state, &follower, id.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(token))
+}
+
+fn receipt_queued() -> HttpResponse {
+    HttpResponse::Accepted().json(AcceptedResponse {
+        message: "The receipt is on its way to the order's email address.".into(),
+    })
+}
+
+/// Mail the receipt of one of the caller's paid orders again.
+#[utoipa::path(
+    post, path = "/api/v1/orders/{id}/receipt", tag = "payments",
+    params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, body = AcceptedResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown order, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`order_not_paid`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: a few resends per order an hour", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn resend_own_receipt(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<OrderId>,
+) -> Result<HttpResponse, ApiError> {
+    super::resend_receipt(&state, Some(&user.id), id.into_inner()).await?;
+    Ok(receipt_queued())
+}
+
+/// Mail an order's receipt to its buyer again.
+#[utoipa::path(
+    post, path = "/api/v1/admin/orders/{id}/receipt", tag = "admin",
+    params(("id" = String, Path, description = "Order id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, body = AcceptedResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`order_not_paid`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn resend_receipt(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    id: web::Path<OrderId>,
+) -> Result<HttpResponse, ApiError> {
+    super::resend_receipt(&state, None, id.into_inner()).await?;
+    Ok(receipt_queued())
+}
+
+/// The order of a Checkout Session, for its buyer or the guest's browser that started it;
+/// confirms with Stripe and fulfills when paid.
 #[utoipa::path(
     get, path = "/api/v1/checkout/sessions/{id}", tag = "payments",
     params(("id" = String, Path, description = "Stripe Checkout Session id")),
-    security(("bearer" = [])),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = Order),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`: neither the buyer nor the guest's browser", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown session, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`payment_provider_error`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_checkout_session(
     state: web::Data<AppState>,
-    user: AuthUser,
+    user: MaybeUser,
+    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<web::Json<Order>, ApiError> {
+    let follower = follower(&state, user, &req)?;
     Ok(web::Json(
-        super::session_status(&state, &user, id.into_inner()).await?,
+        super::session_status(&state, &follower, id.into_inner()).await?,
     ))
 }
 

@@ -40,10 +40,11 @@ async fn registering_returns_tokens_that_identify_the_user(app: TestApp) {
             use diesel::{QueryDsl, RunQueryDsl};
             Ok(folio_api::schema::users::table
                 .select(folio_api::schema::users::password_hash)
-                .first::<String>(conn)?)
+                .first::<Option<String>>(conn)?)
         })
         .await
         .unwrap()
+        .expect("a registered account has a password")
     };
     assert!(
         stored.starts_with("$argon2id$"),

@@ -6,5 +6,6 @@ mod catalog;
 mod contract;
 mod downloads;
 mod faults;
+mod mail;
 mod payments;
 mod security;

@@ -221,10 +221,28 @@ async fn checkout_refuses_what_cannot_be_bought(app: TestApp) {
         .await
         .unwrap();
     let shopper = app.customer("shopper@example.com").await.access_token;
+    // Without a bearer token a checkout is a guest's, and needs the address for the receipt.
     let res = app
         .post_json("/api/v1/checkout", None, &json!({"slug": "free-thing"}))
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let body = problem(res).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("email address"),
+        "{body}"
+    );
+    let res = app
+        .post_json(
+            "/api/v1/checkout",
+            Some("not-a-token"),
+            &json!({"slug": "free-thing"}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "a bad token is not a guest"
+    );
     let res = app.checkout(&shopper, "free-thing").await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(problem(res).await["code"], "free_item");

@@ -117,6 +117,7 @@ async fn user_scoped_routes_refuse_other_users_ids(app: TestApp) {
         .await
         .unwrap();
     let session = started["session_id"].as_str().unwrap().to_owned();
+    let order = started["order_id"].as_str().unwrap().to_owned();
     app.emulator.pay(&session).unwrap();
     assert!(app.emulator.wait_idle(Duration::from_secs(10)).await);
     // Alice owns it now.
@@ -142,6 +143,30 @@ async fn user_scoped_routes_refuse_other_users_ids(app: TestApp) {
                     .get(
                         &format!("/api/v1/checkout/sessions/{session}"),
                         Some(&mallory),
+                    )
+                    .await;
+                assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+                problem(res).await;
+                None
+            }
+            ("POST", "/api/v1/checkout/sessions/{id}/download-token") => {
+                let res = app
+                    .post_json(
+                        &format!("/api/v1/checkout/sessions/{session}/download-token"),
+                        Some(&mallory),
+                        &json!({}),
+                    )
+                    .await;
+                assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+                problem(res).await;
+                None
+            }
+            ("POST", "/api/v1/orders/{id}/receipt") => {
+                let res = app
+                    .post_json(
+                        &format!("/api/v1/orders/{order}/receipt"),
+                        Some(&mallory),
+                        &json!({}),
                     )
                     .await;
                 assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");

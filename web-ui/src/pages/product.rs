@@ -54,8 +54,11 @@ fn ProductDetail(product: Product) -> impl IntoView {
         let slug = slug.clone();
         set_busy.set(true);
         leptos::task::spawn_local(async move {
-            match api::post::<_, CheckoutResponse>("/api/v1/checkout", &CheckoutRequest { slug })
-                .await
+            match api::post::<_, CheckoutResponse>(
+                "/api/v1/checkout",
+                &CheckoutRequest { slug, email: None },
+            )
+            .await
             {
                 Ok(c) => {
                     if let Some(w) = web_sys::window() {
