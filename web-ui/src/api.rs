@@ -1,9 +1,6 @@
 //! The one typed client for Folio's API. Every request and response type comes from
 //! `shared-types`; errors arrive as the server's problem+json.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use gloo_net::http::{Request, RequestBuilder, Response};
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
@@ -133,6 +130,18 @@ fn to_json<B: Serialize + ?Sized>(body: &B) -> Result<String, ApiError> {
     serde_json::to_string(body).map_err(ApiError::network)
 }
 
+/// Whether this browser may hold a session: the server sets the non-secret cookie
+/// `folio_session=1` beside the HttpOnly refresh cookie, and clears it on sign-out and when a
+/// refresh is refused.
+pub fn may_have_session() -> bool {
+    use wasm_bindgen::JsCast;
+    document()
+        .dyn_into::<web_sys::HtmlDocument>()
+        .ok()
+        .and_then(|d| d.cookie().ok())
+        .is_some_and(|cookies| cookies.split(';').any(|c| c.trim() == "folio_session=1"))
+}
+
 /// Buys a new access token with the refresh cookie; false when there is no session.
 pub async fn refresh_session(session: Session) -> bool {
     let res = Request::post("/api/v1/auth/refresh").send().await;
@@ -232,19 +241,55 @@ async fn call(method: Method, path: &str, body: Option<String>) -> Result<String
 }
 
 /// What a page's resource holds: the JSON text of a 2xx answer, or the error. Every resource
-/// has this one type and one boxed fetcher type, so the async machinery behind `LocalResource`
-/// is compiled once; the page parses the text with [`parse`] where it shows it.
+/// has this one type, so the code that fetches and stores it exists once; the page parses the
+/// text with [`parse`] where it shows it.
 pub type Fetched = Result<String, ApiError>;
 
-type FetchFuture = Pin<Box<dyn Future<Output = Fetched>>>;
+/// The answer to a GET that a page shows, fetched again when the path changes. A signal, a
+/// path and a spawned request: leptos's `LocalResource` does more (suspense, transitions) and
+/// cost several times the wasm.
+#[derive(Clone, Copy)]
+pub struct Resource {
+    value: RwSignal<Option<Fetched>>,
+    path: StoredValue<String>,
+    /// Bumped by each request: only the latest answer is kept.
+    ticket: StoredValue<u32>,
+}
 
-/// A resource that GETs the path `path()` gives (re-run when what it reads changes).
-pub fn resource(path: impl Fn() -> String + 'static) -> LocalResource<Fetched> {
-    let fetcher: Box<dyn Fn() -> FetchFuture> = Box::new(move || {
-        let path = path();
-        Box::pin(async move { call(Method::Get, &path, None).await })
-    });
-    LocalResource::new(fetcher)
+impl Resource {
+    /// The latest answer (tracked); `None` until the first one arrives.
+    pub fn get(&self) -> Option<Fetched> {
+        self.value.get()
+    }
+
+    /// Asks again for the same path; the old answer stays on screen meanwhile.
+    pub fn refetch(&self) {
+        self.fetch(self.path.get_value());
+    }
+
+    fn fetch(self, path: String) {
+        let ticket = self.ticket.get_value().wrapping_add(1);
+        self.ticket.set_value(ticket);
+        self.path.set_value(path.clone());
+        leptos::task::spawn_local(async move {
+            let answer = call(Method::Get, &path, None).await;
+            if self.ticket.try_get_value() == Some(ticket) {
+                self.value.try_set(Some(answer));
+            }
+        });
+    }
+}
+
+/// A resource that GETs the path `path()` gives (again when what `path` reads changes).
+pub fn resource(path: impl Fn() -> String + 'static) -> Resource {
+    let resource = Resource {
+        value: RwSignal::new(None),
+        path: StoredValue::new(String::new()),
+        ticket: StoredValue::new(0),
+    };
+    let path: Box<dyn Fn() -> String> = Box::new(path);
+    Effect::new(move |_| resource.fetch(path()));
+    resource
 }
 
 /// Parses a resource's value: `None` while it loads.

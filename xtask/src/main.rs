@@ -99,14 +99,26 @@ fn locked_version(root: &Path, krate: &str) -> Result<String> {
     bail!("{krate} is not in Cargo.lock")
 }
 
-fn tool_version(tool: &str) -> Option<String> {
+fn tool_version(tool: impl AsRef<std::ffi::OsStr>) -> Option<String> {
     let out = Command::new(tool).arg("--version").output().ok()?;
     Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// Installs trunk and wasm-bindgen-cli from the Rust package registry when missing: trunk must
-/// never download them itself (Trunk.toml says `offline = true`).
-fn ensure_web_tools(root: &Path) -> Result<()> {
+/// wasm-opt's version: npm's `binaryen` package at this version. Debian's binaryen (108) writes
+/// wasm that crashes in Chromium, so ours goes first on trunk's PATH, and Trunk.toml's
+/// `[tools] wasm_opt` pins it (trunk, offline, refuses any other version it finds).
+const BINARYEN_VERSION: &str = "132";
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// Installs trunk and wasm-bindgen-cli from the Rust package registry and wasm-opt from the npm
+/// registry when missing: trunk must never download them itself (Trunk.toml says
+/// `offline = true`). Returns the folder holding wasm-opt.
+fn ensure_web_tools(root: &Path) -> Result<PathBuf> {
     ensure_wasm_target()?;
     if tool_version("trunk").is_none_or(|v| !v.contains(TRUNK_VERSION)) {
         status(cargo().args(["install", "--locked", "trunk", "--version", TRUNK_VERSION]))?;
@@ -116,56 +128,196 @@ fn ensure_web_tools(root: &Path) -> Result<()> {
     if !trunk_toml.contains(&format!("wasm_bindgen = \"{bindgen}\"")) {
         bail!("Trunk.toml's [tools] wasm_bindgen must be {bindgen}, the version Cargo.lock pins");
     }
+    if !trunk_toml.contains(&format!("wasm_opt = \"version_{BINARYEN_VERSION}\"")) {
+        bail!("Trunk.toml's [tools] wasm_opt must be version_{BINARYEN_VERSION}, the binaryen xtask installs");
+    }
     if tool_version("wasm-bindgen")
         .is_none_or(|v| v.split_whitespace().last() != Some(bindgen.as_str()))
     {
         // Without --locked: the CLI's own lock file names a crate version the registry lacks.
         status(cargo().args(["install", "wasm-bindgen-cli", "--version", &bindgen]))?;
     }
-    Ok(())
+    ensure_wasm_opt(root)
 }
 
-/// Builds web-ui/dist with Trunk (release, size-optimised profile) and reports its size.
+/// npm's binaryen in `<target>/tools/binaryen` (a project-local folder, nothing global).
+fn ensure_wasm_opt(root: &Path) -> Result<PathBuf> {
+    let prefix = target_dir(root).join("tools/binaryen");
+    let bin = prefix.join("node_modules/.bin");
+    let wanted = format!("(version_{BINARYEN_VERSION})");
+    let installed = || tool_version(bin.join("wasm-opt")).is_some_and(|v| v.ends_with(&wanted));
+    if !installed() {
+        if tool_version("npm").is_none() {
+            bail!("npm is needed to install wasm-opt (npm's binaryen@{BINARYEN_VERSION}): apt-get install nodejs npm");
+        }
+        std::fs::create_dir_all(&prefix)?;
+        status(
+            Command::new("npm")
+                .arg("install")
+                .arg("--prefix")
+                .arg(&prefix)
+                .args([
+                    "--no-audit",
+                    "--no-fund",
+                    "--no-package-lock",
+                    &format!("binaryen@{BINARYEN_VERSION}"),
+                ]),
+        )?;
+        if !installed() {
+            bail!(
+                "{} is not wasm-opt {wanted}",
+                bin.join("wasm-opt").display()
+            );
+        }
+    }
+    Ok(bin)
+}
+
+/// Builds the two bundles into web-ui/dist with Trunk (release, size-optimised profile,
+/// wasm-opt): the shop (index.html) and the admin (admin.html, which the server answers for
+/// `/admin/...`). Then writes a brotli and a gzip copy beside each file, which the server sends
+/// to browsers that accept them, and reports the sizes.
 fn build_web_ui(root: &Path) -> Result<()> {
-    ensure_web_tools(root)?;
+    let wasm_opt_dir = ensure_web_tools(root)?;
     status(cargo().args(["fetch", "--locked"]))?;
-    status(Command::new("trunk").args([
-        "build",
-        "--release",
-        "--offline",
-        "--skip-version-check",
-    ]))?;
-    report_web_ui_size(&root.join("web-ui/dist"))
+    let path = std::env::join_paths(std::iter::once(wasm_opt_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))?;
+    let dist = root.join("web-ui/dist");
+    // Trunk empties its dist folder before filling it: the admin bundle is built beside it and
+    // then moved in. Both use style.css under the same hashed name.
+    let admin_dist = target_dir(root).join("web-ui-admin");
+    let trunk = |html: &str, out: &Path, html_output: &str| {
+        status(
+            Command::new("trunk")
+                .args(["build", "--release", "--offline", "--skip-version-check"])
+                .arg(root.join(html))
+                .arg("--dist")
+                .arg(out)
+                .args(["--html-output", html_output])
+                .env("PATH", &path),
+        )
+    };
+    trunk("web-ui/admin.html", &admin_dist, "admin.html")?;
+    trunk("web-ui/index.html", &dist, "index.html")?;
+    for entry in std::fs::read_dir(&admin_dist)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::rename(entry.path(), dist.join(entry.file_name()))
+                .or_else(|_| std::fs::copy(entry.path(), dist.join(entry.file_name())).map(drop))?;
+        }
+    }
+    precompress(&dist)?;
+    report_web_ui_size(&dist)
 }
 
-fn report_web_ui_size(dist: &Path) -> Result<()> {
-    let (mut raw, mut gz) = (0u64, 0u64);
+/// The files of dist worth compressing: everything but the compressed copies themselves.
+fn compressible(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("wasm" | "js" | "css" | "html" | "svg" | "json")
+    )
+}
+
+fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 24,
+        size_hint: bytes.len(),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
+    Ok(out)
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes)?;
+    Ok(encoder.finish()?)
+}
+
+/// `<file>.br` (brotli, quality 11) and `<file>.gz` (gzip, level 9) beside every compressible
+/// file of dist.
+fn precompress(dist: &Path) -> Result<()> {
     for entry in std::fs::read_dir(dist)? {
         let path = entry?.path();
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if !matches!(ext, "wasm" | "js" | "css") {
+        if !path.is_file() || !compressible(&path) {
             continue;
         }
-        let size = std::fs::metadata(&path)?.len();
-        let zipped = Command::new("gzip")
-            .args(["-9", "-c"])
-            .arg(&path)
-            .output()?
-            .stdout
-            .len() as u64;
-        eprintln!(
-            "xtask: web-ui {:<40} {:>8} bytes, {:>7} gzipped",
-            path.file_name().unwrap().to_string_lossy(),
-            size,
-            zipped
-        );
-        raw += size;
-        gz += zipped;
+        let bytes = std::fs::read(&path)?;
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::write(dist.join(format!("{name}.br")), brotli(&bytes)?)?;
+        std::fs::write(dist.join(format!("{name}.gz")), gzip(&bytes)?)?;
     }
-    eprintln!(
-        "xtask: web-ui total (wasm+js+css): {raw} bytes, {gz} gzipped (budget 250 KB gzipped)"
-    );
     Ok(())
+}
+
+/// Raw, gzip and brotli size of each file of the shop (index.html and what it loads) and of the
+/// admin (admin.html and what it loads), with totals.
+fn report_web_ui_size(dist: &Path) -> Result<()> {
+    let mut names: Vec<String> = std::fs::read_dir(dist)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && compressible(p))
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let size = |name: &str| {
+        std::fs::metadata(dist.join(name))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    for (bundle, html) in [("shop", "index.html"), ("admin", "admin.html")] {
+        let Ok(page) = std::fs::read_to_string(dist.join(html)) else {
+            eprintln!("xtask: web-ui {bundle}: {html} is missing");
+            continue;
+        };
+        // The page names every file it loads: the stylesheet, the script and its wasm.
+        let files: Vec<&String> = names
+            .iter()
+            .filter(|n| n.as_str() == html || page.contains(&format!("/{n}")))
+            .collect();
+        eprintln!(
+            "xtask: web-ui {bundle:<6} {:<34} {:>9} {:>9} {:>9}",
+            "file", "raw", "gzip", "brotli"
+        );
+        let mut total = [0u64; 3];
+        for name in files {
+            let row = [
+                size(name),
+                size(&format!("{name}.gz")),
+                size(&format!("{name}.br")),
+            ];
+            for (t, r) in total.iter_mut().zip(row) {
+                *t += r;
+            }
+            eprintln!(
+                "xtask: web-ui {bundle:<6} {name:<34} {:>9} {:>9} {:>9}",
+                row[0], row[1], row[2]
+            );
+        }
+        eprintln!(
+            "xtask: web-ui {bundle:<6} {:<34} {:>9} {:>9} {:>9}",
+            "total", total[0], total[1], total[2]
+        );
+    }
+    Ok(())
+}
+
+/// The bytes a first catalog view transferred, as the browser test measured them (it writes
+/// this file; the figure is printed again after the tests so it is not lost in their output).
+fn report_first_view(root: &Path) {
+    let file = target_dir(root).join("web-budget.txt");
+    match std::fs::read_to_string(&file) {
+        Ok(text) => eprintln!("xtask: {}", text.trim()),
+        Err(_) => {
+            eprintln!("xtask: first catalog view: not measured (the browser tests did not run)")
+        }
+    }
 }
 
 fn postgres_reachable() -> bool {
@@ -203,11 +355,13 @@ fn test() -> Result<()> {
         }
         eprintln!("\n!!! xtask: chromium/chromedriver not found: the browser tests will be SKIPPED (apt-get install chromium chromium-driver). !!!\n");
     }
+    let _ = std::fs::remove_file(target_dir(&root).join("web-budget.txt"));
     status(
         cargo()
             .args(["test", "--workspace", "--locked"])
             .env("FOLIO_TEST_WEB_DIST", root.join("web-ui/dist")),
     )?;
+    report_first_view(&root);
     // Bounded: a fixed seed and a few examples per operation (`cargo xtask fuzz` alone for more).
     fuzz::fuzz(&root, fuzz::CI_EXAMPLES, fuzz::SEED)?;
     soak::bounded(&root)?;

@@ -2,7 +2,6 @@
 //! the role on every call; these pages only hide what a customer could not use anyway.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use shared_types::{
     Currency, Description, Order, OrderPage, Price, Product, ProductPage, ProductStatus, Title,
     UpdateProductRequest,
@@ -12,15 +11,20 @@ use web_sys::{FormData, HtmlInputElement};
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    date, dynamic, error_slot, form_error_slot, set_title, ErrorBox, FieldMessage, Loading,
+    date, dynamic, error_slot, form_error_slot, redirect_signed_out, set_title, ErrorBox,
+    FieldMessage, Loading,
 };
+use crate::router;
 use crate::upload::send_form;
 
+/// Its children for an admin. A signed-out visitor is sent to the sign-in page (in the shop
+/// bundle, which brings them back); a signed-in customer is told the page is not for them.
 #[component]
 fn RequireAdmin(children: ChildrenFn) -> impl IntoView {
     let session = api::session();
+    redirect_signed_out();
     dynamic(move || {
-        if !session.ready.get() {
+        if !session.ready.get() || session.user.with(Option::is_none) {
             view! { <Loading/> }.into_any()
         } else if session.is_admin() {
             children().into_any()
@@ -28,7 +32,7 @@ fn RequireAdmin(children: ChildrenFn) -> impl IntoView {
             view! {
                 <section class="narrow">
                     <h1>"Admins only"</h1>
-                    <p id="admin-refused">"This page is for the shop's admins. "<A href="/signin">"Sign in"</A>" with an admin account."</p>
+                    <p id="admin-refused">"This page is for the shop's admins. "<a href="/signin">"Sign in"</a>" with an admin account."</p>
                 </section>
             }
             .into_any()
@@ -36,12 +40,19 @@ fn RequireAdmin(children: ChildrenFn) -> impl IntoView {
     })
 }
 
+/// `/admin`: the products list is the admin's start page.
+#[component]
+pub fn Home() -> impl IntoView {
+    router::navigate("/admin/products", true);
+    view! { <Loading/> }
+}
+
 fn admin_nav() -> impl IntoView {
     view! {
         <nav class="admin-nav" aria-label="Admin">
-            <A href="/admin/products">"Products"</A>
-            <A href="/admin/orders">"Orders"</A>
-            <A href="/admin/products/new" attr:id="new-product" attr:class="button small">"New product"</A>
+            <a href="/admin/products">"Products"</a>
+            <a href="/admin/orders">"Orders"</a>
+            <a href="/admin/products/new" id="new-product" class="button small">"New product"</a>
         </nav>
     }
 }
@@ -95,12 +106,12 @@ fn ProductTable() -> impl IntoView {
                                 let for_archive = p.clone();
                                 view! {
                                     <tr class="admin-product" data-slug=p.slug.clone()>
-                                        <td><A href=format!("/products/{}", p.slug)>{p.title.clone()}</A></td>
-                                        <td><span class=format!("status status-{}", p.status.as_str())>{p.status.as_str()}</span></td>
-                                        <td>{if p.is_free { "Free".to_owned() } else { p.price.display.clone() }}</td>
-                                        <td>{p.sales.unwrap_or(0)}</td>
+                                        <td class="cell-title"><a href=format!("/products/{}", p.slug)>{p.title.clone()}</a></td>
+                                        <td data-label="Status"><span class=format!("status status-{}", p.status.as_str())>{p.status.as_str()}</span></td>
+                                        <td data-label="Price">{if p.is_free { "Free".to_owned() } else { p.price.display.clone() }}</td>
+                                        <td data-label="Sales">{p.sales.unwrap_or(0)}</td>
                                         <td class="row-actions">
-                                            <A href=format!("/admin/products/{}/edit", p.id) attr:class="button small secondary">"Edit"</A>
+                                            <a href=format!("/admin/products/{}/edit", p.id) class="button small secondary">"Edit"</a>
                                             <Show when=move || !archived>
                                                 <button class="button small danger archive" on:click={
                                                     let p = for_archive.clone();
@@ -167,7 +178,7 @@ pub fn EditProduct() -> impl IntoView {
     set_title("Admin · Edit product");
     // The admin listing holds every status; the one being edited is found in it. The id is
     // read (tracked) by the resource, so a new id refetches; the view reads it untracked.
-    let id = crate::routes::param();
+    let id = router::param("/admin/products/", "/edit");
     let product = api::resource(move || {
         id.track();
         "/api/v1/admin/products?limit=100".to_owned()
@@ -434,7 +445,7 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
                 {move || saved.get().map(|p| view! {
                     <div class="notice saved" role="status" id="saved">
                         {format!("Saved “{}”. ", p.title)}
-                        <A href=format!("/products/{}", p.slug) attr:id="view-product">"View it in the shop"</A>
+                        <a href=format!("/products/{}", p.slug) id="view-product">"View it in the shop"</a>
                     </div>
                 })}
                 <button id="submit" class="button primary" type="submit" disabled=busy>
@@ -506,18 +517,18 @@ fn OrderTable() -> impl IntoView {
                 Some(Ok(page)) => view! {
                     <div class="table-wrap">
                     <table class="table">
-                        <thead><tr><th>"Date"</th><th>"Buyer"</th><th>"Item"</th><th>"Amount"</th><th>"Status"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                        <thead><tr><th>"Item"</th><th>"Buyer"</th><th>"Amount"</th><th>"Status"</th><th>"Date"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                         <tbody>
                             {page.items.into_iter().map(|o| {
                                 let paid = o.status == shared_types::OrderStatus::Paid;
                                 let for_refund = o.clone();
                                 view! {
                                     <tr class="admin-order" data-order=o.id.clone()>
-                                        <td>{date(&o.created_at)}</td>
-                                        <td>{o.buyer_email.clone().unwrap_or_default()}</td>
-                                        <td>{o.product.title.clone()}</td>
-                                        <td>{o.amount.display.clone()}</td>
-                                        <td><span class=format!("status status-{}", o.status.as_str())>{o.status.as_str()}</span></td>
+                                        <td class="cell-title">{o.product.title.clone()}</td>
+                                        <td data-label="Buyer" class="cell-email">{o.buyer_email.clone().unwrap_or_default()}</td>
+                                        <td data-label="Amount">{o.amount.display.clone()}</td>
+                                        <td data-label="Status"><span class=format!("status status-{}", o.status.as_str())>{o.status.as_str()}</span></td>
+                                        <td data-label="Date">{date(&o.created_at)}</td>
                                         <td class="row-actions">
                                             <Show when=move || paid>
                                                 <button class="button small danger refund" on:click={
