@@ -121,7 +121,8 @@ pub struct Settings {
     pub jwt_secret: Secret,
     pub data_dir: PathBuf,
     pub storage_dir: PathBuf,
-    pub web_dist: PathBuf,
+    /// `FOLIO_WEB_DIST`: the built web UI to serve instead of the one in the binary.
+    pub web_dist: Option<PathBuf>,
     pub max_file_bytes: u64,
     pub max_preview_bytes: u64,
     pub admin_emails: Vec<Email>,
@@ -176,8 +177,8 @@ pub const SETTINGS_DOC: &[(&str, &str, &str)] = &[
     ),
     (
         "FOLIO_WEB_DIST",
-        "web-ui/dist",
-        "the built web UI to serve at /",
+        "the UI built into the binary, else web-ui/dist",
+        "the built web UI to serve at / (a folder, for UI development)",
     ),
     (
         "FOLIO_MAX_FILE_BYTES",
@@ -296,7 +297,7 @@ impl Settings {
         let storage_dir = get("FOLIO_STORAGE_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("objects"));
-        let web_dist = PathBuf::from(get("FOLIO_WEB_DIST").unwrap_or_else(|| "web-ui/dist".into()));
+        let web_dist = get("FOLIO_WEB_DIST").map(PathBuf::from);
 
         let jwt_secret = match get("FOLIO_JWT_SECRET") {
             Some(s) if s.len() >= MIN_JWT_SECRET_BYTES => Some(Secret(s.into_bytes())),

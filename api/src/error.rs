@@ -32,8 +32,8 @@ pub enum ApiError {
     NotPurchased,
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("this method is not allowed on this resource")]
-    MethodNotAllowed,
+    #[error("this method is not allowed here; allowed: {0}")]
+    MethodNotAllowed(String),
     #[error("that email is already registered")]
     EmailTaken,
     #[error("a product with slug `{0}` already exists")]
@@ -93,7 +93,7 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::NotPurchased => "not_purchased",
             ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::EmailTaken => "email_taken",
             ApiError::SlugTaken(_) => "slug_taken",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -150,7 +150,7 @@ impl ResponseError for ApiError {
             ApiError::DownloadTokenExpired | ApiError::DownloadTokenStale => StatusCode::GONE,
             ApiError::Forbidden | ApiError::NotPurchased => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::EmailTaken | ApiError::SlugTaken(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedFileType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -187,6 +187,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                response.insert_header((header::ALLOW, allow.as_str()));
             }
             ApiError::RangeNotSatisfiable { size } => {
                 response.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
@@ -252,17 +255,6 @@ pub fn query_error_handler(
     _req: &actix_web::HttpRequest,
 ) -> actix_web::Error {
     ApiError::bad_request("invalid_query", err.to_string()).into()
-}
-
-/// actix answers a known path with an unknown method by an empty 405: make it a problem too.
-pub fn method_not_allowed<B>(
-    res: actix_web::dev::ServiceResponse<B>,
-) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
-    let (req, _) = res.into_parts();
-    let res = ApiError::MethodNotAllowed.error_response();
-    Ok(actix_web::middleware::ErrorHandlerResponse::Response(
-        actix_web::dev::ServiceResponse::new(req, res).map_into_right_body(),
-    ))
 }
 
 pub fn path_error_handler(

@@ -8,6 +8,7 @@ pub mod downloads;
 pub mod error;
 pub mod library;
 pub mod openapi;
+pub mod operations;
 pub mod ops;
 pub mod pagination;
 pub mod payments;
@@ -24,7 +25,6 @@ use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
-use utoipa::OpenApi;
 
 use auth::ratelimit::RateLimiter;
 use auth::tokens::Keys;
@@ -71,26 +71,17 @@ pub fn migrate(db: &Db) -> anyhow::Result<Vec<String>> {
     conn.run_migrations()
 }
 
-/// The API under /api/v1, with the admin scope behind its role check.
+/// The API: the operations of [`operations`], the admin ones in a scope behind its role check.
 pub fn configure_api(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::scope("/api/v1")
-            .service(
-                web::scope("/admin")
-                    .wrap(from_fn(auth::extract::require_admin))
-                    .configure(catalog::admin_routes::configure)
-                    .configure(payments::routes::configure_admin)
-                    // Without its own default a scope falls through to the app's (the web UI's
-                    // index.html, 200), not to the enclosing scope's.
-                    .default_service(web::to(api_route_not_found)),
-            )
-            .configure(auth::routes::configure)
-            .configure(catalog::routes::configure)
-            .configure(downloads::routes::configure)
-            .configure(library::routes::configure)
-            .configure(payments::routes::configure)
+        web::scope(operations::ADMIN_PREFIX)
+            .wrap(from_fn(auth::extract::require_admin))
+            .configure(|cfg| operations::mount(cfg, operations::Part::Admin))
+            // Without its own default a scope falls through to the app's (the web UI's
+            // index.html, 200), not to the enclosing scope's.
             .default_service(web::to(api_route_not_found)),
-    );
+    )
+    .configure(|cfg| operations::mount(cfg, operations::Part::Public));
 }
 
 /// Any path or method under /api/v1 that no route takes: a problem+json 404.
@@ -101,7 +92,7 @@ async fn api_route_not_found() -> Result<actix_web::HttpResponse, ApiError> {
 /// Builds the HTTP server on an already bound listener (port 0 in tests).
 pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
     let origin = state.settings.public_url.origin().ascii_serialization();
-    let web_ui = web_ui::WebUi::load(&state.settings.web_dist, &origin);
+    let web_ui = web_ui::WebUi::load(state.settings.web_dist.as_deref(), &origin);
     // Database calls and file reads run on each worker's blocking threads. actix allows 512
     // of them by default; under a 200-connection soak they grew to ~400 threads, all but a
     // pool's worth waiting for a connection, and their malloc arenas took RSS from 100 to
@@ -128,21 +119,21 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> 
                     .add(("X-Frame-Options", "DENY")),
             )
             .wrap(from_fn(private_when_signed_in))
-            .wrap(actix_web::middleware::ErrorHandlers::new().handler(
-                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-                error::method_not_allowed,
-            ))
             .wrap(TracingLogger::<telemetry::FolioRootSpan>::new())
-            .route("/healthz", web::get().to(ops::healthz))
-            .route("/readyz", web::get().to(ops::readyz))
             .route(
                 "/media/previews/{name}",
                 web::get().to(downloads::routes::serve_preview),
             )
-            .route("/api/openapi.json", web::get().to(openapi_json))
+            .service(
+                web::resource("/api/openapi.json")
+                    .route(web::get().to(openapi_json))
+                    .default_service(web::to(|| async {
+                        Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed("GET".into()))
+                    })),
+            )
             .service(
                 utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}")
-                    .url("/api/docs/openapi.json", openapi::ApiDoc::openapi()),
+                    .url("/api/docs/openapi.json", openapi::document()),
             )
             .route(
                 "/api/docs",
@@ -225,7 +216,7 @@ fn start_emulator(settings: &Settings) -> anyhow::Result<config::StripeSettings>
 }
 
 async fn openapi_json() -> web::Json<utoipa::openapi::OpenApi> {
-    web::Json(openapi::ApiDoc::openapi())
+    web::Json(openapi::document())
 }
 
 /// `folio serve`: migrate, then serve until SIGINT/SIGTERM (in-flight requests finish first).

@@ -12,6 +12,7 @@ const USAGE: &str = "usage:
   folio admin create --email E   create or promote an admin; the password is read from stdin
   folio openapi                  print the OpenAPI document (YAML)
   folio print-schema             print api/src/schema.rs for the configured database
+  folio demo                     fill an empty catalog with the demo shop (six books)
   folio seed --products N --file F [--price-cents C]
                                  add N published products sharing file F (demo data, benchmarks)";
 
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         ["migrate"] => migrate(&settings),
         ["admin", "create", "--email", email] => create_admin(&settings, email),
         ["print-schema"] => print_schema(&settings),
+        ["demo"] => demo(&settings),
         ["seed", "--products", n, "--file", file] => seed(&settings, n, file, "0"),
         ["seed", "--products", n, "--file", file, "--price-cents", cents] => {
             seed(&settings, n, file, cents)
@@ -110,6 +112,23 @@ fn print_schema(settings: &Settings) -> anyhow::Result<()> {
     let db = open_db(settings)?;
     let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
     print!("{}", folio_api::db::introspect::render_schema(&mut conn)?);
+    Ok(())
+}
+
+fn demo(settings: &Settings) -> anyhow::Result<()> {
+    let db = open_db(settings)?;
+    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if folio_api::catalog::repo::count(&mut conn)? > 0 {
+        println!("the catalog is not empty: no demo products added");
+        return Ok(());
+    }
+    let storage = folio_api::storage::Storage::local(&settings.storage_dir)?;
+    let rows = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(folio_api::catalog::demo::build(&storage))?;
+    let inserted = folio_api::catalog::demo::insert_if_empty(&mut conn, &rows)?;
+    println!("added {inserted} demo products (edit or archive them as an admin)");
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Liveness and readiness.
 
 use actix_web::{web, HttpResponse};
-use shared_types::HealthResponse;
+use shared_types::{ClientConfig, HealthResponse};
 
 use crate::AppState;
 
@@ -33,4 +33,19 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             })
         }
     }
+}
+
+/// What clients need to know of the server's limits before they send anything (the web UI's
+/// upload form checks sizes with these).
+#[utoipa::path(
+    get, path = "/api/v1/config", tag = "operations",
+    responses((status = 200, body = ClientConfig))
+)]
+pub async fn client_config(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(ClientConfig {
+            max_file_bytes: state.settings.max_file_bytes,
+            max_preview_bytes: state.settings.max_preview_bytes,
+        })
 }

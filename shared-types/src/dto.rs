@@ -181,6 +181,16 @@ pub struct DownloadTokenResponse {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The server's limits, for clients to check input before sending it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientConfig {
+    /// Largest product file accepted, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest preview image accepted, in bytes.
+    pub max_preview_bytes: u64,
+}
+
 /// A liveness or readiness answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -10,6 +10,7 @@ backend_tests!(
     login_refuses_unknown_email_and_wrong_password_alike,
     refresh_tokens_rotate_and_a_reused_one_revokes_the_session,
     the_refresh_cookie_is_httponly_strict_and_scoped,
+    a_readable_marker_says_when_a_session_may_exist,
     logout_revokes_the_session,
     forged_expired_and_misdirected_access_tokens_are_refused,
     admin_emails_from_settings_get_the_admin_role,
@@ -168,14 +169,12 @@ async fn the_refresh_cookie_is_httponly_strict_and_scoped(app: TestApp) {
         .send()
         .await
         .unwrap();
-    let cookie = res
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(cookie.starts_with("folio_refresh="), "{cookie}");
+    let cookies = set_cookies(&res);
+    let cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("folio_refresh="))
+        .unwrap_or_else(|| panic!("{cookies:?}"))
+        .clone();
     for part in ["HttpOnly", "SameSite=Strict", "Path=/api/v1/auth"] {
         assert!(cookie.contains(part), "{cookie} lacks {part}");
     }
@@ -202,6 +201,69 @@ async fn the_refresh_cookie_is_httponly_strict_and_scoped(app: TestApp) {
         StatusCode::OK,
         "the rotated cookie replaced the spent one"
     );
+}
+
+fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+fn marker(res: &reqwest::Response) -> Option<String> {
+    set_cookies(res)
+        .into_iter()
+        .find(|c| c.starts_with("folio_session="))
+}
+
+async fn a_readable_marker_says_when_a_session_may_exist(app: TestApp) {
+    // The web UI reads it to decide whether a refresh is worth trying: it must be readable by
+    // scripts, site-wide, and carry nothing secret.
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let set = marker(&res).expect("registering sets the marker");
+    assert!(set.starts_with("folio_session=1;"), "{set}");
+    assert!(
+        !set.contains("HttpOnly") && set.contains("Path=/") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(marker(&res).unwrap().starts_with("folio_session=1;"));
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let cleared = marker(&res).expect("signing out clears the marker");
+    assert!(
+        cleared.starts_with("folio_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    // A refresh that cannot succeed clears it too, so the next page load does not try again.
+    let res = app
+        .bare_client()
+        .post(app.url("/api/v1/auth/refresh"))
+        .header("cookie", "folio_session=1; folio_refresh=not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(marker(&res).unwrap().contains("Max-Age=0"));
+    assert_eq!(problem(res).await["code"], "refresh_token_invalid");
 }
 
 async fn logout_revokes_the_session(app: TestApp) {

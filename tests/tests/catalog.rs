@@ -18,10 +18,85 @@ backend_tests!(
     replacing_a_file_removes_the_old_object_when_unused,
     catalog_marks_owned_items_for_the_signed_in_user,
     malformed_multipart_bodies_are_refused_and_leave_nothing,
+    admins_read_any_product_by_id_whatever_its_place_in_the_list,
 );
 
 backend_tests_with!(&[("FOLIO_MAX_FILE_BYTES", "4096"), ("FOLIO_MAX_PREVIEW_BYTES", "64")] =>
-    uploads_over_the_limit_are_refused_with_413_and_leave_nothing);
+    uploads_over_the_limit_are_refused_with_413_and_leave_nothing,
+    the_upload_limits_are_served_to_clients);
+
+async fn the_upload_limits_are_served_to_clients(app: TestApp) {
+    let res = app.get("/api/v1/config", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let config: Value = res.json().await.unwrap();
+    assert_eq!(
+        config,
+        json!({"max_file_bytes": 4096, "max_preview_bytes": 64})
+    );
+}
+
+async fn admins_read_any_product_by_id_whatever_its_place_in_the_list(app: TestApp) {
+    let admin = app.admin().await;
+    // The edit page used to look its product up among the first 100 listed.
+    let path = std::env::temp_dir().join(format!("folio-seed-{}.pdf", uuid::Uuid::new_v4()));
+    std::fs::write(&path, pdf("seeded")).unwrap();
+    let db = app.state.db.clone();
+    let storage = app.state.storage.clone();
+    let bytes = std::fs::read(&path).unwrap();
+    let stored = storage
+        .put_stream(
+            futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))]),
+            u64::MAX,
+            folio_api::storage::sniff::FILE_KINDS,
+        )
+        .await
+        .unwrap();
+    db.write(move |conn| Ok(folio_api::catalog::seed(conn, 120, &stored, 500)?))
+        .await
+        .unwrap();
+    let draft = app
+        .create_product(
+            &admin,
+            product_form("Hidden Draft", "3.00", pdf("d"), None).text("status", "draft"),
+        )
+        .await;
+    assert_eq!(draft.status(), StatusCode::CREATED);
+    let draft: Value = draft.json().await.unwrap();
+    let page: Value = app
+        .get("/api/v1/admin/products?limit=100", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let oldest = page["items"][99]["id"].as_str().unwrap().to_owned();
+    for id in [draft["id"].as_str().unwrap(), oldest.as_str()] {
+        let res = app
+            .get(&format!("/api/v1/admin/products/{id}"), Some(&admin))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let p: Value = res.json().await.unwrap();
+        assert_eq!(p["id"], id);
+        assert_eq!(p["sales"], 0);
+    }
+    let got: Value = app
+        .get(
+            &format!("/api/v1/admin/products/{}", draft["id"].as_str().unwrap()),
+            Some(&admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "draft");
+    for missing in ["0190a0a0-0000-7000-8000-000000000000", "not-a-uuid"] {
+        let res = app
+            .get(&format!("/api/v1/admin/products/{missing}"), Some(&admin))
+            .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(problem(res).await["code"], "not_found");
+    }
+    let _ = std::fs::remove_file(path);
+}
 
 async fn an_admin_upload_appears_in_the_catalog_with_exact_money(app: TestApp) {
     let admin = app.admin().await;

@@ -26,6 +26,7 @@ backend_tests!(
     get_requests_change_nothing_even_for_an_admin,
     health_and_readiness_answer,
     the_spec_and_docs_are_served_without_a_cdn,
+    undeclared_methods_answer_405_with_allow_and_unknown_api_paths_404,
 );
 
 async fn schema_rs_matches_the_migrations(app: TestApp) {
@@ -129,6 +130,84 @@ async fn get_requests_change_nothing_even_for_an_admin(app: TestApp) {
     assert_eq!(before, after);
 }
 
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"];
+
+async fn undeclared_methods_answer_405_with_allow_and_unknown_api_paths_404(app: TestApp) {
+    let admin = app.admin().await;
+    let mut declared: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (method, path) in operations(&app).await {
+        declared.entry(path).or_default().push(method);
+    }
+    let mut checked = 0;
+    for (path, methods) in &declared {
+        let url = app.url(&concrete(path));
+        for method in METHODS.iter().filter(|m| !methods.iter().any(|d| d == *m)) {
+            let res = app
+                .bare_client()
+                .request(
+                    reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                    &url,
+                )
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                res.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            let allow: Vec<String> = res.headers()["allow"]
+                .to_str()
+                .unwrap()
+                .split(',')
+                .map(|m| m.trim().to_owned())
+                .collect();
+            let mut expected = methods.clone();
+            expected.sort();
+            let mut got = allow.clone();
+            got.sort();
+            assert_eq!(got, expected, "Allow of {path}");
+            assert_eq!(problem(res).await["code"], "method_not_allowed");
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked} method/path pairs");
+    // The case from the issue: TRACE on the login route used to answer 200 with the web UI.
+    let res = app
+        .bare_client()
+        .request(reqwest::Method::TRACE, app.url("/api/v1/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "POST");
+    for path in [
+        "/api/v1/nope",
+        "/api/v1/products/a/b/c",
+        "/api/v2/products",
+        "/api/nope",
+        "/api",
+        "/api/v1/admin/nope",
+        "/media/nope",
+    ] {
+        for method in METHODS {
+            let res = app
+                .bare_client()
+                .request(
+                    reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                    app.url(path),
+                )
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::NOT_FOUND, "{method} {path}");
+            assert_eq!(problem(res).await["code"], "not_found", "{method} {path}");
+        }
+    }
+}
+
 async fn health_and_readiness_answer(app: TestApp) {
     let res = app.get("/healthz", None).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -209,7 +288,7 @@ fn the_readme_documents_every_setting() {
 }
 
 #[actix_web::test]
-async fn the_web_ui_is_served_with_caching_and_a_strict_csp() {
+async fn the_web_ui_is_served_with_caching_compression_and_a_strict_csp() {
     let dist = std::env::temp_dir().join(format!("folio-dist-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dist).unwrap();
     std::fs::write(
@@ -217,7 +296,15 @@ async fn the_web_ui_is_served_with_caching_and_a_strict_csp() {
         "<!doctype html><html><head><script type=\"module\">boot()</script></head><body></body></html>",
     )
     .unwrap();
-    std::fs::write(dist.join("web-ui-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
+    std::fs::write(
+        dist.join("admin.html"),
+        "<!doctype html><html><head><script type=\"module\">admin()</script></head><body></body></html>",
+    )
+    .unwrap();
+    let wasm = "web-ui-0123456789abcdef_bg.wasm";
+    std::fs::write(dist.join(wasm), b"\0asm-identity").unwrap();
+    std::fs::write(dist.join(format!("{wasm}.br")), b"brotli-bytes").unwrap();
+    std::fs::write(dist.join(format!("{wasm}.gz")), b"gzip-bytes").unwrap();
     let app = TestApp::spawn_with(
         Backend::Sqlite,
         &[("FOLIO_WEB_DIST", dist.to_str().unwrap())],
@@ -244,16 +331,94 @@ async fn the_web_ui_is_served_with_caching_and_a_strict_csp() {
         "the inline bootstrap is allowed by hash only: {csp}"
     );
     assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let etag = index.headers()["etag"].to_str().unwrap().to_owned();
     assert!(index.text().await.unwrap().contains("boot()"));
-    let asset = app.get("/web-ui-0123456789abcdef_bg.wasm", None).await;
-    assert_eq!(
-        asset.headers()["cache-control"],
-        "public, max-age=31536000, immutable"
+    let again = app
+        .bare_client()
+        .get(app.url("/"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // The admin app is its own page, for /admin and below only.
+    for path in ["/admin", "/admin/products", "/admin/products/x/edit"] {
+        let page = app.get(path, None).await.text().await.unwrap();
+        assert!(page.contains("admin()"), "{path}: {page}");
+    }
+    for path in ["/administrator", "/products/admin"] {
+        let page = app.get(path, None).await.text().await.unwrap();
+        assert!(page.contains("boot()"), "{path}: {page}");
+    }
+    let admin_csp = app.get("/admin/orders", None).await.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(
+        admin_csp, csp,
+        "each page's CSP names its own inline script"
     );
-    assert_eq!(asset.bytes().await.unwrap().as_ref(), b"\0asm");
+
+    // Precompressed variants by Accept-Encoding, always with Vary.
+    let fetch = |encoding: Option<&'static str>| {
+        let mut req = app.bare_client().get(app.url(&format!("/{wasm}")));
+        if let Some(e) = encoding {
+            req = req.header("accept-encoding", e);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    for (accept, coding, body) in [
+        (Some("gzip, deflate, br"), Some("br"), &b"brotli-bytes"[..]),
+        (Some("gzip"), Some("gzip"), &b"gzip-bytes"[..]),
+        (Some("br;q=0, gzip"), Some("gzip"), &b"gzip-bytes"[..]),
+        (None, None, &b"\0asm-identity"[..]),
+    ] {
+        let res = fetch(accept).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(res.headers()["vary"], "Accept-Encoding");
+        assert_eq!(res.headers()["content-type"], "application/wasm");
+        assert_eq!(
+            res.headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap()),
+            coding,
+            "{accept:?}"
+        );
+        assert_eq!(res.bytes().await.unwrap().as_ref(), body, "{accept:?}");
+    }
+    // A missing script is a 404, not the page; the encoded files are not served on their own.
+    assert_eq!(
+        app.get("/gone-0123456789abcdef.js", None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/{wasm}.br"), None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // Writing to the UI is not a thing.
+    let res = app
+        .post_json("/library", None, &serde_json::json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "GET, HEAD");
     // API misses stay problems, never the UI's index.
     let res = app.get("/api/v1/nope", None).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     problem(res).await;
+
+    // A new build is picked up without a restart.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><html><head><script type=\"module\">rebuilt()</script></head><body></body></html>",
+    )
+    .unwrap();
+    let page = app.get("/", None).await.text().await.unwrap();
+    assert!(page.contains("rebuilt()"), "{page}");
     let _ = std::fs::remove_dir_all(&dist);
 }

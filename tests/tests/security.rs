@@ -394,13 +394,19 @@ async fn unknown_paths_and_methods_are_problems_not_the_web_ui(app: TestApp) {
     let client = app.bare_client();
     for (method, path, status, code) in [
         ("GET", "/api/v1/stripe/webhook", 405, "method_not_allowed"),
-        // Inside /api/v1 the scope's default answers unknown methods too: 404, still a problem.
-        ("DELETE", "/api/v1/products", 404, "not_found"),
-        ("POST", "/api/openapi.json", 404, "not_found"),
+        // A known path with a method it does not take: 405 (with Allow), a problem too.
+        ("DELETE", "/api/v1/products", 405, "method_not_allowed"),
+        ("POST", "/api/openapi.json", 405, "method_not_allowed"),
         ("GET", "/api/v2/products", 404, "not_found"),
         ("GET", "/api/nothing", 404, "not_found"),
         ("GET", "/media/files/abc", 404, "not_found"),
-        ("PUT", "/api/v1/admin/orders/x/refund", 404, "not_found"),
+        (
+            "PUT",
+            "/api/v1/admin/orders/x/refund",
+            405,
+            "method_not_allowed",
+        ),
+        ("GET", "/api/v1/admin/nothing/here", 404, "not_found"),
     ] {
         let res = client
             .request(method.parse().unwrap(), app.url(path))

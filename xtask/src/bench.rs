@@ -4,7 +4,7 @@
 
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
+
+use crate::process::{wait_listening, which, Proc};
 
 const FOLIO_PORT: u16 = 18080;
 const EMULATOR_PORT: u16 = 18111;
@@ -111,33 +113,6 @@ struct Measure {
     non_2xx: u64,
 }
 
-/// A child process, stopped (TERM, then KILL after 10 s) when dropped.
-pub(crate) struct Proc(pub(crate) Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn which(tool: &str) -> bool {
-    Command::new("which")
-        .arg(tool)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn ensure_tools() -> Result<()> {
     let missing: Vec<&str> = [("wrk", "wrk"), ("nginx", "nginx-light")]
         .into_iter()
@@ -154,17 +129,6 @@ fn ensure_tools() -> Result<()> {
             .args(&missing),
     )
     .context("install wrk and nginx-light (apt-get install wrk nginx-light)")
-}
-
-pub(crate) fn wait_listening(port: u16, what: &str) -> Result<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(60) {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    bail!("{what} did not listen on {port}")
 }
 
 fn base() -> String {

@@ -9,12 +9,11 @@
 //! target/schemathesis-venv, which is reused while it holds the pinned version.
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::bench::Proc;
+use crate::process::{free_port, wait_ready, Proc};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
@@ -271,19 +270,4 @@ fn ensure_schemathesis(root: &Path) -> Result<PathBuf> {
         &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
     ]))?;
     Ok(st)
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn wait_ready(base: &str) -> Result<()> {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(60) {
-        if ureq::get(&format!("{base}/readyz")).call().is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!("folio did not become ready on {base}")
 }

@@ -1,6 +1,8 @@
 //! `cargo xtask <command>`: the project's commands, the same on a laptop and in CI.
 //!
-//!   run      build and start Folio on http://127.0.0.1:8080 (SQLite, local storage)
+//!   run      build and start Folio on http://127.0.0.1:8080 (SQLite, local storage, the web UI,
+//!            a demo shop on first run unless --no-demo)
+//!   dist     a release `folio` with the web UI inside it → target/dist/folio
 //!   test     every test: unit, API on SQLite and PostgreSQL, the web UI's wasm build
 //!   openapi  write openapi.yaml from the code
 //!   schema   write api/src/schema.rs from the migrations
@@ -9,17 +11,22 @@
 //!            (a partial run writes target/bench/RESULTS.md instead)
 //!   fuzz     schemathesis against openapi.yaml on a running folio [--examples N] [--seed S]
 //!   soak     10 minutes of mixed traffic at 200 connections, then reconcile → bench/SOAK.md
+//!   stripe-spec --from FILE   check in Stripe's OpenAPI spec for the emulator's tests
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
 mod bench;
 mod fuzz;
+mod process;
 mod soak;
+mod stripe_spec;
+
+use process::{cargo, output, status, timed};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// 0.22 needs a newer rustc than these machines have.
@@ -31,15 +38,17 @@ fn main() -> Result<()> {
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
     match args.first().map(String::as_str) {
-        Some("run") => run(&root),
+        Some("run") => run(&root, &args[1..]),
+        Some("dist") => dist(&root, &args[1..]).map(drop),
         Some("test") => test(),
         Some("openapi") => openapi(&root),
         Some("schema") => schema(&root),
         Some("bench") => bench::bench(&root, &args[1..]),
         Some("soak") => soak::soak_command(&root, &args[1..]),
         Some("fuzz") => fuzz::fuzz_command(&root, &args[1..]),
+        Some("stripe-spec") => stripe_spec::stripe_spec_command(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask run | test | openapi | schema | bench | fuzz | soak");
+            eprintln!("usage: cargo xtask run [--no-demo] | dist | test | openapi | schema | bench | fuzz | soak | stripe-spec");
             std::process::exit(2);
         }
     }
@@ -50,30 +59,6 @@ fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask lives in the workspace")
         .to_owned()
-}
-
-fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-}
-
-fn status(cmd: &mut Command) -> Result<()> {
-    eprintln!("xtask: {cmd:?}");
-    let st = cmd.status().with_context(|| format!("running {cmd:?}"))?;
-    if !st.success() {
-        bail!("{cmd:?} failed with {st}");
-    }
-    Ok(())
-}
-
-fn output(cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!("{cmd:?} failed with {}", out.status);
-    }
-    Ok(String::from_utf8(out.stdout)?)
 }
 
 fn ensure_wasm_target() -> Result<()> {
@@ -362,6 +347,7 @@ fn test() -> Result<()> {
             .env("FOLIO_TEST_WEB_DIST", root.join("web-ui/dist")),
     )?;
     report_first_view(&root);
+    timed("the dist binary from an empty folder", || check_dist(&root))?;
     // Bounded: a fixed seed and a few examples per operation (`cargo xtask fuzz` alone for more).
     fuzz::fuzz(&root, fuzz::CI_EXAMPLES, fuzz::SEED)?;
     soak::bounded(&root)?;
@@ -440,41 +426,215 @@ fn dev_admin(folio: &Path, data: &Path) -> Result<String> {
     Ok(password)
 }
 
-fn run(root: &Path) -> Result<()> {
-    status(cargo().args([
-        "build",
-        "--locked",
-        "--release",
-        "-p",
-        "folio-api",
-        "--bin",
-        "folio",
-    ]))?;
-    let folio = root.join("target/release/folio");
+/// `cargo xtask run`: everything a fresh machine needs for a working shop, each step timed. The
+/// server (debug profile: it compiles in half the time of a release build, shares its artifacts
+/// with `cargo xtask test`, and serves a local shop fast enough) builds while the web UI's tools
+/// install and the UI builds; the server starts as soon as it is built and shows the UI once the
+/// UI is there.
+fn run(root: &Path, args: &[String]) -> Result<()> {
+    let mut demo = true;
+    for arg in args {
+        match arg.as_str() {
+            "--no-demo" => demo = false,
+            other => bail!("unknown argument {other:?}; usage: cargo xtask run [--no-demo]"),
+        }
+    }
+    let started = Instant::now();
+    let ui_root = root.to_owned();
+    let ui = std::thread::spawn(move || {
+        timed(
+            "web UI: tools (wasm32 target, trunk, wasm-bindgen, wasm-opt)",
+            || ensure_web_tools(&ui_root),
+        )?;
+        timed("web UI: build (release wasm)", || build_web_ui(&ui_root))
+    });
+    timed("server: build (debug profile)", || {
+        status(cargo().args(["build", "--locked", "-p", "folio-api", "--bin", "folio"]))
+    })?;
+    let folio = root.join("target/debug/folio");
     let data = root.join("data");
     std::fs::create_dir_all(&data)?;
-    let password = dev_admin(&folio, &data)?;
-    eprintln!(
-        "\nxtask: Folio starts on http://127.0.0.1:8080 (SQLite in ./data, files in ./data/objects)\n\
-         xtask: admin sign-in: {DEV_ADMIN_EMAIL} / {password}   (kept in ./data/admin-password)\n\
-         xtask: payments go through the built-in Stripe emulator unless STRIPE_SECRET_KEY is set\n\
-         xtask: API reference: http://127.0.0.1:8080/api/docs/\n"
-    );
-    let err = exec(Command::new(&folio).arg("serve"));
-    Err(err)
-}
-
-#[cfg(unix)]
-fn exec(cmd: &mut Command) -> anyhow::Error {
-    use std::os::unix::process::CommandExt;
-    anyhow::Error::new(cmd.exec()).context("starting folio")
-}
-
-#[cfg(not(unix))]
-fn exec(cmd: &mut Command) -> anyhow::Error {
-    match cmd.status() {
-        Ok(s) if s.success() => std::process::exit(0),
-        Ok(s) => anyhow::anyhow!("folio exited with {s}"),
-        Err(e) => anyhow::Error::new(e).context("starting folio"),
+    let password = timed("admin account", || dev_admin(&folio, &data))?;
+    if demo {
+        timed("demo shop (only into an empty catalog)", || {
+            status(Command::new(&folio).arg("demo"))
+        })?;
     }
+    let mut server = Command::new(&folio)
+        .arg("serve")
+        .env("FOLIO_WEB_DIST", root.join("web-ui/dist"))
+        .spawn()
+        .context("starting folio")?;
+    let base = "http://127.0.0.1:8080";
+    if let Err(e) = timed("server: start", || process::wait_ready(base)) {
+        let _ = server.kill();
+        return Err(e);
+    }
+    let ui_result = ui
+        .join()
+        .map_err(|_| anyhow::anyhow!("the web UI build panicked"))?;
+    let took = process::human(started.elapsed());
+    match &ui_result {
+        Ok(()) => eprintln!("xtask: the shop is ready after {took}"),
+        Err(e) => {
+            eprintln!("xtask: the web UI did not build ({e:#}); the API still runs after {took}")
+        }
+    }
+    eprintln!(
+        "\n  Shop:           {base}/\n  \
+         Admin sign-in:  {DEV_ADMIN_EMAIL} / {password}   (kept in ./data/admin-password)\n  \
+         API reference:  {base}/api/docs/\n  \
+         Payments:       SIMULATED by the built-in Stripe emulator (no money moves) unless STRIPE_SECRET_KEY is set\n  \
+         Data:           ./data (SQLite database, uploaded files under ./data/objects)\n\n  \
+         Ctrl-C stops the server.\n"
+    );
+    let code = server.wait()?;
+    if !code.success() {
+        bail!("folio exited with {code}");
+    }
+    Ok(())
+}
+
+/// `cargo xtask dist [--profile dev]`: the web UI, then `folio` with it embedded (the
+/// `embed-web-ui` feature), copied to target/dist/folio. The release profile unless told
+/// otherwise (`cargo xtask test` checks a debug build made the same way).
+fn dist(root: &Path, args: &[String]) -> Result<PathBuf> {
+    let profile = match args {
+        [] => "release".to_owned(),
+        [flag, p] if flag == "--profile" => p.clone(),
+        _ => bail!("usage: cargo xtask dist [--profile release|dev]"),
+    };
+    timed("web UI: tools", || ensure_web_tools(root))?;
+    timed("web UI: build", || build_web_ui(root))?;
+    timed(
+        &format!("folio with the web UI inside ({profile} profile)"),
+        || {
+            status(
+                cargo()
+                    .args(["build", "--locked", "-p", "folio-api", "--bin", "folio"])
+                    .args(["--features", "embed-web-ui", "--profile", &profile])
+                    .env("FOLIO_EMBED_WEB_DIST", root.join("web-ui/dist")),
+            )
+        },
+    )?;
+    let dir = if profile == "dev" { "debug" } else { &profile };
+    let built = root.join("target").join(dir).join("folio");
+    let out = root.join("target/dist");
+    std::fs::create_dir_all(&out)?;
+    let dest = out.join(if profile == "release" {
+        "folio".to_owned()
+    } else {
+        format!("folio-{profile}")
+    });
+    std::fs::copy(&built, &dest)
+        .with_context(|| format!("copying {} to {}", built.display(), dest.display()))?;
+    let size = std::fs::metadata(&dest)?.len();
+    eprintln!(
+        "xtask: {} ({:.1} MB): `folio serve` from any folder serves the shop",
+        dest.display(),
+        size as f64 / 1e6
+    );
+    Ok(dest)
+}
+
+/// Starts the binary `cargo xtask dist` makes (a debug build of it) in an empty folder, with no
+/// web UI beside it, and loads the shop: the page, every asset it names (brotli-encoded when
+/// asked), the admin page, and the catalog API.
+fn check_dist(root: &Path) -> Result<()> {
+    let binary = dist(root, &["--profile".into(), "dev".into()])?;
+    let dir = std::env::temp_dir().join(format!("folio-dist-check-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let folio = dir.join("folio");
+    std::fs::copy(&binary, &folio)?;
+    let port = process::free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = process::Proc(
+        Command::new(&folio)
+            .arg("serve")
+            .current_dir(&dir)
+            .env("FOLIO_BIND", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .env_remove("FOLIO_WEB_DIST")
+            .env_remove("DATABASE_URL")
+            .env_remove("FOLIO_DATA_DIR")
+            .env_remove("FOLIO_PUBLIC_URL")
+            .env_remove("STRIPE_SECRET_KEY")
+            .env_remove("FOLIO_ENV")
+            .spawn()
+            .context("starting the dist binary")?,
+    );
+    process::wait_ready(&base)?;
+    let get = |path: &str| -> Result<(String, Option<String>, Vec<u8>)> {
+        let res = ureq::get(&format!("{base}{path}"))
+            .set("Accept-Encoding", "br, gzip")
+            .call()
+            .with_context(|| format!("GET {path} from the dist binary"))?;
+        let ct = res.content_type().to_owned();
+        let ce = res.header("content-encoding").map(str::to_owned);
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut res.into_reader(), &mut body)?;
+        Ok((ct, ce, body))
+    };
+    let decoded = |encoding: Option<&str>, body: Vec<u8>| -> Result<String> {
+        let bytes = match encoding {
+            Some("br") => {
+                let mut out = Vec::new();
+                brotli::BrotliDecompress(&mut body.as_slice(), &mut out)?;
+                out
+            }
+            Some("gzip") => {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(body.as_slice()),
+                    &mut out,
+                )?;
+                out
+            }
+            _ => body,
+        };
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    let (ct, ce, body) = get("/")?;
+    let index = decoded(ce.as_deref(), body)?;
+    if !ct.starts_with("text/html") || !index.contains(".wasm") {
+        bail!("the dist binary's / is not the shop's page ({ct}): {index:.300}");
+    }
+    let mut assets: Vec<String> = Vec::new();
+    for quote in index.split(['"', '\'']) {
+        if quote.starts_with('/')
+            && quote
+                .rsplit_once('.')
+                .is_some_and(|(_, e)| matches!(e, "js" | "wasm" | "css"))
+            && !assets.contains(&quote.to_owned())
+        {
+            assets.push(quote.to_owned());
+        }
+    }
+    if assets.is_empty() {
+        bail!("the shop's page names no assets");
+    }
+    for asset in &assets {
+        let (_, ce, body) = get(asset)?;
+        if ce.as_deref() != Some("br") {
+            bail!("{asset} came without brotli (Content-Encoding {ce:?})");
+        }
+        eprintln!(
+            "xtask: dist binary serves {asset} ({} bytes brotli)",
+            body.len()
+        );
+    }
+    let (_, ce, body) = get("/admin/products")?;
+    if !decoded(ce.as_deref(), body)?.contains(".wasm") {
+        bail!("the dist binary's /admin/products is not a web UI page");
+    }
+    let (ct, _, body) = get("/api/v1/products")?;
+    if !ct.starts_with("application/json") || !String::from_utf8_lossy(&body).contains("\"items\"")
+    {
+        bail!("the dist binary's catalog API answered {ct}");
+    }
+    drop(_server);
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("xtask: the dist binary serves the shop from an empty folder");
+    Ok(())
 }

@@ -22,7 +22,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +32,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::bench::{self, PgDatabase, Stack};
+use crate::process::free_port;
 
 const ADMIN_EMAIL: &str = "soak-admin@example.com";
 const PASSWORD: &str = "soak password 1";
@@ -125,10 +125,6 @@ pub fn soak_command(root: &Path, args: &[String]) -> Result<()> {
 /// The bounded soak of `cargo xtask test`.
 pub fn bounded(root: &Path) -> Result<()> {
     soak(root, &Options::bounded())
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,17 +10,9 @@ use crate::AppState;
 
 pub const REFRESH_COOKIE: &str = "folio_refresh";
 const COOKIE_PATH: &str = "/api/v1/auth";
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/auth")
-            .route("/register", web::post().to(register))
-            .route("/login", web::post().to(login))
-            .route("/refresh", web::post().to(refresh))
-            .route("/logout", web::post().to(logout)),
-    )
-    .route("/me", web::get().to(me));
-}
+/// Readable by the web UI and secret-free: it says a refresh cookie may exist, so that an
+/// anonymous visitor's browser does not try (and fail) a refresh on every page load.
+pub const SESSION_MARKER_COOKIE: &str = "folio_session";
 
 fn refresh_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
     Cookie::build(REFRESH_COOKIE, value)
@@ -32,19 +24,38 @@ fn refresh_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<
         .finish()
 }
 
+fn session_marker(state: &AppState, max_age_secs: i64) -> Cookie<'static> {
+    let value = if max_age_secs > 0 { "1" } else { "" };
+    Cookie::build(SESSION_MARKER_COOKIE, value)
+        .path("/")
+        .same_site(SameSite::Strict)
+        .secure(state.settings.https())
+        .max_age(CookieDuration::seconds(max_age_secs))
+        .finish()
+}
+
 fn with_tokens(
     state: &AppState,
     status: actix_web::http::StatusCode,
     tokens: TokenResponse,
 ) -> HttpResponse {
+    let ttl = state.settings.refresh_token_ttl_secs;
     HttpResponse::build(status)
-        .cookie(refresh_cookie(
-            state,
-            tokens.refresh_token.clone(),
-            state.settings.refresh_token_ttl_secs,
-        ))
+        .cookie(refresh_cookie(state, tokens.refresh_token.clone(), ttl))
+        .cookie(session_marker(state, ttl))
         .insert_header(("Cache-Control", "no-store"))
         .json(tokens)
+}
+
+/// Removes both cookies: the session is over (signed out, or its refresh token is dead).
+fn clear_session(state: &AppState, res: &mut HttpResponse) {
+    for cookie in [
+        refresh_cookie(state, String::new(), 0),
+        session_marker(state, 0),
+    ] {
+        // Only fails for a cookie that cannot be a header value; these are constants.
+        let _ = res.add_cookie(&cookie);
+    }
 }
 
 fn check_rate(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
@@ -129,9 +140,19 @@ pub async fn refresh(
     req: HttpRequest,
     body: Option<web::Json<RefreshRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = presented_refresh_token(&req, body).ok_or(ApiError::RefreshTokenInvalid)?;
-    let tokens = super::refresh(&state, token).await?;
-    Ok(with_tokens(&state, actix_web::http::StatusCode::OK, tokens))
+    let result = match presented_refresh_token(&req, body) {
+        Some(token) => super::refresh(&state, token).await,
+        None => Err(ApiError::RefreshTokenInvalid),
+    };
+    match result {
+        Ok(tokens) => Ok(with_tokens(&state, actix_web::http::StatusCode::OK, tokens)),
+        Err(e @ (ApiError::RefreshTokenInvalid | ApiError::RefreshTokenReused)) => {
+            let mut res = actix_web::ResponseError::error_response(&e);
+            clear_session(&state, &mut res);
+            Ok(res)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Sign out: revoke the session of the refresh token (body or cookie) and clear the cookie.
@@ -148,9 +169,9 @@ pub async fn logout(
     if let Some(token) = presented_refresh_token(&req, body) {
         super::logout(&state.db, token).await?;
     }
-    Ok(HttpResponse::NoContent()
-        .cookie(refresh_cookie(&state, String::new(), 0))
-        .finish())
+    let mut res = HttpResponse::NoContent().finish();
+    clear_session(&state, &mut res);
+    Ok(res)
 }
 
 /// The signed-in user's profile and role.

@@ -9,18 +9,6 @@ use crate::auth::{AdminUser, MaybeUser};
 use crate::error::ApiError;
 use crate::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/products", web::get().to(list_all_products))
-        .route("/products", web::post().to(create_product))
-        .route("/products/{id}", web::patch().to(update_product))
-        .route("/products/{id}", web::delete().to(archive_product))
-        .route("/products/{id}/file", web::put().to(replace_product_file))
-        .route(
-            "/products/{id}/preview",
-            web::put().to(replace_product_preview),
-        );
-}
-
 /// Multipart form of a product create (for the OpenAPI document).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
@@ -82,6 +70,26 @@ pub async fn list_all_products(
     Ok(web::Json(
         super::list(&state, &MaybeUser(None), query.into_inner(), true).await?,
     ))
+}
+
+/// One product by id, whatever its status, with its sales.
+#[utoipa::path(
+    get, path = "/api/v1/admin/products/{id}", tag = "admin",
+    params(("id" = String, Path, description = "Product id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Product),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_product_by_id(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    id: web::Path<String>,
+) -> Result<web::Json<Product>, ApiError> {
+    Ok(web::Json(super::admin_get(&state, id.into_inner()).await?))
 }
 
 /// Create a product from a multipart form; the files stream to storage.

@@ -2,6 +2,7 @@
 
 pub mod admin_routes;
 pub mod cache;
+pub mod demo;
 pub mod repo;
 pub mod routes;
 pub mod upload;
@@ -457,6 +458,25 @@ async fn load(state: &AppState, id: String) -> Result<ProductRow, ApiError> {
         .db
         .run(move |conn| repo::find(conn, &id)?.ok_or(ApiError::NotFound("product")))
         .await
+}
+
+/// One product by id for admins: any status, with its paid orders.
+pub async fn admin_get(state: &AppState, id: String) -> Result<Product, ApiError> {
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(ApiError::NotFound("product"));
+    }
+    let (row, sales) = state
+        .db
+        .run(move |conn| {
+            let row = repo::find(conn, &id)?.ok_or(ApiError::NotFound("product"))?;
+            let sales = repo::paid_orders_by_product(conn, std::slice::from_ref(&row.id))?;
+            Ok((row, sales))
+        })
+        .await?;
+    Ok(Product {
+        sales: Some(sales.get(&row.id).copied().unwrap_or(0)),
+        ..to_dto(&state.settings, &row, false)
+    })
 }
 
 pub async fn update(

@@ -114,6 +114,11 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ProductRow>
         .optional()
 }
 
+/// Products of every status.
+pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+    products::table.count().get_result(conn)
+}
+
 pub fn insert(conn: &mut DbConnection, row: &ProductRow) -> QueryResult<()> {
     diesel::insert_into(products::table)
         .values(row)

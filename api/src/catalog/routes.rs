@@ -8,11 +8,6 @@ use crate::auth::MaybeUser;
 use crate::error::ApiError;
 use crate::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/products", web::get().to(list_products))
-        .route("/products/{slug}", web::get().to(get_product));
-}
-
 /// The published catalog, newest first. `owned` is set when the caller is signed in.
 #[utoipa::path(
     get, path = "/api/v1/products", tag = "catalog",

@@ -8,14 +8,6 @@ use crate::error::ApiError;
 use crate::storage::Kind;
 use crate::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/products/{slug}/download-token",
-        web::post().to(issue_download_token),
-    )
-    .route("/downloads/{token}", web::get().to(download_file));
-}
-
 /// A short-lived link to the product's file, for free items and items the caller owns.
 #[utoipa::path(
     post, path = "/api/v1/products/{slug}/download-token", tag = "downloads",

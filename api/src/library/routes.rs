@@ -5,10 +5,6 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::AppState;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/library", web::get().to(list_library));
-}
-
 /// Items the caller owns (purchased, not refunded), archived ones included.
 #[utoipa::path(
     get, path = "/api/v1/library", tag = "library",

@@ -9,26 +9,9 @@ use crate::error::ApiError;
 use crate::AppState;
 
 /// Stripe's events are small; this bounds what an unauthenticated caller can make us buffer.
-const WEBHOOK_MAX_BYTES: usize = 256 * 1024;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/checkout", web::post().to(start_checkout))
-        .route(
-            "/checkout/sessions/{id}",
-            web::get().to(get_checkout_session),
-        )
-        .route("/orders", web::get().to(list_own_orders))
-        .service(
-            web::resource("/stripe/webhook")
-                .app_data(web::PayloadConfig::new(WEBHOOK_MAX_BYTES))
-                .route(web::post().to(receive_stripe_webhook)),
-        );
-}
-
-pub fn configure_admin(cfg: &mut web::ServiceConfig) {
-    cfg.route("/orders", web::get().to(list_all_orders))
-        .route("/orders/{id}/refund", web::post().to(refund_order));
-}
+pub const WEBHOOK_MAX_BYTES: usize = 256 * 1024;
+/// Where Stripe sends events (its resource takes bodies up to [`WEBHOOK_MAX_BYTES`]).
+pub const WEBHOOK_PATH: &str = "/api/v1/stripe/webhook";
 
 /// Start buying a paid item: creates a pending order and a Stripe Checkout Session.
 #[utoipa::path(

@@ -7,23 +7,25 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+/// Stripe's spec, checked in gzipped (see tests/fixtures/README.md).
 const SPEC_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/stripe/stripe-openapi-2025-10-15.json"
+    "/tests/fixtures/stripe-openapi-2025-10-15.json.gz"
 );
 
 pub struct Spec {
     root: Value,
 }
 
-/// The spec, read once per test binary (2.5 MB).
+/// The spec, read once per test binary (2.5 MB unzipped).
 pub fn spec() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let text = std::fs::read_to_string(SPEC_PATH)
+        let file = std::fs::File::open(SPEC_PATH)
             .unwrap_or_else(|e| panic!("cannot read Stripe's OpenAPI spec at {SPEC_PATH}: {e}"));
+        let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(file));
         Spec {
-            root: serde_json::from_str(&text).expect("the spec is JSON"),
+            root: serde_json::from_reader(reader).expect("the spec is gzipped JSON"),
         }
     })
 }
