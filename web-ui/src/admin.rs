@@ -3,8 +3,8 @@
 
 use leptos::prelude::*;
 use shared_types::{
-    Currency, Description, Order, OrderPage, Price, Product, ProductPage, ProductStatus, Title,
-    UpdateProductRequest,
+    ClientConfig, Currency, Description, Order, OrderPage, Price, Product, ProductPage,
+    ProductStatus, Title, UpdateProductRequest,
 };
 use wasm_bindgen::JsCast;
 use web_sys::{FormData, HtmlInputElement};
@@ -164,47 +164,57 @@ fn check_fields(
     errors
 }
 
-const MAX_FILE_BYTES: f64 = 200.0 * 1024.0 * 1024.0;
-const MAX_PREVIEW_BYTES: f64 = 5.0 * 1024.0 * 1024.0;
+/// An upload limit for people: `200 MB`.
+fn limit_text(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes % MB == 0 {
+        format!("{} MB", bytes / MB)
+    } else {
+        crate::pages::product::human_size(bytes as i64)
+    }
+}
+
+/// The form once the server's limits (and the product being edited) have arrived.
+fn with_limits(config: api::Resource, product: Option<api::Resource>) -> impl IntoView {
+    dynamic(move || {
+        let limits = api::parsed::<ClientConfig>(config.get());
+        let existing = product.map(|p| api::parsed::<Product>(p.get()));
+        match (limits, existing) {
+            (None, _) | (_, Some(None)) => view! { <Loading/> }.into_any(),
+            (Some(Err(e)), _) | (_, Some(Some(Err(e)))) => view! { <ErrorBox error=e/> }.into_any(),
+            (Some(Ok(limits)), Some(Some(Ok(p)))) => {
+                view! { <ProductForm existing=Some(p) limits=limits/> }.into_any()
+            }
+            (Some(Ok(limits)), None) => {
+                view! { <ProductForm existing=None limits=limits/> }.into_any()
+            }
+        }
+    })
+}
 
 #[component]
 pub fn NewProduct() -> impl IntoView {
     set_title("Admin · New product");
-    view! { <RequireAdmin><ProductForm existing=None/></RequireAdmin> }
+    let config = api::resource(|| "/api/v1/config".to_owned());
+    view! { <RequireAdmin>{with_limits(config, None)}</RequireAdmin> }
 }
 
 #[component]
 pub fn EditProduct() -> impl IntoView {
     set_title("Admin · Edit product");
-    // The admin listing holds every status; the one being edited is found in it. The id is
-    // read (tracked) by the resource, so a new id refetches; the view reads it untracked.
     let id = router::param("/admin/products/", "/edit");
+    let config = api::resource(|| "/api/v1/config".to_owned());
     let product = api::resource(move || {
-        id.track();
-        "/api/v1/admin/products?limit=100".to_owned()
+        format!(
+            "/api/v1/admin/products/{}",
+            String::from(js_sys::encode_uri_component(&id.get()))
+        )
     });
-    let find = move |page: ProductPage| {
-        let id = id.get_untracked();
-        page.items.into_iter().find(|p| p.id == id).ok_or(ApiError {
-            status: 404,
-            code: "not_found".into(),
-            message: "That product does not exist.".into(),
-            fields: Vec::new(),
-        })
-    };
-    view! {
-        <RequireAdmin>
-            {dynamic(move || match api::parsed::<ProductPage>(product.get()).map(|r| r.and_then(find)) {
-                None => view! { <Loading/> }.into_any(),
-                Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
-                Some(Ok(p)) => view! { <ProductForm existing=Some(p)/> }.into_any(),
-            })}
-        </RequireAdmin>
-    }
+    view! { <RequireAdmin>{with_limits(config, Some(product))}</RequireAdmin> }
 }
 
 #[component]
-fn ProductForm(existing: Option<Product>) -> impl IntoView {
+fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView {
     let editing = existing.clone();
     let initial_price = existing
         .as_ref()
@@ -274,9 +284,13 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
             None if editing.is_none() => {
                 found.push(("file".into(), "choose the PDF to sell".into()))
             }
-            Some(f) if f.size() > MAX_FILE_BYTES => {
-                found.push(("file".into(), "the file is larger than 200 MB".into()))
-            }
+            Some(f) if f.size() > limits.max_file_bytes as f64 => found.push((
+                "file".into(),
+                format!(
+                    "the file is larger than {}",
+                    limit_text(limits.max_file_bytes)
+                ),
+            )),
             Some(f)
                 if !f.name().to_ascii_lowercase().ends_with(".pdf")
                     && f.type_() != "application/pdf" =>
@@ -286,8 +300,14 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
             _ => {}
         }
         if let Some(img) = &preview {
-            if img.size() > MAX_PREVIEW_BYTES {
-                found.push(("preview".into(), "the preview is larger than 5 MB".into()));
+            if img.size() > limits.max_preview_bytes as f64 {
+                found.push((
+                    "preview".into(),
+                    format!(
+                        "the preview is larger than {}",
+                        limit_text(limits.max_preview_bytes)
+                    ),
+                ));
             } else if !img.type_().starts_with("image/") {
                 found.push((
                     "preview".into(),
@@ -382,9 +402,9 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
         "New product"
     };
     let file_hint = if existing.is_some() {
-        "Leave empty to keep the current file."
+        "Leave empty to keep the current file.".to_owned()
     } else {
-        "A PDF, up to 200 MB."
+        format!("A PDF, up to {}.", limit_text(limits.max_file_bytes))
     };
     view! {
         <section class="narrow card">
@@ -432,7 +452,7 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
                 <div class="field">
                     <label for="preview">"Preview image"</label>
                     <input id="preview" type="file" accept="image/png,image/jpeg,image/webp,image/svg+xml" node_ref=preview_ref/>
-                    <p class="hint">"PNG, JPEG, WebP or SVG, up to 5 MB."</p>
+                    <p class="hint">{format!("PNG, JPEG, WebP or SVG, up to {}.", limit_text(limits.max_preview_bytes))}</p>
                     <FieldMessage field="preview" message=message("preview")/>
                 </div>
                 <Show when=show_progress>
