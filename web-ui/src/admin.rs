@@ -167,7 +167,7 @@ fn check_fields(
 /// An upload limit for people: `200 MB`.
 fn limit_text(bytes: u64) -> String {
     const MB: u64 = 1024 * 1024;
-    if bytes % MB == 0 {
+    if bytes.is_multiple_of(MB) {
         format!("{} MB", bytes / MB)
     } else {
         crate::pages::product::human_size(bytes as i64)

@@ -1,7 +1,13 @@
-//! Folio's web UI: two Leptos single-page apps over the same REST API third-party programs use.
-//! `shop` (index.html) has the catalog, product pages, sign-in and the customer's pages;
-//! `admin` (admin.html, served for `/admin/...`) has the admin pages. Both are built from this
-//! library and link only what their routes reach.
+//! Folio's web UI: three Leptos single-page apps over the same REST API third-party programs
+//! use, built from this library; each links only the pages it routes to.
+//!
+//! - `shop`: the catalog, product pages, sign-in and registration, what every visitor loads;
+//! - `account`: the signed-in customer's library, orders and the page Stripe returns to;
+//! - `admin` (admin.html, which the server answers for `/admin/...`): the admin pages.
+//!
+//! The server answers index.html for every other client route; its start script (written by
+//! `cargo xtask`'s web-UI build) loads `account` on that bundle's paths and `shop` elsewhere.
+//! A link from one bundle to another's page is a full page load.
 
 pub mod admin;
 pub mod api;
@@ -22,9 +28,6 @@ enum ShopPage {
     Product,
     SignIn,
     Register,
-    Library,
-    Orders,
-    CheckoutSuccess,
     NotFound,
 }
 
@@ -35,29 +38,64 @@ fn shop_route(path: &str) -> ShopPage {
         ["products", _] => ShopPage::Product,
         ["signin"] => ShopPage::SignIn,
         ["register"] => ShopPage::Register,
-        ["library"] => ShopPage::Library,
-        ["orders"] => ShopPage::Orders,
-        ["checkout", "success"] => ShopPage::CheckoutSuccess,
         _ => ShopPage::NotFound,
     }
 }
 
 fn shop_page(page: ShopPage) -> AnyView {
+    // The components called as functions: `view! { <Page/> }` wraps each in more code.
     match page {
-        ShopPage::Catalog => view! { <catalog::Catalog/> }.into_any(),
-        ShopPage::Product => view! { <product::ProductPage/> }.into_any(),
-        ShopPage::SignIn => view! { <auth::SignIn/> }.into_any(),
-        ShopPage::Register => view! { <auth::Register/> }.into_any(),
-        ShopPage::Library => view! { <library::Library/> }.into_any(),
-        ShopPage::Orders => view! { <orders::MyOrders/> }.into_any(),
-        ShopPage::CheckoutSuccess => view! { <checkout::Success/> }.into_any(),
-        ShopPage::NotFound => view! { <not_found::NotFound/> }.into_any(),
+        ShopPage::Catalog => catalog::Catalog().into_any(),
+        ShopPage::Product => product::ProductPage().into_any(),
+        ShopPage::SignIn => auth::SignIn().into_any(),
+        ShopPage::Register => auth::Register().into_any(),
+        ShopPage::NotFound => not_found::NotFound().into_any(),
     }
 }
 
-/// The shop bundle: every path outside `/admin`.
+/// The shop bundle: every path that is neither the account's nor the admin's.
 pub fn start_shop() {
-    shell::start(|p| !shell::is_admin_path(p), shop_route, shop_page);
+    shell::start(
+        |p| shell::bundle_of(p) == shell::Bundle::Shop,
+        shop_route,
+        shop_page,
+    );
+}
+
+/// The signed-in customer's pages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AccountPage {
+    Library,
+    Orders,
+    CheckoutSuccess,
+    NotFound,
+}
+
+fn account_route(path: &str) -> AccountPage {
+    match path.trim_end_matches('/') {
+        "/library" => AccountPage::Library,
+        "/orders" => AccountPage::Orders,
+        "/checkout/success" => AccountPage::CheckoutSuccess,
+        _ => AccountPage::NotFound,
+    }
+}
+
+fn account_page(page: AccountPage) -> AnyView {
+    match page {
+        AccountPage::Library => library::Library().into_any(),
+        AccountPage::Orders => orders::MyOrders().into_any(),
+        AccountPage::CheckoutSuccess => checkout::Success().into_any(),
+        AccountPage::NotFound => not_found::NotFound().into_any(),
+    }
+}
+
+/// The account bundle: `/library`, `/orders` and `/checkout/...`.
+pub fn start_account() {
+    shell::start(
+        |p| shell::bundle_of(p) == shell::Bundle::Account,
+        account_route,
+        account_page,
+    );
 }
 
 /// The admin's pages.
@@ -96,26 +134,61 @@ fn admin_page(page: AdminPage) -> AnyView {
 
 /// The admin bundle: the paths under `/admin`.
 pub fn start_admin() {
-    shell::start(shell::is_admin_path, admin_route, admin_page);
+    shell::start(
+        |p| shell::bundle_of(p) == shell::Bundle::Admin,
+        admin_route,
+        admin_page,
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shell::{bundle_of, Bundle};
 
     #[test]
     fn every_path_has_one_bundle_and_a_page_there() {
         assert!(shop_route("/") == ShopPage::Catalog);
         assert!(shop_route("/products/rust-book") == ShopPage::Product);
-        assert!(shop_route("/checkout/success") == ShopPage::CheckoutSuccess);
+        assert!(shop_route("/signin") == ShopPage::SignIn);
         assert!(shop_route("/products/a/b") == ShopPage::NotFound);
+        assert!(account_route("/checkout/success") == AccountPage::CheckoutSuccess);
+        assert!(account_route("/library") == AccountPage::Library);
+        assert!(account_route("/checkout/elsewhere") == AccountPage::NotFound);
         assert!(admin_route("/admin/products/0190/edit") == AdminPage::EditProduct);
         assert!(admin_route("/admin/nope") == AdminPage::NotFound);
-        for path in ["/admin", "/admin/", "/admin/products", "/admin/orders"] {
-            assert!(shell::is_admin_path(path), "{path}");
+        for (path, bundle) in [
+            ("/", Bundle::Shop),
+            ("/products/x", Bundle::Shop),
+            ("/signin", Bundle::Shop),
+            ("/register", Bundle::Shop),
+            ("/nope", Bundle::Shop),
+            ("/administrator", Bundle::Shop),
+            ("/products/admin", Bundle::Shop),
+            ("/libraryx", Bundle::Shop),
+            ("/library", Bundle::Account),
+            ("/library/", Bundle::Account),
+            ("/orders", Bundle::Account),
+            ("/checkout/success", Bundle::Account),
+            ("/checkout", Bundle::Account),
+            ("/admin", Bundle::Admin),
+            ("/admin/", Bundle::Admin),
+            ("/admin/products", Bundle::Admin),
+        ] {
+            assert!(bundle_of(path) == bundle, "{path}");
         }
-        for path in ["/", "/administrator", "/products/admin", "/signin"] {
-            assert!(!shell::is_admin_path(path), "{path}");
+    }
+
+    #[test]
+    fn the_start_script_sends_the_same_paths_to_the_account_bundle() {
+        // xtask writes ACCOUNT_PATHS into index.html's start script as a regular expression;
+        // this checks the list against bundle_of, which the bundles' routers use.
+        for prefix in shell::ACCOUNT_PATHS {
+            assert!(bundle_of(prefix) == Bundle::Account, "{prefix}");
+            assert!(
+                bundle_of(&format!("{prefix}/x")) == Bundle::Account,
+                "{prefix}/x"
+            );
         }
     }
 }

@@ -7,9 +7,31 @@ use crate::api::{self, Session};
 use crate::components::{dynamic, when};
 use crate::router;
 
-/// Paths under `/admin` belong to the admin bundle; every other path to the shop.
-pub fn is_admin_path(path: &str) -> bool {
-    path == "/admin" || path.starts_with("/admin/")
+/// The three bundles (see the crate's documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bundle {
+    Shop,
+    Account,
+    Admin,
+}
+
+/// The account bundle's paths, each with everything below it. `cargo xtask` writes the same
+/// list into index.html's start script, which picks the bundle to load.
+pub const ACCOUNT_PATHS: [&str; 3] = ["/library", "/orders", "/checkout"];
+
+/// Which bundle renders `path`.
+pub fn bundle_of(path: &str) -> Bundle {
+    let under = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    if under("/admin") {
+        Bundle::Admin
+    } else if ACCOUNT_PATHS.into_iter().any(under) {
+        Bundle::Account
+    } else {
+        Bundle::Shop
+    }
 }
 
 /// Mounts a bundle: `owns` says which paths it renders, `route` names the page for a path and

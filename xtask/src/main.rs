@@ -158,8 +158,9 @@ fn ensure_wasm_opt(root: &Path) -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// Builds the two bundles into web-ui/dist with Trunk (release, size-optimised profile,
-/// wasm-opt): the shop (index.html) and the admin (admin.html, which the server answers for
+/// Builds the web UI's three bundles into web-ui/dist with Trunk (release, size-optimised
+/// profile, wasm-opt): the shop and the account bundle, both started by index.html (which the
+/// server answers for every client route outside /admin), and the admin (admin.html, for
 /// `/admin/...`). Then writes a brotli and a gzip copy beside each file, which the server sends
 /// to browsers that accept them, and reports the sizes.
 fn build_web_ui(root: &Path) -> Result<()> {
@@ -169,31 +170,90 @@ fn build_web_ui(root: &Path) -> Result<()> {
         &std::env::var_os("PATH").unwrap_or_default(),
     )))?;
     let dist = root.join("web-ui/dist");
-    // Trunk empties its dist folder before filling it: the admin bundle is built beside it and
-    // then moved in. Both use style.css under the same hashed name.
-    let admin_dist = target_dir(root).join("web-ui-admin");
-    let trunk = |html: &str, out: &Path, html_output: &str| {
+    // Trunk empties its dist folder before filling it: the admin and account bundles are built
+    // beside it and then moved in. All three use style.css under the same hashed name.
+    let beside = |bundle: &str| target_dir(root).join(format!("web-ui-{bundle}"));
+    let trunk = |html: &str, out: &Path| {
         status(
             Command::new("trunk")
                 .args(["build", "--release", "--offline", "--skip-version-check"])
-                .arg(root.join(html))
+                .arg(root.join("web-ui").join(html))
                 .arg("--dist")
                 .arg(out)
-                .args(["--html-output", html_output])
+                .args(["--html-output", html])
                 .env("PATH", &path),
         )
     };
-    trunk("web-ui/admin.html", &admin_dist, "admin.html")?;
-    trunk("web-ui/index.html", &dist, "index.html")?;
-    for entry in std::fs::read_dir(&admin_dist)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            std::fs::rename(entry.path(), dist.join(entry.file_name()))
-                .or_else(|_| std::fs::copy(entry.path(), dist.join(entry.file_name())).map(drop))?;
+    trunk("admin.html", &beside("admin"))?;
+    trunk("account.html", &beside("account"))?;
+    trunk("index.html", &dist)?;
+    let account_page = std::fs::read_to_string(beside("account").join("account.html"))?;
+    for bundle in ["admin", "account"] {
+        for entry in std::fs::read_dir(beside(bundle))? {
+            let entry = entry?;
+            // account.html only told which files the account bundle has.
+            if entry.file_type()?.is_file() && entry.file_name() != "account.html" {
+                let to = dist.join(entry.file_name());
+                std::fs::rename(entry.path(), &to)
+                    .or_else(|_| std::fs::copy(entry.path(), &to).map(drop))?;
+            }
         }
     }
+    let index = dist.join("index.html");
+    let shop_page = std::fs::read_to_string(&index)?;
+    std::fs::write(&index, with_start_script(&shop_page, &account_page)?)?;
     precompress(&dist)?;
     report_web_ui_size(&dist)
+}
+
+/// The paths the account bundle renders, each with everything below it: the same list as
+/// `ACCOUNT_PATHS` in web-ui/src/shell.rs, which the bundles' routers use (a test compares them).
+const ACCOUNT_PATHS: [&str; 3] = ["/library", "/orders", "/checkout"];
+
+/// The value of `name="..."` in `html`.
+fn attribute<'a>(html: &'a str, name: &str) -> Option<&'a str> {
+    let start = html.find(&format!("{name}=\""))? + name.len() + 2;
+    let len = html[start..].find('"')?;
+    Some(&html[start..start + len])
+}
+
+/// The shop page with a start script that loads the account bundle on its paths and the shop
+/// everywhere else. Trunk writes each page's script from Trunk.toml's `pattern_script`, whose
+/// `data-js` and `data-wasm` name the bundle's files.
+fn with_start_script(shop_page: &str, account_page: &str) -> Result<String> {
+    let files = |page: &str| -> Result<(String, String)> {
+        match (attribute(page, "data-js"), attribute(page, "data-wasm")) {
+            (Some(js), Some(wasm)) => Ok((js.to_owned(), wasm.to_owned())),
+            _ => bail!("no start script from Trunk.toml's pattern_script in a built page"),
+        }
+    };
+    let (shop_js, shop_wasm) = files(shop_page)?;
+    let (account_js, account_wasm) = files(account_page)?;
+    let start = shop_page
+        .find("<script type=\"module\" data-js=")
+        .context("the shop page has no start script")?;
+    let end = start
+        + shop_page[start..]
+            .find("</script>")
+            .context("the start script does not end")?
+        + "</script>".len();
+    let paths = ACCOUNT_PATHS.map(|p| p.trim_start_matches('/')).join("|");
+    let script = format!(
+        "<script type=\"module\">\n\
+         const account = /^\\/({paths})(\\/|$)/.test(location.pathname);\n\
+         const [js, wasm] = account\n  \
+           ? [\"{account_js}\", \"{account_wasm}\"]\n  \
+           : [\"{shop_js}\", \"{shop_wasm}\"];\n\
+         const module = fetch(wasm);\n\
+         const {{ default: init }} = await import(js);\n\
+         await init({{ module_or_path: module }});\n\
+         </script>"
+    );
+    Ok(format!(
+        "{}{script}{}",
+        &shop_page[..start],
+        &shop_page[end..]
+    ))
 }
 
 /// The files of dist worth compressing: everything but the compressed copies themselves.
@@ -241,8 +301,8 @@ fn precompress(dist: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Raw, gzip and brotli size of each file of the shop (index.html and what it loads) and of the
-/// admin (admin.html and what it loads), with totals.
+/// Raw, gzip and brotli size of each file of each bundle (its page, the stylesheet, its script
+/// and wasm), with totals. The shop's total is what a first catalog view downloads of the UI.
 fn report_web_ui_size(dist: &Path) -> Result<()> {
     let mut names: Vec<String> = std::fs::read_dir(dist)?
         .filter_map(|e| e.ok())
@@ -256,18 +316,27 @@ fn report_web_ui_size(dist: &Path) -> Result<()> {
             .map(|m| m.len())
             .unwrap_or(0)
     };
-    for (bundle, html) in [("shop", "index.html"), ("admin", "admin.html")] {
+    for (bundle, html) in [
+        ("shop", "index.html"),
+        ("account", "index.html"),
+        ("admin", "admin.html"),
+    ] {
         let Ok(page) = std::fs::read_to_string(dist.join(html)) else {
             eprintln!("xtask: web-ui {bundle}: {html} is missing");
             continue;
         };
-        // The page names every file it loads: the stylesheet, the script and its wasm.
+        // The page, what it names that no bundle owns (the stylesheet), and the bundle's files.
+        let own = format!("{bundle}-");
         let files: Vec<&String> = names
             .iter()
-            .filter(|n| n.as_str() == html || page.contains(&format!("/{n}")))
+            .filter(|n| {
+                n.as_str() == html
+                    || (page.contains(&format!("/{n}"))
+                        && (n.starts_with(&own) || !n.ends_with(".js") && !n.ends_with(".wasm")))
+            })
             .collect();
         eprintln!(
-            "xtask: web-ui {bundle:<6} {:<34} {:>9} {:>9} {:>9}",
+            "xtask: web-ui {bundle:<7} {:<34} {:>9} {:>9} {:>9}",
             "file", "raw", "gzip", "brotli"
         );
         let mut total = [0u64; 3];
@@ -281,12 +350,12 @@ fn report_web_ui_size(dist: &Path) -> Result<()> {
                 *t += r;
             }
             eprintln!(
-                "xtask: web-ui {bundle:<6} {name:<34} {:>9} {:>9} {:>9}",
+                "xtask: web-ui {bundle:<7} {name:<34} {:>9} {:>9} {:>9}",
                 row[0], row[1], row[2]
             );
         }
         eprintln!(
-            "xtask: web-ui {bundle:<6} {:<34} {:>9} {:>9} {:>9}",
+            "xtask: web-ui {bundle:<7} {:<34} {:>9} {:>9} {:>9}",
             "total", total[0], total[1], total[2]
         );
     }
@@ -637,4 +706,47 @@ fn check_dist(root: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!("xtask: the dist binary serves the shop from an empty folder");
     Ok(())
+}
+
+#[cfg(test)]
+mod web_ui_tests {
+    use super::*;
+
+    #[test]
+    fn the_start_script_knows_the_account_bundle_paths_the_web_ui_routes() {
+        let shell = std::fs::read_to_string(workspace_root().join("web-ui/src/shell.rs")).unwrap();
+        let list = format!("{ACCOUNT_PATHS:?}");
+        assert!(
+            shell.contains(&format!("ACCOUNT_PATHS: [&str; 3] = {list};")),
+            "web-ui/src/shell.rs must list the account paths as xtask does: {list}"
+        );
+    }
+
+    #[test]
+    fn the_shop_page_gets_one_start_script_for_both_bundles() {
+        let page = |bundle: &str| {
+            format!(
+                "<head><link rel=\"stylesheet\" href=\"/style-1.css\"/>\n\
+                 <script type=\"module\" data-js=\"/{bundle}-0123456789abcdef.js\" \
+                 data-wasm=\"/{bundle}-0123456789abcdef_bg.wasm\">\nawait start();\n</script></head>"
+            )
+        };
+        let merged = with_start_script(&page("shop"), &page("account")).unwrap();
+        assert_eq!(merged.matches("<script").count(), 1, "{merged}");
+        assert!(merged.starts_with("<head><link rel=\"stylesheet\" href=\"/style-1.css\"/>\n"));
+        assert!(merged.ends_with("</script></head>"), "{merged}");
+        assert!(
+            merged.contains("/^\\/(library|orders|checkout)(\\/|$)/"),
+            "{merged}"
+        );
+        for file in [
+            "\"/shop-0123456789abcdef.js\"",
+            "\"/shop-0123456789abcdef_bg.wasm\"",
+            "\"/account-0123456789abcdef.js\"",
+            "\"/account-0123456789abcdef_bg.wasm\"",
+        ] {
+            assert!(merged.contains(file), "{file} in {merged}");
+        }
+        assert!(with_start_script("<head></head>", &page("account")).is_err());
+    }
 }
