@@ -270,7 +270,9 @@ impl Resource {
     }
 }
 
-/// A resource that GETs the path `path()` gives (again when what `path` reads changes).
+/// A resource that GETs the path `path()` gives (again when what `path` reads changes), once
+/// the session has settled: on a reload, the refresh must answer before a call can carry the
+/// access token.
 pub fn resource(path: impl Fn() -> String + 'static) -> Resource {
     let resource = Resource {
         value: RwSignal::new(None),
@@ -278,7 +280,12 @@ pub fn resource(path: impl Fn() -> String + 'static) -> Resource {
         ticket: StoredValue::new(0),
     };
     let path: Box<dyn Fn() -> String> = Box::new(path);
-    Effect::new(move |_| resource.fetch(path()));
+    let ready = session().ready;
+    Effect::new(move |_| {
+        if ready.get() {
+            resource.fetch(path());
+        }
+    });
     resource
 }
 

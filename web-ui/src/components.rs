@@ -180,15 +180,23 @@ pub fn DownloadButton(slug: String, #[prop(optional)] id: Option<&'static str>) 
     }
 }
 
-/// The day of a UTC timestamp, as `%Y-%m-%d`. In the browser a timestamp is the server's RFC 3339
-/// text (`2026-01-31T12:00:00Z`); elsewhere chrono's display (`2026-01-31 12:00:00 UTC`). Either
-/// way the day is what comes before the `T` or the space.
+/// The day of a timestamp as the reader's browser writes dates (`Dec 1, 2026` in English), in
+/// the reader's time zone: the browser's Intl does it, so the wasm carries no date formatting.
+/// In the browser a timestamp is the server's RFC 3339 text; text the browser cannot read is
+/// shown as it came.
 pub fn date(t: &impl std::fmt::Display) -> String {
     let text = t.to_string();
-    match text.find(['T', ' ']) {
-        Some(end) => text[..end].to_owned(),
-        None => text,
+    let when = js_sys::Date::new(&text.as_str().into());
+    if when.get_time().is_nan() {
+        return text;
     }
+    let locale = window()
+        .navigator()
+        .language()
+        .unwrap_or_else(|| "en".to_owned());
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
+    when.to_locale_date_string(&locale, &options).into()
 }
 
 /// Resolves after `ms` milliseconds.

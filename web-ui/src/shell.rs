@@ -129,8 +129,8 @@ fn Header() -> impl IntoView {
     };
     view! {
         <header class="site-header">
+            <a href="/" id="nav-catalog" class="brand">"Folio"</a>
             <nav aria-label="Main">
-                <a href="/" id="nav-catalog" class="brand">"Folio"</a>
                 {nav_link("/", "nav-home", "Catalog")}
                 {when(signed_in, || view! {
                     {nav_link("/library", "nav-library", "Library")}
