@@ -478,14 +478,30 @@ async fn a_shopper_registers_buys_on_the_checkout_page_and_downloads_the_file() 
     );
     b.click("a.product-link").await;
     assert_eq!(b.text("#buy").await, "Buy for $7.50");
+    let product = b.here().await;
+    // Stripe's (the emulator's) hosted page, on another origin: first cancelled, which comes
+    // back to the product with a notice, then paid.
     b.click("#buy").await;
-    // Stripe's (the emulator's) hosted page, on another origin.
+    b.click("#cancel").await;
+    b.wait_here(&app, &format!("{product}?checkout=cancelled"))
+        .await;
+    assert!(b.text(".notice").await.contains("cancelled"));
+    b.click("#buy").await;
     b.click("#pay").await;
     let status = b.wait("#order-status[data-status=\"paid\"]").await;
     assert!(b
         .step("read status", status.text())
         .await
         .contains("Browser Book"));
+    // Stripe's return address, kept true: a reload shows the same paid order.
+    let success = b.here().await;
+    assert!(
+        success.starts_with("/checkout/success?session_id="),
+        "{success}"
+    );
+    b.reload().await;
+    b.wait("#order-status[data-status=\"paid\"]").await;
+    b.wait_here(&app, &success).await;
     b.click("#download").await;
     let bytes = match b.downloaded().await {
         Some(bytes) => bytes,
