@@ -156,8 +156,10 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedFileType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::FreeItem => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::AlreadyOwned | ApiError::OrderNotRefundable(_) => StatusCode::CONFLICT,
+            // The item's state, not the request, is what stands in the way (like already_owned).
+            ApiError::FreeItem | ApiError::AlreadyOwned | ApiError::OrderNotRefundable(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::PaymentProvider(_) => StatusCode::BAD_GATEWAY,
             ApiError::InvalidSignature(_) => StatusCode::BAD_REQUEST,
             ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

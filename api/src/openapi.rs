@@ -11,7 +11,6 @@ use utoipa::{Modify, OpenApi};
         license(name = "MIT OR Apache-2.0"),
     ),
     components(schemas(shared_types::Problem, shared_types::FieldError)),
-    modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "catalog", description = "What is for sale"),
@@ -45,7 +44,143 @@ impl Modify for BearerAuth {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::operations::Paths::openapi());
+    // After the merge: they change the operations' parameters and schemas.
+    BearerAuth.modify(&mut doc);
+    Limits.modify(&mut doc);
     doc
+}
+
+/// The limits the server checks, written into the document from the constants its parsers use
+/// (utoipa's attributes take only literals, which would write each limit twice).
+struct Limits;
+
+/// What a string or number must be.
+enum Limit {
+    Length(Option<usize>, Option<usize>),
+    Pattern(&'static str),
+    Range(i64, i64),
+}
+
+fn apply(schema: &mut utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>, limit: &Limit) {
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
+    let RefOr::T(Schema::Object(object)) = schema else {
+        panic!("a limit on something that is not a plain schema");
+    };
+    match limit {
+        Limit::Length(min, max) => {
+            object.min_length = *min;
+            object.max_length = *max;
+        }
+        Limit::Pattern(pattern) => object.pattern = Some((*pattern).to_owned()),
+        Limit::Range(min, max) => {
+            object.minimum = Some(utoipa::Number::Int(*min as isize));
+            object.maximum = Some(utoipa::Number::Int(*max as isize));
+        }
+    }
+}
+
+impl Modify for Limits {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use shared_types::{Description, Email, Password, Price, Title};
+        use utoipa::openapi::schema::Schema;
+        use utoipa::openapi::RefOr;
+        let title = [
+            Limit::Length(Some(Title::MIN_CHARS), Some(Title::MAX_CHARS)),
+            Limit::Pattern(Title::PATTERN),
+        ];
+        let properties: &[(&str, &str, &[Limit])] = &[
+            (
+                "CredentialsRequest",
+                "email",
+                &[
+                    Limit::Length(Some(1), Some(Email::MAX_CHARS)),
+                    Limit::Pattern(Email::PATTERN),
+                ],
+            ),
+            (
+                "CredentialsRequest",
+                "password",
+                &[Limit::Length(
+                    Some(Password::MIN_CHARS),
+                    Some(Password::MAX_CHARS),
+                )],
+            ),
+            ("UpdateProductRequest", "title", &title),
+            ("CreateProductForm", "title", &title),
+            (
+                "UpdateProductRequest",
+                "description",
+                &[Limit::Length(None, Some(Description::MAX_CHARS))],
+            ),
+            (
+                "CreateProductForm",
+                "description",
+                &[Limit::Length(None, Some(Description::MAX_CHARS))],
+            ),
+            (
+                "UpdateProductRequest",
+                "price",
+                &[Limit::Pattern(Price::PATTERN)],
+            ),
+            (
+                "CreateProductForm",
+                "price",
+                &[Limit::Pattern(Price::PATTERN)],
+            ),
+        ];
+        let schemas = &mut doc
+            .components
+            .as_mut()
+            .expect("the document has components")
+            .schemas;
+        for (schema, property, limits) in properties {
+            let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(*schema) else {
+                panic!("no schema {schema} to limit");
+            };
+            let target = object
+                .properties
+                .get_mut(*property)
+                .unwrap_or_else(|| panic!("{schema} has no property {property}"));
+            for limit in limits.iter() {
+                apply(target, limit);
+            }
+        }
+        // Query parameters, on every operation that takes them.
+        let parameters: &[(&str, Limit)] = &[
+            ("limit", Limit::Range(1, crate::pagination::MAX_LIMIT)),
+            (
+                "q",
+                Limit::Length(None, Some(crate::catalog::MAX_SEARCH_CHARS)),
+            ),
+        ];
+        let mut limited = 0;
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                for param in op.parameters.iter_mut().flatten() {
+                    for (name, limit) in parameters {
+                        if param.name == *name {
+                            if let Some(schema) = param.schema.as_mut() {
+                                apply(schema, limit);
+                                limited += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            limited >= 4,
+            "the list operations lost their limit and q parameters"
+        );
+    }
 }
 
 /// The document as checked in at the repository root (`openapi.yaml`).

@@ -104,6 +104,11 @@ pub struct Price {
 }
 
 impl Price {
+    /// Every amount `parse` accepts, written plainly: 0, or 0.50 to 999999.99 with at most two
+    /// decimals (`parse` also takes surrounding spaces and leading zeros).
+    pub const PATTERN: &'static str =
+        "^(0|0\\.0{1,2}|0\\.[5-9][0-9]?|[1-9][0-9]{0,5}(\\.[0-9]{1,2})?)$";
+
     /// Parses a decimal string such as `"19.99"`, `"5"`, `"0"` or `"0.5"` without floats.
     pub fn parse(amount: &str, currency: Currency) -> Result<Self, ValidationError> {
         let cents = parse_cents(amount)?;

@@ -46,13 +46,20 @@ pub struct Email(String);
 string_newtype!(Email);
 
 impl Email {
+    pub const MAX_CHARS: usize = 254;
+    /// A pattern every address of which `parse` accepts: ASCII dot-atoms of at most 50
+    /// characters before the `@` (the limit is 64) and a domain of two to four labels. `parse`
+    /// accepts more (surrounding spaces, longer parts, non-ASCII letters); the API document
+    /// states this one.
+    pub const PATTERN: &'static str = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,16}(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,16}){0,2}@[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?){1,3}$";
+
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         let email = input.trim().to_lowercase();
         let invalid = || ValidationError::new("enter a valid email address, like name@example.com");
         if email.is_empty() {
             return Err(ValidationError::new("email is required"));
         }
-        if email.chars().count() > 254 {
+        if email.chars().count() > Self::MAX_CHARS {
             return Err(ValidationError::new("email must be at most 254 characters"));
         }
         let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
@@ -133,12 +140,18 @@ pub struct Title(String);
 string_newtype!(Title);
 
 impl Title {
+    pub const MIN_CHARS: usize = 3;
+    pub const MAX_CHARS: usize = 200;
+    /// Every title of which `parse` keeps every character: 3 to 200 characters, no control
+    /// characters, none of Rust's white space at either end (`parse` trims it).
+    pub const PATTERN: &'static str = "^[^\\u0000-\\u001F\\u007F-\\u009F \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]{1,198}[^\\u0000-\\u001F\\u007F-\\u009F \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]$";
+
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         let t = input.trim();
         let n = t.chars().count();
-        if n < 3 {
+        if n < Self::MIN_CHARS {
             Err(ValidationError::new("title must be at least 3 characters"))
-        } else if n > 200 {
+        } else if n > Self::MAX_CHARS {
             Err(ValidationError::new("title must be at most 200 characters"))
         } else if t.chars().any(char::is_control) {
             Err(ValidationError::new(
@@ -158,9 +171,11 @@ string_newtype!(Description);
 impl Description {
     pub const MAX_CHARS: usize = 20_000;
 
+    /// The limit counts what was sent, spaces around it included: exactly the document's
+    /// `maxLength`.
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         let d = input.trim();
-        if d.chars().count() > Self::MAX_CHARS {
+        if input.chars().count() > Self::MAX_CHARS {
             Err(ValidationError::new(
                 "description must be at most 20,000 characters",
             ))

@@ -226,7 +226,7 @@ async fn checkout_refuses_what_cannot_be_bought(app: TestApp) {
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let res = app.checkout(&shopper, "free-thing").await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(problem(res).await["code"], "free_item");
     for slug in ["old-thing", "no-such-thing"] {
         let res = app.checkout(&shopper, slug).await;

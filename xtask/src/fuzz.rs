@@ -22,12 +22,23 @@ const SCHEMATHESIS_VERSION: &str = "4.32.5";
 /// Examples per operation in `cargo xtask test`: the three runs take about a minute on 2 cores.
 pub const CI_EXAMPLES: u32 = 50;
 pub const SEED: u64 = 20_251_015;
-/// What is checked on every response. Left out on purpose: checks that need per-API knowledge
-/// schemathesis does not have here (`use_after_free`, `ensure_resource_availability` and the
-/// authorization checks want linked operations; `positive_data_acceptance` fails on every
-/// well-formed request that names a slug or id that does not exist).
-const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
-                      response_schema_conformance";
+/// Every check of the pinned version (`st run --help`, `--checks`).
+const ALL_CHECKS: &[&str] = &[
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+    "positive_data_acceptance",
+    "missing_required_header",
+    "unsupported_method",
+    "allow_header_conformance",
+    "use_after_free",
+    "ensure_resource_availability",
+    "ignored_auth",
+    "object_level_authorization",
+];
 const JWT_SECRET: &str = "fuzz-secret-fuzz-secret-fuzz-secret-0000";
 const PASSWORD: &str = "fuzzing password";
 
@@ -137,20 +148,16 @@ pub fn fuzz(root: &Path, examples: u32, seed: u64) -> Result<()> {
 
     // A pending order with its Checkout Session, so that the two operations that take their ids
     // (which no operation in the spec lists for schemathesis to pick up) reach past the 404.
-    let (session_id, order_id) = checkout(&agent, &base, &customer)?;
+    // Two of them, so that the order lists have a second page.
+    let (session_id, order_id) = checkout(&agent, &base, &customer, 0)?;
+    checkout(&agent, &base, &customer, 1)?;
+    let product_cursor = next_cursor(&agent, &base, "/api/v1/products?limit=1", None)?;
+    let order_cursor = next_cursor(&agent, &base, "/api/v1/orders?limit=1", Some(&customer))?;
 
-    // The anonymous run must stay anonymous: schemathesis 4 signs itself up through
-    // /auth/register + /auth/login when it sees such a pair and no Authorization header is given.
     let config = dir.join("schemathesis.toml");
     std::fs::write(
         &config,
-        format!(
-            "[auth]\nauto-signup = false\n\n\
-             [[operations]]\ninclude-name = \"GET /api/v1/checkout/sessions/{{id}}\"\n\
-             parameters = {{ id = \"{session_id}\" }}\n\n\
-             [[operations]]\ninclude-name = \"POST /api/v1/admin/orders/{{id}}/refund\"\n\
-             parameters = {{ id = \"{order_id}\" }}\n"
-        ),
+        schemathesis_config(&session_id, &order_id, &product_cursor, &order_cursor),
     )?;
     let report = dir.join("report");
     let mut failed = Vec::new();
@@ -170,7 +177,6 @@ pub fn fuzz(root: &Path, examples: u32, seed: u64) -> Result<()> {
             .arg("run")
             .arg(root.join("openapi.yaml"))
             .args(["--url", &base])
-            .args(["--checks", CHECKS])
             .args(["--seed", &seed.to_string()])
             .args(["--max-examples", &examples.to_string()])
             // Two cores: one for the fuzzer, one for the server.
@@ -220,17 +226,115 @@ pub fn fuzz(root: &Path, examples: u32, seed: u64) -> Result<()> {
     Ok(())
 }
 
-/// The customer starts a checkout of a paid product: (session id, order id).
-fn checkout(agent: &ureq::Agent, base: &str, token: &str) -> Result<(String, String)> {
+/// The fuzzer's settings. Each exception to a check is one that no schema can express, said
+/// where it is made; everything else is checked as the document states it.
+fn schemathesis_config(
+    session_id: &str,
+    order_id: &str,
+    product_cursor: &str,
+    order_cursor: &str,
+) -> String {
+    // What positive_data_acceptance expects by default, plus the one status named per entry.
+    let accepted = |extra: &str| {
+        format!(
+            "[\"2xx\", \"3xx\", \"401\", \"403\", \"404\", \"409\", \"429\", \"5xx\", \"{extra}\"]"
+        )
+    };
+    let mut toml = String::from(
+        "# Every check schemathesis has, as `--checks all` would turn on. They are listed here\n\
+         # rather than given on the command line, where they would override the per-operation\n\
+         # exceptions below.\n[checks]\n",
+    );
+    for check in ALL_CHECKS {
+        toml.push_str(&format!("{check}.enabled = true\n"));
+    }
+    toml.push_str(
+        "\n# The anonymous run must stay anonymous: schemathesis 4 signs itself up through\n\
+         # /auth/register + /auth/login when it sees such a pair and no Authorization header.\n\
+         [auth]\nauto-signup = false\n\n",
+    );
+    toml.push_str(&format!(
+        "# The operations that take a session's or an order's id: no operation in the document\n\
+         # lists them for the fuzzer to pick up, so it is given real ones.\n\
+         [[operations]]\ninclude-name = \"GET /api/v1/checkout/sessions/{{id}}\"\n\
+         parameters = {{ id = \"{session_id}\" }}\n\n\
+         [[operations]]\ninclude-name = \"POST /api/v1/admin/orders/{{id}}/refund\"\n\
+         parameters = {{ id = \"{order_id}\" }}\n\n"
+    ));
+    toml.push_str(
+        "# A `cursor` is opaque: only strings this API handed out as `next_cursor` are cursors,\n\
+         # and no schema can describe which those are (any other string is `invalid_cursor`, 400).\n\
+         # The list operations get a real one; their other parameters are fuzzed as documented.\n",
+    );
+    for (operation, cursor) in [
+        ("GET /api/v1/products", product_cursor),
+        ("GET /api/v1/admin/products", product_cursor),
+        ("GET /api/v1/orders", order_cursor),
+        ("GET /api/v1/admin/orders", order_cursor),
+    ] {
+        toml.push_str(&format!(
+            "[[operations]]\ninclude-name = \"{operation}\"\nparameters = {{ cursor = \"{cursor}\" }}\n\n"
+        ));
+    }
+    toml.push_str(&format!(
+        "# A delivery is Stripe's only if its Stripe-Signature is an HMAC of the body under the\n\
+         # webhook secret; no schema can describe one, so a well-formed event the fuzzer makes\n\
+         # up is refused with 400 invalid_signature.\n\
+         [[operations]]\ninclude-name = \"POST /api/v1/stripe/webhook\"\n\
+         checks.positive_data_acceptance.expected-statuses = {}\n\n",
+        accepted("400")
+    ));
+    toml.push_str(&format!(
+        "# Files are recognised by their content (a PDF starts with %PDF-, a PNG with its\n\
+         # signature); a schema can only say `binary`, so made-up bytes are refused with 415.\n\
+         [[operations]]\ninclude-name-regex = \"^(POST /api/v1/admin/products|PUT /api/v1/admin/products/\\\\{{id\\\\}}/(file|preview))$\"\n\
+         checks.positive_data_acceptance.expected-statuses = {}\n\n",
+        accepted("415")
+    ));
+    toml.push_str(
+        "# In a multipart body a list is sent as one part per item, so the fuzzer's negative case\n\
+         # of an empty list for an optional field (currency, status, description, preview) sends\n\
+         # no part at all: a valid create, rightly accepted (201).\n\
+         [[operations]]\ninclude-name = \"POST /api/v1/admin/products\"\n\
+         checks.negative_data_rejection.expected-statuses = [\"400\", \"401\", \"403\", \"404\", \"405\", \"406\", \"409\", \"415\", \"422\", \"428\", \"429\", \"5xx\", \"201\"]\n\n",
+    );
+    toml.push_str(
+        "# DELETE archives a product: it leaves the catalog and its buyers keep it, and an admin\n\
+         # still reads it, edits it and may publish it again. It is not gone, so the admin\n\
+         # routes under it keep answering 200 after the DELETE.\n\
+         [[operations]]\ninclude-path-regex = \"^/api/v1/admin/products/\\\\{id\\\\}\"\n\
+         checks.use_after_free.enabled = false\n",
+    );
+    toml
+}
+
+/// The `next_cursor` of a one-item page of `path`.
+fn next_cursor(agent: &ureq::Agent, base: &str, path: &str, token: Option<&str>) -> Result<String> {
+    let mut req = agent.get(&format!("{base}{path}"));
+    if let Some(token) = token {
+        req = req.set("Authorization", &format!("Bearer {token}"));
+    }
+    let page: Value = req
+        .call()
+        .with_context(|| format!("GET {path}"))?
+        .into_json()?;
+    page["next_cursor"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("GET {path}: no second page in {page}"))
+}
+
+/// The customer starts a checkout of the `nth` paid product: (session id, order id).
+fn checkout(agent: &ureq::Agent, base: &str, token: &str, nth: usize) -> Result<(String, String)> {
     let page: Value = agent
         .get(&format!("{base}/api/v1/products?limit=100"))
         .call()?
         .into_json()?;
     let slug = page["items"]
         .as_array()
-        .and_then(|items| items.iter().find(|p| p["is_free"] == false))
+        .and_then(|items| items.iter().filter(|p| p["is_free"] == false).nth(nth))
         .and_then(|p| p["slug"].as_str())
-        .context("no paid product in the seeded catalog")?;
+        .context("not enough paid products in the seeded catalog")?;
     let resp: Value = agent
         .post(&format!("{base}/api/v1/checkout"))
         .set("Authorization", &format!("Bearer {token}"))

@@ -68,15 +68,33 @@ fn check_rate(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })
 }
 
-/// The refresh token from the body, else from the HttpOnly cookie.
+/// The refresh token from the body, else from the HttpOnly cookie. The body may be empty (a
+/// browser relies on the cookie); one that is sent must be a `RefreshRequest`.
 fn presented_refresh_token(
     req: &HttpRequest,
-    body: Option<web::Json<RefreshRequest>>,
-) -> Option<String> {
-    body.and_then(|b| b.into_inner().refresh_token)
+    body: &web::Bytes,
+) -> Result<Option<String>, ApiError> {
+    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let invalid = |e: String| ApiError::bad_request("invalid_json", e);
+        match serde_json::from_slice::<serde_json::Value>(body)
+            .map_err(|e| invalid(e.to_string()))?
+        {
+            // `null` is the document's "no body" too (the body is optional).
+            serde_json::Value::Null => None,
+            object @ serde_json::Value::Object(_) => {
+                serde_json::from_value::<RefreshRequest>(object)
+                    .map_err(|e| invalid(e.to_string()))?
+                    .refresh_token
+            }
+            _ => return Err(invalid("the body must be a JSON object".into())),
+        }
+    };
+    Ok(from_body
         .filter(|t| !t.is_empty())
         .or_else(|| req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()))
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.is_empty()))
 }
 
 /// Create an account.
@@ -132,15 +150,16 @@ pub async fn login(
     request_body(content = Option<RefreshRequest>, description = "May be omitted when the refresh cookie is sent"),
     responses(
         (status = 200, description = "New tokens; also sets the refresh cookie", body = TokenResponse),
+        (status = 400, description = "`invalid_json`: a body that is not a refresh request", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`refresh_token_invalid`, or `refresh_token_reused` (the session is revoked)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn refresh(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Option<web::Json<RefreshRequest>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let result = match presented_refresh_token(&req, body) {
+    let result = match presented_refresh_token(&req, &body)? {
         Some(token) => super::refresh(&state, token).await,
         None => Err(ApiError::RefreshTokenInvalid),
     };
@@ -159,14 +178,17 @@ pub async fn refresh(
 #[utoipa::path(
     post, path = "/api/v1/auth/logout", tag = "auth",
     request_body(content = Option<RefreshRequest>, description = "May be omitted when the refresh cookie is sent"),
-    responses((status = 204, description = "Signed out"))
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 400, description = "`invalid_json`: a body that is not a refresh request", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Option<web::Json<RefreshRequest>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(token) = presented_refresh_token(&req, body) {
+    if let Some(token) = presented_refresh_token(&req, &body)? {
         super::logout(&state.db, token).await?;
     }
     let mut res = HttpResponse::NoContent().finish();

@@ -9,30 +9,51 @@ use crate::auth::{AdminUser, MaybeUser};
 use crate::error::ApiError;
 use crate::AppState;
 
+/// The status a new product starts in.
+#[derive(utoipa::ToSchema, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum NewProductStatus {
+    #[default]
+    Published,
+    Draft,
+}
+
+// The forms below document multipart bodies; `Deserialize` is only there to carry serde's
+// attributes into the document: `deny_unknown_fields` (`additionalProperties: false`: the server
+// refuses fields it does not know) and `default` for a field that may be left out (a multipart
+// field is there or not; it cannot be null).
+
 /// Multipart form of a product create (for the OpenAPI document).
-#[derive(utoipa::ToSchema)]
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CreateProductForm {
     /// 3 to 200 characters; the slug is derived from it.
     title: String,
     /// At most 20,000 characters.
-    description: Option<String>,
+    #[serde(default)]
+    description: String,
     /// Decimal string: "0" is free, else 0.50 to 999999.99 with at most two decimals.
     price: String,
-    /// usd (default), eur, gbp, cad or aud.
-    currency: Option<String>,
+    /// The price's currency (default usd).
+    #[serde(default)]
+    currency: shared_types::Currency,
     /// `published` (default) or `draft`.
-    status: Option<String>,
+    #[serde(default)]
+    status: NewProductStatus,
     /// The PDF, recognised by its content.
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
     file: String,
     /// PNG, JPEG, WebP or SVG preview image.
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
-    preview: Option<String>,
+    #[serde(default)]
+    preview: String,
 }
 
 /// Multipart form that replaces a product's file.
-#[derive(utoipa::ToSchema)]
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ReplaceFileForm {
     /// The new PDF.
@@ -41,7 +62,8 @@ pub struct ReplaceFileForm {
 }
 
 /// Multipart form that replaces a product's preview image.
-#[derive(utoipa::ToSchema)]
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ReplacePreviewForm {
     /// The new PNG, JPEG, WebP or SVG image.

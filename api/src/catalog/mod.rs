@@ -23,6 +23,9 @@ use crate::storage::StoredObject;
 use crate::AppState;
 use repo::{ListFilter, ProductChanges, ProductRow};
 
+/// Longest search text accepted (`q`).
+pub const MAX_SEARCH_CHARS: usize = 200;
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -74,7 +77,10 @@ fn parse_list(query: ListQuery) -> Result<ParsedList, ApiError> {
         .q
         .map(|q| q.trim().to_owned())
         .filter(|q| !q.is_empty());
-    if search.as_ref().is_some_and(|q| q.chars().count() > 200) {
+    if search
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS)
+    {
         return Err(ApiError::validation(
             "q",
             "search text must be at most 200 characters",

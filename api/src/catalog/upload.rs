@@ -55,6 +55,11 @@ async fn store_preview(state: &AppState, field: &mut Field) -> Result<StoredObje
         .map_err(|e| e.into_api("preview"))
 }
 
+/// A field the form does not have: refused, so that a misspelt `preveiw` is not silently lost.
+fn unknown_field(name: &str) -> ApiError {
+    ApiError::validation(name, format!("`{name}` is not a field of this form"))
+}
+
 fn duplicate(name: &str) -> ApiError {
     ApiError::bad_request(
         "duplicate_field",
@@ -110,11 +115,7 @@ async fn read_fields(
                 input.preview = Some(store_preview(state, &mut field).await?);
                 continue;
             }
-            _ => {
-                // Unknown fields are drained and ignored, as browsers may add their own.
-                while field.try_next().await.map_err(multipart_error)?.is_some() {}
-                continue;
-            }
+            _ => return Err(unknown_field(&name)),
         };
         if slot.is_some() {
             return Err(duplicate(&name));
@@ -141,8 +142,7 @@ pub async fn read_single_object(
     let result: Result<(), ApiError> = async {
         while let Some(mut field) = form.try_next().await.map_err(multipart_error)? {
             if field.name() != Some(expected) {
-                while field.try_next().await.map_err(multipart_error)?.is_some() {}
-                continue;
+                return Err(unknown_field(field.name().unwrap_or_default()));
             }
             if found.is_some() {
                 return Err(duplicate(expected));

@@ -23,8 +23,7 @@ pub const WEBHOOK_PATH: &str = "/api/v1/stripe/webhook";
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown or archived product", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`already_owned`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`free_item`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_owned`, or `free_item`: free items need no checkout", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`payment_provider_error`; the order is marked failed", body = Problem, content_type = "application/problem+json"),
     )
 )]
