@@ -174,6 +174,11 @@ mod tests {
             ("/admin", Bundle::Admin),
             ("/admin/", Bundle::Admin),
             ("/admin/products", Bundle::Admin),
+            ("/api/docs/", Bundle::Server),
+            ("/api", Bundle::Server),
+            ("/media/previews/x.png", Bundle::Server),
+            ("/healthz", Bundle::Server),
+            ("/apiary", Bundle::Shop),
         ] {
             assert!(bundle_of(path) == bundle, "{path}");
         }

@@ -7,12 +7,14 @@ use crate::api::{self, Session};
 use crate::components::{dynamic, when};
 use crate::router;
 
-/// The three bundles (see the crate's documentation).
+/// The three bundles (see the crate's documentation), and the paths the server answers itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bundle {
     Shop,
     Account,
     Admin,
+    /// The API and its reference, previews, health checks: a link there is a page load.
+    Server,
 }
 
 /// The account bundle's paths, each with everything below it. `cargo xtask` writes the same
@@ -25,7 +27,12 @@ pub fn bundle_of(path: &str) -> Bundle {
         path.strip_prefix(prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
-    if under("/admin") {
+    if ["/api", "/media", "/healthz", "/readyz"]
+        .into_iter()
+        .any(under)
+    {
+        Bundle::Server
+    } else if under("/admin") {
         Bundle::Admin
     } else if ACCOUNT_PATHS.into_iter().any(under) {
         Bundle::Account
