@@ -879,6 +879,16 @@ async fn a_page_that_needs_a_session_redirects_to_sign_in_and_back() {
     b.reload().await;
     b.wait_heading("Your orders").await;
     b.wait_here(&app, "/orders").await;
+    // Signing out on a page that needs a session goes to the catalog, not to sign in again.
+    b.click("#signout").await;
+    b.wait_here(&app, "/").await;
+    b.wait_heading("Catalog").await;
+    b.wait("#nav-signin").await;
+    // And the page left behind asks for a session again.
+    b.back().await;
+    b.wait_here(&app, "/signin?next=%2Forders").await;
+    b.sign_in("ada@example.com").await;
+    b.wait_heading("Your orders").await;
     // The admin pages send a customer nowhere: they say what the page is for.
     b.goto(&app.url("/admin/orders")).await;
     b.wait("#admin-refused").await;

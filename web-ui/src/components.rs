@@ -58,7 +58,9 @@ pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
 pub fn redirect_signed_out() {
     let session = api::session();
     let here = router::location().with_untracked(router::Loc::href);
+    let restored = router::restored();
     Effect::new(move |_| {
+        restored.track();
         if session.ready.get()
             && session.user.with(Option::is_none)
             && router::location().with_untracked(|l| l.href() == here)

@@ -40,6 +40,8 @@ impl Loc {
 struct Router {
     loc: RwSignal<Loc>,
     owns: fn(&str) -> bool,
+    /// Counts the times this document came back from the browser's cache (Back or Forward).
+    restored: RwSignal<u32>,
 }
 
 thread_local! {
@@ -50,6 +52,10 @@ thread_local! {
     /// gives up when the reader has moved on.
     static GENERATION: Cell<u32> = const { Cell::new(0) };
     static SAVE_TIMER: Cell<Option<TimeoutHandle>> = const { Cell::new(None) };
+    /// Set once a navigation has started a page load: the first one wins, so a page that
+    /// reacts to what led to it (signing out on a page that needs a session) cannot send the
+    /// reader somewhere else while the document unloads.
+    static LEAVING: Cell<bool> = const { Cell::new(false) };
 }
 
 fn router() -> Router {
@@ -70,6 +76,7 @@ pub fn install(owns: fn(&str) -> bool) {
     let r = Router {
         loc: RwSignal::new(current()),
         owns,
+        restored: RwSignal::new(0),
     };
     ROUTER.with(|cell| {
         let _ = cell.set(r);
@@ -87,6 +94,23 @@ pub fn install(owns: fn(&str) -> bool) {
     drop(window_event_listener_untyped("scroll", |_| {
         save_scroll_soon()
     }));
+    // Back to this document from the browser's cache: it is no longer leaving, and pages may
+    // have to look again at what has changed meanwhile (see `restored`).
+    drop(window_event_listener_untyped("pageshow", move |ev| {
+        LEAVING.with(|l| l.set(false));
+        if ev
+            .dyn_ref::<web_sys::PageTransitionEvent>()
+            .is_some_and(|e| e.persisted())
+        {
+            r.restored.update(|n| *n = n.wrapping_add(1));
+        }
+    }));
+}
+
+/// Changes each time this document comes back from the browser's cache: a page that decided
+/// something from the session (redirect or not) tracks it to decide again.
+pub fn restored() -> ReadSignal<u32> {
+    router().restored.read_only()
 }
 
 /// The current location (reactive).
@@ -149,7 +173,11 @@ pub fn navigate(href: &str, replace: bool) {
     else {
         return;
     };
+    if LEAVING.with(Cell::get) {
+        return;
+    }
     if !is_ours(&url) {
+        LEAVING.with(|l| l.set(true));
         let target = url.href();
         let _ = if replace {
             location.replace(&target)

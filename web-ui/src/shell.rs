@@ -84,6 +84,14 @@ fn start_session() {
     } else {
         session.ready.set(true);
     }
+    // Back to a page kept in the browser's cache after signing out (here or in another tab):
+    // the marker is gone, so is the session, and a page that needs one asks for it again
+    // instead of showing what it showed before.
+    drop(window_event_listener_untyped("pageshow", move |_| {
+        if session.user.with_untracked(Option::is_some) && !api::may_have_session() {
+            session.user.set(None);
+        }
+    }));
 }
 
 /// `/signin?next=<here>`: signing in comes back to the page the visitor was on.
