@@ -141,103 +141,242 @@ pub struct Settings {
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
-/// Every setting: (variable, default, meaning). The README's table is checked against this list.
-pub const SETTINGS_DOC: &[(&str, &str, &str)] = &[
-    (
+/// A setting's default: a value (parsed like one when the variable is not set), or what happens
+/// when it is not set, for settings whose default is not a value.
+#[derive(Debug, Clone, Copy)]
+pub enum Default {
+    Value(&'static str),
+    Described(&'static str),
+}
+
+/// One setting, declared once: its variable, its default and what it means. The parsing below,
+/// `folio settings` and the README's table all read these.
+#[derive(Debug)]
+pub struct Setting {
+    pub name: &'static str,
+    pub default: Default,
+    pub meaning: &'static str,
+}
+
+impl Setting {
+    const fn value(name: &'static str, default: &'static str, meaning: &'static str) -> Self {
+        Self {
+            name,
+            default: Default::Value(default),
+            meaning,
+        }
+    }
+
+    const fn described(name: &'static str, default: &'static str, meaning: &'static str) -> Self {
+        Self {
+            name,
+            default: Default::Described(default),
+            meaning,
+        }
+    }
+
+    fn default_text(&self) -> &'static str {
+        match self.default {
+            Default::Value(v) | Default::Described(v) => v,
+        }
+    }
+}
+
+pub mod vars {
+    //! Every setting Folio reads.
+    use super::Setting;
+
+    pub const ENV: Setting = Setting::value(
         "FOLIO_ENV",
         "development",
         "`production` requires FOLIO_JWT_SECRET and FOLIO_PUBLIC_URL",
-    ),
-    (
+    );
+    pub const DATABASE_URL: Setting = Setting::value(
         "DATABASE_URL",
-        DEFAULT_DATABASE_URL,
+        super::DEFAULT_DATABASE_URL,
         "`sqlite://PATH` or `postgres://USER@HOST/DB`",
-    ),
-    ("FOLIO_DB_POOL_SIZE", "10", "database connections per node"),
-    (
+    );
+    pub const DB_POOL_SIZE: Setting =
+        Setting::value("FOLIO_DB_POOL_SIZE", "10", "database connections per node");
+    pub const BIND: Setting = Setting::value(
         "FOLIO_BIND",
         "127.0.0.1:8080",
         "address and port to listen on",
-    ),
-    (
+    );
+    pub const PUBLIC_URL: Setting = Setting::described(
         "FOLIO_PUBLIC_URL",
         "http://<FOLIO_BIND>",
         "external base URL, used in download and preview links",
-    ),
-    (
+    );
+    pub const JWT_SECRET: Setting = Setting::described(
         "FOLIO_JWT_SECRET",
         "generated into <FOLIO_DATA_DIR>/jwt-secret",
         "HMAC key for access and download tokens, at least 32 bytes",
-    ),
-    ("FOLIO_DATA_DIR", "./data", "where development data lives"),
-    (
+    );
+    pub const DATA_DIR: Setting =
+        Setting::value("FOLIO_DATA_DIR", "./data", "where development data lives");
+    pub const STORAGE_DIR: Setting = Setting::described(
         "FOLIO_STORAGE_DIR",
         "<FOLIO_DATA_DIR>/objects",
         "local object storage for files and previews",
-    ),
-    (
+    );
+    pub const WEB_DIST: Setting = Setting::described(
         "FOLIO_WEB_DIST",
         "the UI built into the binary, else web-ui/dist",
         "the built web UI to serve at / (a folder, for UI development)",
-    ),
-    (
+    );
+    pub const MAX_FILE_BYTES: Setting = Setting::value(
         "FOLIO_MAX_FILE_BYTES",
         "209715200",
         "largest product file accepted (200 MiB)",
-    ),
-    (
+    );
+    pub const MAX_PREVIEW_BYTES: Setting = Setting::value(
         "FOLIO_MAX_PREVIEW_BYTES",
         "5242880",
         "largest preview image accepted (5 MiB)",
-    ),
-    (
+    );
+    pub const ADMIN_EMAILS: Setting = Setting::described(
         "FOLIO_ADMIN_EMAILS",
         "(none)",
         "comma-separated emails that get the admin role",
-    ),
-    (
+    );
+    pub const AUTH_RATE_LIMIT: Setting = Setting::value(
         "FOLIO_AUTH_RATE_LIMIT",
         "10",
         "register and login attempts per client IP per minute",
-    ),
-    (
+    );
+    pub const ACCESS_TOKEN_TTL_SECS: Setting = Setting::value(
         "FOLIO_ACCESS_TOKEN_TTL_SECS",
         "900",
         "lifetime of an access token",
-    ),
-    (
+    );
+    pub const REFRESH_TOKEN_TTL_SECS: Setting = Setting::value(
         "FOLIO_REFRESH_TOKEN_TTL_SECS",
         "2592000",
         "lifetime of a refresh token (30 days)",
-    ),
-    (
+    );
+    pub const DOWNLOAD_TOKEN_TTL_SECS: Setting = Setting::value(
         "FOLIO_DOWNLOAD_TOKEN_TTL_SECS",
         "300",
         "lifetime of a download link",
-    ),
-    (
+    );
+    pub const DOWNLOAD_ACCEL_PREFIX: Setting = Setting::described(
         "FOLIO_DOWNLOAD_ACCEL_PREFIX",
         "(none: folio streams the file)",
         "behind nginx: an `internal` location over FOLIO_STORAGE_DIR, e.g. `/_folio_objects/`; downloads answer with `X-Accel-Redirect` and nginx sends the bytes",
-    ),
-    ("FOLIO_LOG_FORMAT", "text", "`text` or `json`"),
-    (
+    );
+    pub const LOG_FORMAT: Setting = Setting::value("FOLIO_LOG_FORMAT", "text", "`text` or `json`");
+    pub const STRIPE_SECRET_KEY: Setting = Setting::described(
         "STRIPE_SECRET_KEY",
         "(none: the built-in emulator)",
         "Stripe secret key; required in production",
-    ),
-    (
+    );
+    pub const STRIPE_WEBHOOK_SECRET: Setting = Setting::described(
         "STRIPE_WEBHOOK_SECRET",
         "(none)",
         "webhook signing secret(s), comma-separated for rotation; required with STRIPE_SECRET_KEY",
-    ),
-    (
+    );
+    pub const STRIPE_API_BASE: Setting = Setting::value(
         "STRIPE_API_BASE",
         "https://api.stripe.com/",
         "Stripe API base URL (tests point it at the emulator)",
-    ),
-    ("RUST_LOG", "info", "log filter (tracing-subscriber syntax)"),
-];
+    );
+    pub const RUST_LOG: Setting =
+        Setting::value("RUST_LOG", "info", "log filter (tracing-subscriber syntax)");
+
+    /// In the order the help and the README list them.
+    pub const ALL: &[&Setting] = &[
+        &ENV,
+        &DATABASE_URL,
+        &DB_POOL_SIZE,
+        &BIND,
+        &PUBLIC_URL,
+        &JWT_SECRET,
+        &DATA_DIR,
+        &STORAGE_DIR,
+        &WEB_DIST,
+        &MAX_FILE_BYTES,
+        &MAX_PREVIEW_BYTES,
+        &ADMIN_EMAILS,
+        &AUTH_RATE_LIMIT,
+        &ACCESS_TOKEN_TTL_SECS,
+        &REFRESH_TOKEN_TTL_SECS,
+        &DOWNLOAD_TOKEN_TTL_SECS,
+        &DOWNLOAD_ACCEL_PREFIX,
+        &LOG_FORMAT,
+        &STRIPE_SECRET_KEY,
+        &STRIPE_WEBHOOK_SECRET,
+        &STRIPE_API_BASE,
+        &RUST_LOG,
+    ];
+}
+
+/// The settings as a Markdown table: `folio settings` prints it, the README holds it (a test
+/// checks that the two agree; `cargo xtask readme` writes it there).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| Variable | Default | Meaning |\n| --- | --- | --- |\n");
+    for s in vars::ALL {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} |\n",
+            s.name,
+            s.default_text(),
+            s.meaning
+        ));
+    }
+    out
+}
+
+/// Reads settings from a lookup, collecting every problem.
+struct Reader<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    fn raw(&self, setting: &Setting) -> Option<String> {
+        (self.get)(setting.name)
+    }
+
+    /// The value, or the default when unset; a value that does not parse is a problem.
+    fn parse<T: std::str::FromStr>(&mut self, setting: &Setting) -> T {
+        let default = || match setting.default {
+            Default::Value(v) => v
+                .parse()
+                .unwrap_or_else(|_| panic!("the default of {} parses", setting.name)),
+            Default::Described(_) => panic!("{} has no default value", setting.name),
+        };
+        match self.raw(setting) {
+            None => default(),
+            Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
+                self.problems
+                    .push(format!("{}: `{raw}` is not valid", setting.name));
+                default()
+            }),
+        }
+    }
+
+    /// [`Reader::parse`] for numbers that must be above zero.
+    fn positive<T>(&mut self, setting: &Setting) -> T
+    where
+        T: std::str::FromStr + PartialOrd + Copy,
+        T: std::default::Default,
+    {
+        let value: T = self.parse(setting);
+        if value <= T::default() {
+            self.problems
+                .push(format!("{} must be greater than zero", setting.name));
+            return match setting.default {
+                Default::Value(v) => v.parse().unwrap_or(value),
+                Default::Described(_) => value,
+            };
+        }
+        value
+    }
+
+    fn problem(&mut self, message: String) {
+        self.problems.push(message);
+    }
+}
 
 impl Settings {
     /// Reads the process environment.
@@ -246,13 +385,17 @@ impl Settings {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
-        let mut problems = Vec::new();
+        use vars::*;
+        let mut r = Reader {
+            get: &get,
+            problems: Vec::new(),
+        };
 
-        let environment = match get("FOLIO_ENV").as_deref() {
+        let environment = match r.raw(&ENV).as_deref() {
             None | Some("development") | Some("dev") => Environment::Development,
             Some("production") | Some("prod") => Environment::Production,
             Some(other) => {
-                problems.push(format!(
+                r.problem(format!(
                     "FOLIO_ENV: `{other}` is neither `development` nor `production`"
                 ));
                 Environment::Development
@@ -260,26 +403,19 @@ impl Settings {
         };
         let production = environment == Environment::Production;
 
-        let database_url = DatabaseUrl::parse(
-            &get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
-        )
-        .unwrap_or_else(|e| {
-            problems.push(e);
-            DatabaseUrl::Sqlite(":memory:".into())
-        });
+        let database_url =
+            DatabaseUrl::parse(&r.parse::<String>(&DATABASE_URL)).unwrap_or_else(|e| {
+                r.problem(e);
+                DatabaseUrl::Sqlite(":memory:".into())
+            });
 
-        let bind: SocketAddr = parse_or(
-            &get,
-            "FOLIO_BIND",
-            "127.0.0.1:8080".parse().unwrap(),
-            &mut problems,
-        );
+        let bind: SocketAddr = r.parse(&BIND);
 
-        let public_url = match get("FOLIO_PUBLIC_URL") {
+        let public_url = match r.raw(&PUBLIC_URL) {
             Some(raw) => match Url::parse(&raw) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
                 _ => {
-                    problems.push(format!(
+                    r.problem(format!(
                         "FOLIO_PUBLIC_URL: `{raw}` is not an absolute http(s) URL"
                     ));
                     default_public_url(bind)
@@ -287,28 +423,29 @@ impl Settings {
             },
             None => {
                 if production {
-                    problems.push("FOLIO_PUBLIC_URL is required when FOLIO_ENV=production".into());
+                    r.problem("FOLIO_PUBLIC_URL is required when FOLIO_ENV=production".into());
                 }
                 default_public_url(bind)
             }
         };
 
-        let data_dir = PathBuf::from(get("FOLIO_DATA_DIR").unwrap_or_else(|| "./data".into()));
-        let storage_dir = get("FOLIO_STORAGE_DIR")
+        let data_dir = PathBuf::from(r.parse::<String>(&DATA_DIR));
+        let storage_dir = r
+            .raw(&STORAGE_DIR)
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("objects"));
-        let web_dist = get("FOLIO_WEB_DIST").map(PathBuf::from);
+        let web_dist = r.raw(&WEB_DIST).map(PathBuf::from);
 
-        let jwt_secret = match get("FOLIO_JWT_SECRET") {
+        let jwt_secret = match r.raw(&JWT_SECRET) {
             Some(s) if s.len() >= MIN_JWT_SECRET_BYTES => Some(Secret(s.into_bytes())),
             Some(_) => {
-                problems.push(format!(
+                r.problem(format!(
                     "FOLIO_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes"
                 ));
                 None
             }
             None if production => {
-                problems.push("FOLIO_JWT_SECRET is required when FOLIO_ENV=production".into());
+                r.problem("FOLIO_JWT_SECRET is required when FOLIO_ENV=production".into());
                 None
             }
             None => None,
@@ -316,48 +453,48 @@ impl Settings {
         // In development the secret is generated once and kept, so restarts keep sessions.
         let jwt_secret = match jwt_secret {
             Some(s) => s,
-            None if production || !problems.is_empty() => Secret(vec![0; MIN_JWT_SECRET_BYTES]),
+            None if production || !r.problems.is_empty() => Secret(vec![0; MIN_JWT_SECRET_BYTES]),
             None => match dev_secret(&data_dir) {
                 Ok(s) => s,
                 Err(e) => {
-                    problems.push(format!("FOLIO_JWT_SECRET: {e:#}"));
+                    r.problem(format!("FOLIO_JWT_SECRET: {e:#}"));
                     Secret(vec![0; MIN_JWT_SECRET_BYTES])
                 }
             },
         };
 
         let mut admin_emails = Vec::new();
-        for raw in get("FOLIO_ADMIN_EMAILS").unwrap_or_default().split(',') {
+        for raw in r.raw(&ADMIN_EMAILS).unwrap_or_default().split(',') {
             if raw.trim().is_empty() {
                 continue;
             }
             match Email::parse(raw) {
                 Ok(e) => admin_emails.push(e),
-                Err(e) => problems.push(format!("FOLIO_ADMIN_EMAILS: `{}`: {e}", raw.trim())),
+                Err(e) => r.problem(format!("FOLIO_ADMIN_EMAILS: `{}`: {e}", raw.trim())),
             }
         }
 
-        let log_format = match get("FOLIO_LOG_FORMAT").as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                problems.push(format!(
+        let log_format = match r.parse::<String>(&LOG_FORMAT).as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                r.problem(format!(
                     "FOLIO_LOG_FORMAT: `{other}` is neither `text` nor `json`"
                 ));
                 LogFormat::Text
             }
         };
 
-        let stripe = parse_stripe(&get, production, &mut problems);
+        let stripe = parse_stripe(&mut r, production);
 
-        let download_accel_prefix = get("FOLIO_DOWNLOAD_ACCEL_PREFIX");
+        let download_accel_prefix = r.raw(&DOWNLOAD_ACCEL_PREFIX);
         if let Some(prefix) = &download_accel_prefix {
             let safe = prefix
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "/_-.".contains(c));
             if !(prefix.starts_with('/') && prefix.ends_with('/') && safe) || prefix.contains("..")
             {
-                problems.push(format!(
+                r.problem(format!(
                     "FOLIO_DOWNLOAD_ACCEL_PREFIX: `{prefix}` must be a path that starts and ends \
                      with `/`, of letters, digits, `/`, `_`, `-` and `.`"
                 ));
@@ -367,53 +504,28 @@ impl Settings {
         let settings = Settings {
             environment,
             database_url,
-            db_pool_size: positive(&get, "FOLIO_DB_POOL_SIZE", 10, &mut problems),
+            db_pool_size: r.positive(&DB_POOL_SIZE),
             bind,
             public_url,
             jwt_secret,
             data_dir,
             storage_dir,
             web_dist,
-            max_file_bytes: positive(
-                &get,
-                "FOLIO_MAX_FILE_BYTES",
-                200 * 1024 * 1024,
-                &mut problems,
-            ),
-            max_preview_bytes: positive(
-                &get,
-                "FOLIO_MAX_PREVIEW_BYTES",
-                5 * 1024 * 1024,
-                &mut problems,
-            ),
+            max_file_bytes: r.positive(&MAX_FILE_BYTES),
+            max_preview_bytes: r.positive(&MAX_PREVIEW_BYTES),
             admin_emails,
-            auth_rate_limit_per_minute: positive(&get, "FOLIO_AUTH_RATE_LIMIT", 10, &mut problems),
-            access_token_ttl_secs: positive(
-                &get,
-                "FOLIO_ACCESS_TOKEN_TTL_SECS",
-                900,
-                &mut problems,
-            ),
-            refresh_token_ttl_secs: positive(
-                &get,
-                "FOLIO_REFRESH_TOKEN_TTL_SECS",
-                30 * 24 * 3600,
-                &mut problems,
-            ),
-            download_token_ttl_secs: positive(
-                &get,
-                "FOLIO_DOWNLOAD_TOKEN_TTL_SECS",
-                300,
-                &mut problems,
-            ),
+            auth_rate_limit_per_minute: r.positive(&AUTH_RATE_LIMIT),
+            access_token_ttl_secs: r.positive(&ACCESS_TOKEN_TTL_SECS),
+            refresh_token_ttl_secs: r.positive(&REFRESH_TOKEN_TTL_SECS),
+            download_token_ttl_secs: r.positive(&DOWNLOAD_TOKEN_TTL_SECS),
             download_accel_prefix,
             log_format,
             stripe,
         };
-        if problems.is_empty() {
+        if r.problems.is_empty() {
             Ok(settings)
         } else {
-            Err(problems)
+            Err(r.problems)
         }
     }
 
@@ -432,48 +544,45 @@ impl Settings {
     }
 }
 
-fn parse_stripe(
-    get: &impl Fn(&str) -> Option<String>,
-    production: bool,
-    problems: &mut Vec<String>,
-) -> Option<StripeSettings> {
-    let key = get("STRIPE_SECRET_KEY");
-    let secrets: Vec<Secret> = get("STRIPE_WEBHOOK_SECRET")
+fn parse_stripe(r: &mut Reader<'_>, production: bool) -> Option<StripeSettings> {
+    use vars::*;
+    let key = r.raw(&STRIPE_SECRET_KEY);
+    let secrets: Vec<Secret> = r
+        .raw(&STRIPE_WEBHOOK_SECRET)
         .unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| Secret(s.as_bytes().to_vec()))
         .collect();
-    let api_base = match get("STRIPE_API_BASE") {
-        None => Url::parse("https://api.stripe.com/").expect("a valid constant"),
-        Some(raw) => match Url::parse(&raw) {
-            Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
-                if !u.path().ends_with('/') {
-                    u.set_path(&format!("{}/", u.path()));
-                }
-                u
+    let raw_base = r.parse::<String>(&STRIPE_API_BASE);
+    let api_base = match Url::parse(&raw_base) {
+        Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
+            if !u.path().ends_with('/') {
+                u.set_path(&format!("{}/", u.path()));
             }
-            _ => {
-                problems.push(format!("STRIPE_API_BASE: `{raw}` is not an http(s) URL"));
-                return None;
-            }
-        },
+            u
+        }
+        _ => {
+            r.problem(format!(
+                "STRIPE_API_BASE: `{raw_base}` is not an http(s) URL"
+            ));
+            return None;
+        }
     };
     match key {
         None => {
             if production {
-                problems.push("STRIPE_SECRET_KEY is required when FOLIO_ENV=production".into());
+                r.problem("STRIPE_SECRET_KEY is required when FOLIO_ENV=production".into());
                 if secrets.is_empty() {
-                    problems
-                        .push("STRIPE_WEBHOOK_SECRET is required when FOLIO_ENV=production".into());
+                    r.problem("STRIPE_WEBHOOK_SECRET is required when FOLIO_ENV=production".into());
                 }
             }
             None
         }
         Some(key) => {
             if secrets.is_empty() {
-                problems.push("STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY".into());
+                r.problem("STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY".into());
             }
             if production && key.starts_with("sk_test_") {
                 tracing::warn!(
@@ -492,38 +601,6 @@ fn parse_stripe(
 
 fn default_public_url(bind: SocketAddr) -> Url {
     Url::parse(&format!("http://{bind}")).expect("a socket address makes a valid URL")
-}
-
-fn parse_or<T: std::str::FromStr>(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: T,
-    problems: &mut Vec<String>,
-) -> T {
-    match get(name) {
-        None => default,
-        Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
-            problems.push(format!("{name}: `{raw}` is not valid"));
-            default
-        }),
-    }
-}
-
-fn positive<T>(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: T,
-    problems: &mut Vec<String>,
-) -> T
-where
-    T: std::str::FromStr + PartialOrd + Default + Copy,
-{
-    let value = parse_or(get, name, default, problems);
-    if value <= T::default() {
-        problems.push(format!("{name} must be greater than zero"));
-        return default;
-    }
-    value
 }
 
 fn dev_secret(data_dir: &Path) -> anyhow::Result<Secret> {

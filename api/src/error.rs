@@ -53,8 +53,8 @@ pub enum ApiError {
     FreeItem,
     #[error("you already own this item")]
     AlreadyOwned,
-    #[error("only a paid order can be refunded; this one is {0}")]
-    OrderNotRefundable(String),
+    #[error("only a paid order can be refunded; this one is {}", .0.as_str())]
+    OrderNotRefundable(shared_types::OrderStatus),
     #[error("the payment provider could not complete the request; try again later")]
     PaymentProvider(#[source] crate::payments::gateway::GatewayError),
     #[error("the webhook signature is invalid: {0}")]

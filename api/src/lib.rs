@@ -93,12 +93,12 @@ async fn api_route_not_found() -> Result<actix_web::HttpResponse, ApiError> {
 pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> {
     let origin = state.settings.public_url.origin().ascii_serialization();
     let web_ui = web_ui::WebUi::load(state.settings.web_dist.as_deref(), &origin);
-    // Database calls and file reads run on each worker's blocking threads. actix allows 512
-    // of them by default; under a 200-connection soak they grew to ~400 threads, all but a
-    // pool's worth waiting for a connection, and their malloc arenas took RSS from 100 to
-    // 340 MB. Enough for every pooled connection plus 16 more: for file opens and reads that
-    // would wait for the disk (cached ones run on the worker), and on PostgreSQL for the pool of
-    // download records (half the size, `Db::record`). The rest queue cheaply.
+    // Database calls and file reads run on each worker's blocking threads. Threads beyond the
+    // pool's size only wait for a connection, and each keeps a malloc arena of its own: unbounded
+    // (actix allows 512), they multiplied RSS under load (bench/NOTES.md). Enough for every
+    // pooled connection plus 16 more: for file opens and reads that would wait for the disk
+    // (cached ones run on the worker), and on PostgreSQL for the pool of download records (half
+    // the size, `Db::record`). The rest queue cheaply.
     let blocking_threads = state.settings.db_pool_size as usize + 16;
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
@@ -150,8 +150,8 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> 
             .configure(|cfg| web_ui.configure(cfg))
     })
     .worker_max_blocking_threads(blocking_threads)
-    // actix answers 408 when a new connection's request head takes over 5 s. A busy webhook
-    // sender hit that in the 10-minute soak (1.2% of deliveries, all retried); nginx allows 60 s.
+    // actix answers 408 when a new connection's request head takes over 5 s, which a busy webhook
+    // sender reaches (bench/NOTES.md); nginx allows 60 s.
     .client_request_timeout(std::time::Duration::from_secs(15))
     .shutdown_timeout(10)
     .listen(listener)

@@ -11,6 +11,7 @@ const USAGE: &str = "usage:
   folio migrate                  apply pending database migrations
   folio admin create --email E   create or promote an admin; the password is read from stdin
   folio openapi                  print the OpenAPI document (YAML)
+  folio settings                 print every setting, its default and meaning (Markdown)
   folio print-schema             print api/src/schema.rs for the configured database
   folio demo                     fill an empty catalog with the demo shop (six books)
   folio seed --products N --file F [--price-cents C]
@@ -20,9 +21,16 @@ fn main() -> ExitCode {
     fix_malloc_mmap_threshold();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    if let ["openapi"] = args.as_slice() {
-        print!("{}", folio_api::openapi::yaml());
-        return ExitCode::SUCCESS;
+    match args.as_slice() {
+        ["openapi"] => {
+            print!("{}", folio_api::openapi::yaml());
+            return ExitCode::SUCCESS;
+        }
+        ["settings"] => {
+            print!("{}", folio_api::config::markdown_table());
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
     }
     let settings = match Settings::from_env() {
         Ok(s) => s,
@@ -31,6 +39,7 @@ fn main() -> ExitCode {
             for p in problems {
                 eprintln!("  - {p}");
             }
+            eprintln!("(`folio settings` lists every setting with its default)");
             return ExitCode::from(2);
         }
     };
@@ -126,8 +135,8 @@ fn demo(settings: &Settings) -> anyhow::Result<()> {
     let rows = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(folio_api::catalog::demo::build(&storage))?;
-    let inserted = folio_api::catalog::demo::insert_if_empty(&mut conn, &rows)?;
+        .block_on(folio_api::catalog::seed::demo::build(&storage))?;
+    let inserted = folio_api::catalog::seed::demo::insert_if_empty(&mut conn, &rows)?;
     println!("added {inserted} demo products (edit or archive them as an admin)");
     Ok(())
 }

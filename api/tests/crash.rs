@@ -33,7 +33,8 @@ struct Setup {
     database_url: String,
     port: u16,
     stripe_base: String,
-    pg: Option<(String, String)>,
+    /// Dropped with the setup (PostgreSQL).
+    _pg: Option<folio_testkit::Database>,
 }
 
 impl Setup {
@@ -101,12 +102,6 @@ impl Setup {
 impl Drop for Setup {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some((admin, name)) = self.pg.take() {
-            if let Ok(mut c) = diesel::PgConnection::establish(&admin) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut c);
-            }
-        }
     }
 }
 
@@ -125,15 +120,12 @@ async fn kill_during_deliveries(postgres: bool) {
     let dir = std::env::temp_dir().join(format!("folio-crash-{id}"));
     std::fs::create_dir_all(&dir).unwrap();
     let (database_url, pg) = if postgres {
-        let admin = std::env::var("FOLIO_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("folio_crash_{id}");
-        match diesel::PgConnection::establish(&admin) {
-            Ok(mut c) => {
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut c)
-                    .unwrap();
-            }
+        let admin = folio_testkit::admin_url();
+        let created = folio_testkit::reachable(&admin).and_then(|()| {
+            folio_testkit::Database::create(&admin, &format!("folio_crash_{id}"), None)
+        });
+        match created {
+            Ok(db) => (db.url.clone(), Some(db)),
             Err(e) => {
                 assert!(
                     std::env::var_os("CI").is_none(),
@@ -143,8 +135,6 @@ async fn kill_during_deliveries(postgres: bool) {
                 return;
             }
         }
-        let url = admin.rsplit_once('/').unwrap().0.to_owned() + "/" + &name;
-        (url, Some((admin, name)))
     } else {
         (format!("sqlite://{}", dir.join("folio.db").display()), None)
     };
@@ -168,7 +158,7 @@ async fn kill_during_deliveries(postgres: bool) {
         database_url,
         port,
         stripe_base: format!("{}/", emulator.base_url()),
-        pg,
+        _pg: pg,
     };
     emulator.set_webhook_url(&setup.url("/api/v1/stripe/webhook"));
 

@@ -6,11 +6,17 @@ use crate::wire_time::{DateTime, Utc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{OrderId, ProductId, UserId};
 use crate::money::{Currency, Money};
 
 /// A user's role. Admins manage the catalog and orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::AsExpression, diesel::FromSqlRow),
+    diesel(sql_type = diesel::sql_types::Text)
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Customer,
@@ -35,8 +41,13 @@ impl Role {
 }
 
 /// Where a product stands: only `published` ones are in the catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::AsExpression, diesel::FromSqlRow),
+    diesel(sql_type = diesel::sql_types::Text)
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ProductStatus {
     Draft,
@@ -103,7 +114,7 @@ pub struct TokenResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserProfile {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub role: Role,
     pub created_at: DateTime<Utc>,
@@ -125,7 +136,7 @@ pub struct ProductFile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Product {
-    pub id: String,
+    pub id: ProductId,
     /// URL-safe name, unique, derived from the title.
     pub slug: String,
     pub title: String,
@@ -200,8 +211,13 @@ pub struct HealthResponse {
 }
 
 /// Where an order stands. Only `paid` orders grant access.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::AsExpression, diesel::FromSqlRow),
+    diesel(sql_type = diesel::sql_types::Text)
+)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderStatus {
     Pending,
@@ -254,7 +270,7 @@ pub struct CheckoutResponse {
     pub checkout_url: String,
     /// Stripe Checkout Session id; the success page is called with it.
     pub session_id: String,
-    pub order_id: String,
+    pub order_id: OrderId,
 }
 
 /// The product an order is for.
@@ -269,7 +285,7 @@ pub struct OrderProduct {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Order {
-    pub id: String,
+    pub id: OrderId,
     pub product: OrderProduct,
     pub amount: Money,
     pub status: OrderStatus,
@@ -294,4 +310,19 @@ pub struct OrderPage {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookAck {
     pub received: bool,
+}
+
+#[cfg(feature = "diesel")]
+mod columns {
+    use super::{OrderStatus, ProductStatus, Role};
+
+    crate::db::text_column!(Role, as_str, |s: String| {
+        Role::from_db(&s).ok_or_else(|| format!("unknown role {s:?}"))
+    });
+    crate::db::text_column!(ProductStatus, as_str, |s: String| {
+        ProductStatus::from_db(&s).ok_or_else(|| format!("unknown product status {s:?}"))
+    });
+    crate::db::text_column!(OrderStatus, as_str, |s: String| {
+        OrderStatus::from_db(&s).ok_or_else(|| format!("unknown order status {s:?}"))
+    });
 }

@@ -2,10 +2,14 @@
 //!
 //! Everything here compiles to wasm32: the web UI parses form input with the same functions the
 //! server uses, so a field shows the message the server would send. Server-only derives
-//! (utoipa) sit behind the `openapi` feature. Timestamps are `chrono::DateTime<Utc>` except on
+//! (utoipa, diesel) sit behind the `openapi` and `diesel` features. Timestamps are `chrono::DateTime<Utc>` except on
 //! wasm32, where they stay RFC 3339 text (see `wire_time`).
 
+#[cfg(feature = "diesel")]
+mod db;
 pub mod dto;
+pub mod forms;
+pub mod ids;
 pub mod money;
 pub mod problem;
 pub mod validate;
@@ -13,6 +17,8 @@ pub mod validate;
 mod wire_time;
 
 pub use dto::*;
+pub use forms::{ProductEdit, ProductFields};
+pub use ids::{OrderId, ProductId, UserId};
 pub use money::{Currency, Money, Price};
 pub use problem::{FieldError, Problem};
 pub use validate::{Description, Email, Password, Slug, Title, ValidationError};

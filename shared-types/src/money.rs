@@ -18,6 +18,11 @@ pub const MAX_CENTS: i64 = 99_999_999;
 /// have two decimal places, which the price parser relies on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::AsExpression, diesel::FromSqlRow),
+    diesel(sql_type = diesel::sql_types::Text)
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Currency {
     #[default]
@@ -280,3 +285,8 @@ mod tests {
         assert!("xyz".parse::<Currency>().is_err());
     }
 }
+
+#[cfg(feature = "diesel")]
+crate::db::text_column!(Currency, code, |s: String| s
+    .parse::<Currency>()
+    .map_err(|e| e.message));

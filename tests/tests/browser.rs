@@ -396,7 +396,7 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
 /// A cover like the demo shop's (480×640, flat colours, the title in pixel letters): a few KB
 /// of PNG, which is what a real catalog's first view downloads per card.
 fn cover(title: &str, n: usize) -> Vec<u8> {
-    use folio_api::catalog::demo::cover::{lines, Canvas};
+    use folio_api::catalog::seed::Canvas;
     let colors = [
         [47u8, 93, 80],
         [120, 60, 140],
@@ -412,7 +412,17 @@ fn cover(title: &str, n: usize) -> Vec<u8> {
     canvas.circle(70, 60, 60, shape);
     canvas.rect(0, h - 70, w, 70, [250, 248, 242]);
     canvas.text(28, h - 50, 4, "FOLIO TEST", background);
-    let title_lines = lines(&title.to_uppercase(), 12);
+    // The title in lines of at most 12 letters, broken at spaces.
+    let mut title_lines: Vec<String> = Vec::new();
+    for word in title.to_uppercase().split_whitespace() {
+        match title_lines.last_mut() {
+            Some(line) if line.len() + 1 + word.len() <= 12 => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => title_lines.push(word.to_owned()),
+        }
+    }
     let top = h - 100 - title_lines.len() as i64 * 54;
     for (i, line) in title_lines.iter().enumerate() {
         canvas.text(28, top + i as i64 * 54, 6, line, [255, 255, 255]);

@@ -543,7 +543,7 @@ fn OrderTable() -> impl IntoView {
                                 let paid = o.status == shared_types::OrderStatus::Paid;
                                 let for_refund = o.clone();
                                 view! {
-                                    <tr class="admin-order" data-order=o.id.clone()>
+                                    <tr class="admin-order" data-order=o.id.to_string()>
                                         <td class="cell-title">{o.product.title.clone()}</td>
                                         <td data-label="Buyer" class="cell-email">{o.buyer_email.clone().unwrap_or_default()}</td>
                                         <td data-label="Amount">{o.amount.display.clone()}</td>

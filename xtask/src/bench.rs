@@ -2,7 +2,6 @@
 //! seeded data, load from wrk (a second process) on loopback, nginx serving the same file from the
 //! same disk as the reference for downloads. Writes bench/RESULTS.md and bench/results.json.
 
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -488,40 +487,16 @@ pub(crate) fn build(release: bool) -> Result<()> {
 }
 
 /// A fresh PostgreSQL database on 127.0.0.1:5432 (user postgres), dropped with this value.
-pub(crate) struct PgDatabase {
-    name: String,
-    pub(crate) url: String,
-}
-
-impl PgDatabase {
-    /// `None` when psql or the server is not there.
-    pub(crate) fn create(name: &str) -> Result<Option<Self>> {
-        if !which("psql") || TcpStream::connect(("127.0.0.1", 5432)).is_err() {
-            return Ok(None);
-        }
-        crate::status(&mut psql(&format!("CREATE DATABASE {name}")))?;
-        Ok(Some(Self {
-            name: name.to_owned(),
-            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
-        }))
+/// A database of the local PostgreSQL for one run (`None` when the server is not there),
+/// dropped with its handle.
+pub(crate) fn pg_database(name: &str) -> Result<Option<folio_testkit::Database>> {
+    let admin = folio_testkit::admin_url();
+    if folio_testkit::reachable(&admin).is_err() {
+        return Ok(None);
     }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let _ = psql(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .status();
-    }
-}
-
-/// One statement on the local server as `postgres`.
-fn psql(sql: &str) -> Command {
-    let mut cmd = Command::new("psql");
-    cmd.args(["-q", "-h", "127.0.0.1", "-U", "postgres", "-c", sql]);
-    cmd
+    folio_testkit::Database::create(&admin, name, None)
+        .map(Some)
+        .map_err(anyhow::Error::msg)
 }
 
 fn product_where(agent: &ureq::Agent, pred: impl Fn(&Value) -> bool) -> Result<String> {
@@ -948,7 +923,8 @@ pub(crate) fn date_utc() -> String {
 
 /// Where `cargo xtask soak` writes its figures; bench/RESULTS.md links to it.
 pub(crate) const SOAK_LINK: &str =
-    "Soak results (`cargo xtask soak`, 10 minutes of mixed traffic) are in [SOAK.md](SOAK.md).\n";
+    "Soak results (`cargo xtask soak`, 10 minutes of mixed traffic) are in [SOAK.md](SOAK.md); \
+     the measurements behind choices in the code are in [NOTES.md](NOTES.md).\n";
 
 /// Writes RESULTS.md and results.json into `dir`.
 fn write_results(
@@ -1027,7 +1003,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         ),
     }];
     let pg = if sel.wants_backend("postgresql") {
-        PgDatabase::create(&format!("folio_bench_{}", std::process::id()))?
+        pg_database(&format!("folio_bench_{}", std::process::id()))?
     } else {
         None
     };

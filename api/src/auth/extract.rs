@@ -8,7 +8,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
-use shared_types::Role;
+use shared_types::{Role, UserId};
 
 use super::tokens::TokenError;
 use crate::error::ApiError;
@@ -17,7 +17,7 @@ use crate::AppState;
 /// A caller with a valid access token.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    pub id: String,
+    pub id: UserId,
     pub role: Role,
 }
 
@@ -92,7 +92,7 @@ async fn confirm_admin(req: &HttpRequest) -> Result<AdminUser, ApiError> {
         .run(move |conn| Ok(super::repo::find_user(conn, &id)?))
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    if row.role == Role::Admin.as_str() || state.settings.is_admin_email(&row.email) {
+    if row.role == Role::Admin || state.settings.is_admin_email(&row.email) {
         Ok(AdminUser(AuthUser {
             id: row.id,
             role: Role::Admin,

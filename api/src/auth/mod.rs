@@ -11,9 +11,7 @@ use base64::Engine;
 use diesel::Connection;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use shared_types::{
-    CredentialsRequest, Email, FieldError, Password, Role, TokenResponse, UserProfile,
-};
+use shared_types::{CredentialsRequest, Email, Password, Role, TokenResponse, UserId, UserProfile};
 
 use crate::db::{new_id, now, Db, DbConnection};
 use crate::error::{is_unique_violation, ApiError};
@@ -22,30 +20,11 @@ use repo::{RefreshTokenRow, UserRow};
 
 pub use extract::{AdminUser, AuthUser, MaybeUser};
 
-/// Parses register input, collecting every field's problem at once.
-fn parse_credentials(req: &CredentialsRequest) -> Result<(Email, Password), ApiError> {
-    let email = Email::parse(&req.email);
-    let password = Password::parse(&req.password);
-    match (email, password) {
-        (Ok(e), Ok(p)) => Ok((e, p)),
-        (e, p) => {
-            let mut errors = Vec::new();
-            if let Err(err) = e {
-                errors.push(FieldError::new("email", err.message));
-            }
-            if let Err(err) = p {
-                errors.push(FieldError::new("password", err.message));
-            }
-            Err(ApiError::Validation(errors))
-        }
-    }
-}
-
 fn role_for(state: &AppState, row: &UserRow) -> Role {
     if state.settings.is_admin_email(&row.email) {
         Role::Admin
     } else {
-        Role::from_db(&row.role).unwrap_or(Role::Customer)
+        row.role
     }
 }
 
@@ -72,7 +51,7 @@ fn new_refresh_token() -> String {
 fn store_refresh_token(
     conn: &mut DbConnection,
     state: &AppState,
-    user_id: &str,
+    user_id: &UserId,
     family_id: &str,
 ) -> Result<String, ApiError> {
     let token = new_refresh_token();
@@ -94,7 +73,7 @@ fn store_refresh_token(
     Ok(token)
 }
 
-fn tokens(state: &AppState, user_id: &str, role: Role, refresh_token: String) -> TokenResponse {
+fn tokens(state: &AppState, user_id: &UserId, role: Role, refresh_token: String) -> TokenResponse {
     TokenResponse {
         access_token: state.keys.issue_access(user_id, role),
         token_type: "Bearer".into(),
@@ -108,7 +87,7 @@ pub async fn register(
     state: &AppState,
     req: CredentialsRequest,
 ) -> Result<TokenResponse, ApiError> {
-    let (email, password) = parse_credentials(&req)?;
+    let (email, password) = req.parse().map_err(ApiError::Validation)?;
     let hash = password::run_hashing(move || password::hash(password.expose())).await??;
     let role = if state.settings.is_admin_email(email.as_ref()) {
         Role::Admin
@@ -122,10 +101,10 @@ pub async fn register(
             conn.transaction(|conn| {
                 let at = now();
                 let user = UserRow {
-                    id: new_id(),
+                    id: UserId::generate(),
                     email: email.into_inner(),
                     password_hash: hash,
-                    role: role.as_str().into(),
+                    role,
                     created_at: at,
                     updated_at: at,
                 };
@@ -169,8 +148,8 @@ pub async fn login(state: &AppState, req: CredentialsRequest) -> Result<TokenRes
     state
         .db
         .write(move |conn| {
-            if role.as_str() != user.role {
-                repo::set_role(conn, &user.id, role.as_str(), now())?;
+            if role != user.role {
+                repo::set_role(conn, &user.id, role, now())?;
             }
             let refresh = store_refresh_token(conn, &st, &user.id, &new_id())?;
             Ok(tokens(&st, &user.id, role, refresh))
@@ -262,7 +241,7 @@ pub fn create_admin(
     let created = conn.transaction(|conn| -> Result<bool, diesel::result::Error> {
         match repo::find_user_by_email(conn, email.as_ref())? {
             Some(user) => {
-                repo::set_role(conn, &user.id, Role::Admin.as_str(), at)?;
+                repo::set_role(conn, &user.id, Role::Admin, at)?;
                 repo::set_password(conn, &user.id, &hash, at)?;
                 Ok(false)
             }
@@ -270,10 +249,10 @@ pub fn create_admin(
                 repo::insert_user(
                     conn,
                     &UserRow {
-                        id: new_id(),
+                        id: UserId::generate(),
                         email: email.as_ref().to_owned(),
                         password_hash: hash,
-                        role: Role::Admin.as_str().into(),
+                        role: Role::Admin,
                         created_at: at,
                         updated_at: at,
                     },

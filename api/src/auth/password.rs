@@ -30,12 +30,12 @@ struct Queue {
 /// Password hashing runs on its own threads, one per core, fed by a queue.
 ///
 /// Each argon2id hash needs 19 MiB of working memory. On actix's large blocking pool every thread
-/// that ever hashed kept that block in its malloc arena, and a login flood grew the process to
-/// 3 GB (measured with `cargo xtask bench`). A few long-lived threads bound the work in flight and
-/// excess logins wait in the queue. Each thread reuses its block from one hash to the next:
-/// allocating it afresh cost a quarter of the time of a login (page faults and zeroing of 19 MiB,
-/// since `folio`'s `main` makes glibc map blocks that large on their own) and is done again only
-/// after the thread has been idle for [`KEEP_MEMORY_IDLE`].
+/// that ever hashed kept that block in its malloc arena, and a login flood grew the process by
+/// gigabytes (bench/NOTES.md). A few long-lived threads bound the work in flight and excess logins
+/// wait in the queue. Each thread reuses its block from one hash to the next: allocating it
+/// afresh (page faults and zeroing of 19 MiB, since `folio`'s `main` makes glibc map blocks that
+/// large on their own) was a large share of a login's time, and is done again only after the
+/// thread has been idle for [`KEEP_MEMORY_IDLE`].
 fn hashers() -> &'static Queue {
     static QUEUE: OnceLock<Queue> = OnceLock::new();
     QUEUE.get_or_init(|| {

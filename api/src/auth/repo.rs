@@ -3,16 +3,18 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use shared_types::{Role, UserId};
+
 use crate::db::DbConnection;
 use crate::schema::{refresh_tokens, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -21,7 +23,7 @@ pub struct UserRow {
 #[diesel(table_name = refresh_tokens)]
 pub struct RefreshTokenRow {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub family_id: String,
     pub token_hash: String,
     pub created_at: NaiveDateTime,
@@ -45,7 +47,7 @@ pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<O
         .optional()
 }
 
-pub fn find_user(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
+pub fn find_user(conn: &mut DbConnection, id: &UserId) -> QueryResult<Option<UserRow>> {
     users::table
         .find(id)
         .select(UserRow::as_select())
@@ -55,8 +57,8 @@ pub fn find_user(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRo
 
 pub fn set_role(
     conn: &mut DbConnection,
-    id: &str,
-    role: &str,
+    id: &UserId,
+    role: Role,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(users::table.find(id))
@@ -67,7 +69,7 @@ pub fn set_role(
 
 pub fn set_password(
     conn: &mut DbConnection,
-    id: &str,
+    id: &UserId,
     hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {

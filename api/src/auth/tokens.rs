@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use shared_types::Role;
+use shared_types::{ProductId, Role, UserId};
 
 use crate::config::Settings;
 
@@ -14,7 +14,7 @@ pub const DOWNLOAD_AUDIENCE: &str = "folio-download";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
-    pub sub: String,
+    pub sub: UserId,
     pub role: Role,
     pub iss: String,
     pub aud: String,
@@ -25,9 +25,9 @@ pub struct AccessClaims {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DownloadClaims {
     /// The user the link was issued to.
-    pub sub: String,
+    pub sub: UserId,
     /// The product id.
-    pub prd: String,
+    pub prd: ProductId,
     /// sha256 of the file version the link was issued for.
     pub ver: String,
     pub iss: String,
@@ -64,7 +64,7 @@ impl Keys {
         self.access_ttl_secs
     }
 
-    pub fn issue_access(&self, user_id: &str, role: Role) -> String {
+    pub fn issue_access(&self, user_id: &UserId, role: Role) -> String {
         let now = Utc::now().timestamp();
         let claims = AccessClaims {
             sub: user_id.to_owned(),
@@ -83,8 +83,8 @@ impl Keys {
 
     pub fn issue_download(
         &self,
-        user_id: &str,
-        product_id: &str,
+        user_id: &UserId,
+        product_id: &ProductId,
         version: &str,
     ) -> (String, DateTime<Utc>) {
         let now = Utc::now().timestamp();
@@ -148,10 +148,11 @@ mod tests {
     #[test]
     fn access_and_download_tokens_are_not_interchangeable() {
         let keys = keys();
-        let access = keys.issue_access("u1", Role::Customer);
-        let (download, _) = keys.issue_download("u1", "p1", "abc");
-        assert_eq!(keys.verify_access(&access).unwrap().sub, "u1");
-        assert_eq!(keys.verify_download(&download).unwrap().prd, "p1");
+        let (user, product) = (UserId::generate(), ProductId::generate());
+        let access = keys.issue_access(&user, Role::Customer);
+        let (download, _) = keys.issue_download(&user, &product, "abc");
+        assert_eq!(keys.verify_access(&access).unwrap().sub, user);
+        assert_eq!(keys.verify_download(&download).unwrap().prd, product);
         assert_eq!(
             keys.verify_access(&download).unwrap_err(),
             TokenError::Invalid
@@ -178,7 +179,7 @@ mod tests {
                 .unwrap_err(),
             TokenError::Invalid
         );
-        let good = keys.issue_access("u1", Role::Customer);
+        let good = keys.issue_access(&UserId::generate(), Role::Customer);
         let mut parts: Vec<&str> = good.split('.').collect();
         parts[1] = &body;
         assert_eq!(

@@ -2,7 +2,7 @@
 
 use actix_multipart::Multipart;
 use actix_web::{web, HttpResponse};
-use shared_types::{Problem, Product, ProductPage, UpdateProductRequest};
+use shared_types::{Problem, Product, ProductId, ProductPage, UpdateProductRequest};
 
 use super::{upload, ListQuery, Replace};
 use crate::auth::{AdminUser, MaybeUser};
@@ -109,9 +109,11 @@ pub async fn list_all_products(
 pub async fn get_product_by_id(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    id: web::Path<String>,
+    id: web::Path<ProductId>,
 ) -> Result<web::Json<Product>, ApiError> {
-    Ok(web::Json(super::admin_get(&state, id.into_inner()).await?))
+    Ok(web::Json(
+        super::admin::admin_get(&state, id.into_inner()).await?,
+    ))
 }
 
 /// Create a product from a multipart form; the files stream to storage.
@@ -158,7 +160,7 @@ pub async fn create_product(
 pub async fn update_product(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    id: web::Path<String>,
+    id: web::Path<ProductId>,
     body: web::Json<UpdateProductRequest>,
 ) -> Result<web::Json<Product>, ApiError> {
     Ok(web::Json(
@@ -181,7 +183,7 @@ pub async fn update_product(
 pub async fn archive_product(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    id: web::Path<String>,
+    id: web::Path<ProductId>,
 ) -> Result<HttpResponse, ApiError> {
     super::archive(&state, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -207,7 +209,7 @@ pub async fn archive_product(
 pub async fn replace_product_file(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    id: web::Path<String>,
+    id: web::Path<ProductId>,
     form: Multipart,
 ) -> Result<web::Json<Product>, ApiError> {
     let (object, name) = upload::read_single_object(&state, form, "file").await?;
@@ -236,7 +238,7 @@ pub async fn replace_product_file(
 pub async fn replace_product_preview(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    id: web::Path<String>,
+    id: web::Path<ProductId>,
     form: Multipart,
 ) -> Result<web::Json<Product>, ApiError> {
     let (object, _) = upload::read_single_object(&state, form, "preview").await?;

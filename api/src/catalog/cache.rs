@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use shared_types::Product;
+use shared_types::{Product, ProductId, UserId};
 
 use super::repo::ProductRow;
 
@@ -74,7 +74,7 @@ impl Page {
 
     /// The body for a caller who owns `owned` (product ids): only those items are serialized
     /// again.
-    pub fn body_for(&self, owned: &HashSet<String>) -> Bytes {
+    pub fn body_for(&self, owned: &HashSet<ProductId>) -> Bytes {
         // Most callers own nothing on most pages.
         if !self.items.iter().any(|item| owned.contains(&item.id)) {
             return self.body.clone();
@@ -195,7 +195,7 @@ impl<K: std::hash::Hash + Eq, V> Generational<K, V> {
 pub struct CatalogCache {
     pages: Generational<PageKey, Page>,
     products: Generational<String, ProductRow>,
-    owners: Generational<String, HashSet<String>>,
+    owners: Generational<UserId, HashSet<ProductId>>,
 }
 
 impl Default for CatalogCache {
@@ -248,11 +248,11 @@ impl CatalogCache {
     }
 
     /// The products `user_id` owns, when read within [`TTL`] and since the last grant or revoke.
-    pub fn owned(&self, user_id: &str) -> Option<Arc<HashSet<String>>> {
+    pub fn owned(&self, user_id: &UserId) -> Option<Arc<HashSet<ProductId>>> {
         self.owners.get(user_id)
     }
 
-    pub fn store_owned(&self, user_id: String, generation: u64, owned: Arc<HashSet<String>>) {
+    pub fn store_owned(&self, user_id: UserId, generation: u64, owned: Arc<HashSet<ProductId>>) {
         self.owners.store(user_id, generation, owned)
     }
 
@@ -324,24 +324,21 @@ mod tests {
     #[test]
     fn owners_are_forgotten_when_entitlements_change() {
         let cache = CatalogCache::default();
+        let (u, p) = (UserId::generate(), ProductId::generate());
         let generation = cache.owners_generation();
-        cache.store_owned(
-            "u".into(),
-            generation,
-            Arc::new(HashSet::from(["p".to_owned()])),
-        );
-        assert!(cache.owned("u").unwrap().contains("p"));
+        cache.store_owned(u.clone(), generation, Arc::new(HashSet::from([p.clone()])));
+        assert!(cache.owned(&u).unwrap().contains(&p));
         cache.invalidate_owners();
-        assert!(cache.owned("u").is_none());
-        cache.store_owned("u".into(), generation, Arc::default());
-        assert!(cache.owned("u").is_none(), "read before the change");
+        assert!(cache.owned(&u).is_none());
+        cache.store_owned(u.clone(), generation, Arc::default());
+        assert!(cache.owned(&u).is_none(), "read before the change");
     }
 
-    fn product(id: &str) -> Product {
+    fn product(id: &ProductId) -> Product {
         Product {
-            id: id.into(),
-            slug: id.into(),
-            title: id.into(),
+            id: id.clone(),
+            slug: id.to_string(),
+            title: id.to_string(),
             description: String::new(),
             price: shared_types::Money::new(100, Default::default()),
             is_free: false,
@@ -361,14 +358,19 @@ mod tests {
 
     #[test]
     fn only_pages_with_something_the_caller_owns_are_written_again() {
-        let page = Page::new(vec![product("a"), product("b")], None);
-        let elsewhere = page.body_for(&HashSet::from(["c".to_owned()]));
+        let (a, b, c) = (
+            ProductId::generate(),
+            ProductId::generate(),
+            ProductId::generate(),
+        );
+        let page = Page::new(vec![product(&a), product(&b)], None);
+        let elsewhere = page.body_for(&HashSet::from([c]));
         assert_eq!(
             elsewhere.as_ptr(),
             page.body.as_ptr(),
             "the shared body itself"
         );
-        let mine = page.body_for(&HashSet::from(["b".to_owned()]));
+        let mine = page.body_for(&HashSet::from([b]));
         let parsed: shared_types::ProductPage = serde_json::from_slice(&mine).unwrap();
         let owned: Vec<bool> = parsed.items.iter().map(|p| p.owned).collect();
         assert_eq!(owned, [false, true]);

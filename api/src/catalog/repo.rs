@@ -3,6 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use shared_types::{Currency, ProductId, ProductStatus};
+
 use crate::db::DbConnection;
 use crate::pagination::Cursor;
 use crate::schema::products;
@@ -10,13 +12,13 @@ use crate::schema::products;
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = products)]
 pub struct ProductRow {
-    pub id: String,
+    pub id: ProductId,
     pub slug: String,
     pub title: String,
     pub description: String,
     pub price_cents: i64,
-    pub currency: String,
-    pub status: String,
+    pub currency: Currency,
+    pub status: ProductStatus,
     pub file_key: String,
     pub file_name: String,
     pub file_size: i64,
@@ -34,8 +36,8 @@ pub struct ProductChanges {
     pub title: Option<String>,
     pub description: Option<String>,
     pub price_cents: Option<i64>,
-    pub currency: Option<String>,
-    pub status: Option<String>,
+    pub currency: Option<Currency>,
+    pub status: Option<ProductStatus>,
     pub file_key: Option<String>,
     pub file_name: Option<String>,
     pub file_size: Option<i64>,
@@ -50,7 +52,7 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 
 pub struct ListFilter<'a> {
     /// None lists every status (admins); otherwise only this one.
-    pub status: Option<&'a str>,
+    pub status: Option<ProductStatus>,
     pub search: Option<&'a str>,
     pub after: Option<&'a Cursor>,
     pub limit: i64,
@@ -64,7 +66,7 @@ pub fn list(conn: &mut DbConnection, filter: ListFilter<'_>) -> QueryResult<Vec<
         .limit(filter.limit)
         .into_boxed();
     if let Some(status) = filter.status {
-        query = query.filter(products::status.eq(status.to_owned()));
+        query = query.filter(products::status.eq(status));
     }
     if let Some(search) = filter.search {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
@@ -106,7 +108,7 @@ pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<P
         .optional()
 }
 
-pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ProductRow>> {
+pub fn find(conn: &mut DbConnection, id: &ProductId) -> QueryResult<Option<ProductRow>> {
     products::table
         .find(id)
         .select(ProductRow::as_select())
@@ -131,7 +133,11 @@ pub fn insert_many(conn: &mut DbConnection, rows: &[ProductRow]) -> QueryResult<
     crate::execute_on_backend!(conn, diesel::insert_into(products::table).values(rows)).map(drop)
 }
 
-pub fn update(conn: &mut DbConnection, id: &str, changes: &ProductChanges) -> QueryResult<usize> {
+pub fn update(
+    conn: &mut DbConnection,
+    id: &ProductId,
+    changes: &ProductChanges,
+) -> QueryResult<usize> {
     diesel::update(products::table.find(id))
         .set(changes)
         .execute(conn)
@@ -143,22 +149,4 @@ pub fn references(conn: &mut DbConnection, key: &str) -> QueryResult<i64> {
         .filter(products::file_key.eq(key).or(products::preview_key.eq(key)))
         .count()
         .get_result(conn)
-}
-
-/// Paid orders per product, for the admin table.
-pub fn paid_orders_by_product(
-    conn: &mut DbConnection,
-    product_ids: &[String],
-) -> QueryResult<std::collections::HashMap<String, i64>> {
-    use crate::schema::orders;
-    if product_ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let counts: Vec<(String, i64)> = orders::table
-        .filter(orders::product_id.eq_any(product_ids))
-        .filter(orders::status.eq("paid"))
-        .group_by(orders::product_id)
-        .select((orders::product_id, diesel::dsl::count_star()))
-        .load(conn)?;
-    Ok(counts.into_iter().collect())
 }

@@ -397,9 +397,9 @@ impl Db {
     /// On SQLite this is [`Db::write`]: in WAL mode with `synchronous = NORMAL` no commit waits
     /// for the disk. On PostgreSQL it runs on a connection with `synchronous_commit = off`, the
     /// same durability: the commit is atomic and in order, and reaches the disk within
-    /// PostgreSQL's WAL writer delay instead of before the answer. A commit that waited for its
-    /// WAL flush was half the time of a download check here (0.37 ms against 0.18 ms for an
-    /// insert at one connection, pgbench). Payments and accounts keep [`Db::write`].
+    /// PostgreSQL's WAL writer delay instead of before the answer. Waiting for the flush was about
+    /// half the time of a whole download check (bench/NOTES.md). Payments and accounts keep
+    /// [`Db::write`].
     pub async fn record<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,

@@ -1,9 +1,11 @@
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::TryStreamExt;
 use shared_types::{DownloadTokenResponse, Problem};
 
+use super::Delivery;
 use crate::auth::AuthUser;
+use crate::catalog::repo::ProductRow;
 use crate::error::ApiError;
 use crate::storage::Kind;
 use crate::AppState;
@@ -66,7 +68,86 @@ pub async fn download_file(
     token: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    super::serve(&state, token.into_inner(), req.headers()).await
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let grant = super::grant(
+        &state,
+        &token,
+        header(header::RANGE),
+        header(header::IF_RANGE),
+    )
+    .await?;
+    let delivery = super::open(&state, &grant).await?;
+    let row = &grant.product;
+    Ok(match delivery {
+        Delivery::Proxy(path) => attachment(StatusCode::OK, row)
+            .insert_header(("X-Accel-Redirect", path))
+            .finish(),
+        Delivery::Stream(stream) => {
+            let plan = &grant.plan;
+            let status = if plan.range.is_some() {
+                StatusCode::PARTIAL_CONTENT
+            } else {
+                StatusCode::OK
+            };
+            let mut response = attachment(status, row);
+            response
+                .insert_header((header::ETAG, super::etag(row)))
+                .insert_header((header::ACCEPT_RANGES, "bytes"))
+                .no_chunking(plan.length);
+            if let Some(r) = &plan.range {
+                response.insert_header((
+                    header::CONTENT_RANGE,
+                    format!("bytes {}-{}/{}", r.start, r.end - 1, plan.size),
+                ));
+            }
+            let key = row.file_key.clone();
+            response.streaming(stream.map_err(move |e| {
+                tracing::error!(%key, error = %e, "download stream failed");
+                actix_web::error::ErrorInternalServerError("storage")
+            }))
+        }
+    })
+}
+
+/// The headers of every granted download, whoever sends the bytes.
+fn attachment(status: StatusCode, row: &ProductRow) -> HttpResponseBuilder {
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header((header::CONTENT_TYPE, row.file_content_type.clone()))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            content_disposition(&row.file_name),
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"));
+    response
+}
+
+/// `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266).
+fn content_disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// Preview images are public and immutable (their names are their content hashes). SVGs may
@@ -105,4 +186,18 @@ pub async fn serve_preview(
         tracing::error!(error = %e, "preview stream failed");
         actix_web::error::ErrorInternalServerError("storage")
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_disposition_is_an_attachment_with_a_safe_name() {
+        assert_eq!(
+            content_disposition("Guide \"v2\".pdf"),
+            "attachment; filename=\"Guide _v2_.pdf\"; filename*=UTF-8''Guide%20%22v2%22.pdf"
+        );
+        assert!(content_disposition("Café.pdf").starts_with("attachment; filename=\"Caf_.pdf\""));
+    }
 }

@@ -13,14 +13,16 @@ use stripe_checkout::checkout_session::{
 use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_shared::{CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus};
 
+use shared_types::{Currency, OrderId, ProductId, UserId};
+
 use crate::config::StripeSettings;
 
 /// What Folio needs of a Checkout Session, whether it came from the API or from a webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
     pub id: String,
-    /// Folio's order id (`client_reference_id`, or `metadata.order_id`).
-    pub order_id: Option<String>,
+    /// Folio's order id (`client_reference_id`, or `metadata.order_id`), when it is one.
+    pub order_id: Option<OrderId>,
     pub paid: bool,
     pub payment_intent: Option<String>,
     pub url: Option<String>,
@@ -45,13 +47,13 @@ impl From<stripe::StripeError> for GatewayError {
 
 /// A Checkout Session to create for one order.
 pub struct NewSession<'a> {
-    pub order_id: &'a str,
-    pub user_id: &'a str,
-    pub product_id: &'a str,
+    pub order_id: &'a OrderId,
+    pub user_id: &'a UserId,
+    pub product_id: &'a ProductId,
     pub product_name: &'a str,
     pub image_url: Option<&'a str>,
     pub amount_cents: i64,
-    pub currency: &'a str,
+    pub currency: Currency,
     pub customer_email: &'a str,
     pub success_url: String,
     pub cancel_url: String,
@@ -79,12 +81,12 @@ impl Gateway {
         Ok(Self { client })
     }
 
-    #[tracing::instrument(skip_all, fields(order_id = new.order_id))]
+    #[tracing::instrument(skip_all, fields(order_id = %new.order_id))]
     pub async fn create_session(&self, new: NewSession<'_>) -> Result<SessionInfo, GatewayError> {
-        let currency: stripe_types::Currency = new
-            .currency
+        let code = new.currency.code();
+        let currency: stripe_types::Currency = code
             .parse()
-            .map_err(|_| GatewayError(format!("unknown currency {}", new.currency)))?;
+            .map_err(|_| GatewayError(format!("unknown currency {code}")))?;
         let mut product = ProductData::new(new.product_name);
         if let Some(url) = new.image_url {
             product.images = Some(vec![url.to_owned()]);
@@ -96,9 +98,9 @@ impl Gateway {
         item.price_data = Some(price);
         item.quantity = Some(1);
         let metadata: HashMap<String, String> = [
-            ("order_id", new.order_id),
-            ("user_id", new.user_id),
-            ("product_id", new.product_id),
+            ("order_id", new.order_id.as_str()),
+            ("user_id", new.user_id.as_str()),
+            ("product_id", new.product_id.as_str()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -108,7 +110,7 @@ impl Gateway {
         let session = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Payment)
             .line_items(vec![item])
-            .client_reference_id(new.order_id)
+            .client_reference_id(new.order_id.as_str())
             .metadata(metadata)
             .payment_intent_data(intent)
             .customer_email(new.customer_email)
@@ -129,7 +131,11 @@ impl Gateway {
 
     /// Refunds a payment in full. Idempotent per order, so a retried refund is not paid twice.
     #[tracing::instrument(skip_all, fields(order_id))]
-    pub async fn refund(&self, payment_intent: &str, order_id: &str) -> Result<(), GatewayError> {
+    pub async fn refund(
+        &self,
+        payment_intent: &str,
+        order_id: &OrderId,
+    ) -> Result<(), GatewayError> {
         #[derive(serde::Serialize)]
         struct RefundParams<'a> {
             payment_intent: &'a str,
@@ -137,7 +143,7 @@ impl Gateway {
         }
         let params = RefundParams {
             payment_intent,
-            metadata: [("order_id", order_id)].into_iter().collect(),
+            metadata: [("order_id", order_id.as_str())].into_iter().collect(),
         };
         RequestBuilder::new(StripeMethod::Post, "/refunds")
             .form(&params)
@@ -152,12 +158,17 @@ impl Gateway {
 fn session_info(session: &CheckoutSession) -> SessionInfo {
     SessionInfo {
         id: session.id.as_str().to_owned(),
-        order_id: session.client_reference_id.clone().or_else(|| {
-            session
-                .metadata
-                .as_ref()
-                .and_then(|m| m.get("order_id").cloned())
-        }),
+        order_id: session
+            .client_reference_id
+            .as_deref()
+            .or_else(|| {
+                session
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get("order_id"))
+                    .map(String::as_str)
+            })
+            .and_then(|id| OrderId::parse(id).ok()),
         paid: matches!(
             session.payment_status,
             CheckoutSessionPaymentStatus::Paid | CheckoutSessionPaymentStatus::NoPaymentRequired

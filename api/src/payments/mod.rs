@@ -1,6 +1,7 @@
 //! Payments: Stripe Checkout for paid items, fulfillment from the webhook and from the success
 //! page (one function, safe to run any number of times at once), refunds and disputes.
 
+pub mod events;
 pub mod gateway;
 pub mod repo;
 pub mod routes;
@@ -9,12 +10,12 @@ pub mod webhook;
 use diesel::Connection;
 use serde::Deserialize;
 use shared_types::{
-    CheckoutResponse, Currency, Money, Order, OrderPage, OrderProduct, OrderStatus, ProductStatus,
+    CheckoutResponse, Money, Order, OrderId, OrderPage, OrderProduct, OrderStatus, ProductStatus,
 };
 
 use crate::auth::AuthUser;
 use crate::config::{Secret, StripeSettings};
-use crate::db::{new_id, now, DbConnection};
+use crate::db::{now, DbConnection};
 use crate::error::ApiError;
 use crate::pagination::{self, Cursor};
 use crate::AppState;
@@ -39,11 +40,8 @@ impl Payments {
 fn order_dto(listing: OrderListing, with_email: bool) -> Order {
     let (row, slug, title, email) = listing;
     Order {
-        amount: Money::new(
-            row.amount_cents,
-            row.currency.parse::<Currency>().unwrap_or_default(),
-        ),
-        status: OrderStatus::from_db(&row.status).unwrap_or(OrderStatus::Failed),
+        amount: Money::new(row.amount_cents, row.currency),
+        status: row.status,
         created_at: row.created_at.and_utc(),
         paid_at: row.paid_at.map(|t| t.and_utc()),
         buyer_email: with_email.then_some(email),
@@ -60,7 +58,7 @@ pub async fn checkout(
     slug: String,
 ) -> Result<CheckoutResponse, ApiError> {
     let (product, owned) = crate::catalog::visible_product(state, Some(user), slug).await?;
-    if product.status != ProductStatus::Published.as_str() {
+    if product.status != ProductStatus::Published {
         return Err(ApiError::NotFound("product"));
     }
     if product.price_cents == 0 {
@@ -71,14 +69,14 @@ pub async fn checkout(
     }
     let at = now();
     let order = OrderRow {
-        id: new_id(),
+        id: OrderId::generate(),
         user_id: user.id.clone(),
         product_id: product.id.clone(),
         amount_cents: product.price_cents,
-        currency: product.currency.clone(),
+        currency: product.currency,
         stripe_session_id: None,
         stripe_payment_intent_id: None,
-        status: OrderStatus::Pending.as_str().into(),
+        status: OrderStatus::Pending,
         created_at: at,
         updated_at: at,
         paid_at: None,
@@ -105,7 +103,7 @@ pub async fn checkout(
             product_name: &product.title,
             image_url: preview.as_deref(),
             amount_cents: product.price_cents,
-            currency: &product.currency,
+            currency: product.currency,
             customer_email: &email,
             success_url: state
                 .settings
@@ -164,7 +162,7 @@ pub enum Fulfillment {
     NotOurs,
 }
 
-fn resolve_session_order(
+pub(crate) fn resolve_session_order(
     conn: &mut DbConnection,
     session: &SessionInfo,
 ) -> diesel::QueryResult<Option<OrderRow>> {
@@ -182,7 +180,7 @@ fn resolve_session_order(
 
 /// The one fulfillment path. Its first statement is the conditional UPDATE, so concurrent calls
 /// queue on the row (PostgreSQL) or the write lock (SQLite) and exactly one of them grants.
-fn fulfill_order(
+pub(crate) fn fulfill_order(
     conn: &mut DbConnection,
     order: &OrderRow,
     session: &SessionInfo,
@@ -197,7 +195,7 @@ fn fulfill_order(
     if order.stripe_session_id.is_none() {
         repo::set_session(conn, &order.id, &session.id, at)?;
     }
-    repo::grant(conn, &order.user_id, &order.product_id, &order.id, at)?;
+    crate::library::repo::grant(conn, &order.user_id, &order.product_id, &order.id, at)?;
     tracing::info!(order_id = %order.id, "order paid; access granted");
     Ok(Fulfillment::Granted)
 }
@@ -231,7 +229,7 @@ pub async fn session_status(
         .await?
         .filter(|o| o.user_id == uid)
         .ok_or(ApiError::NotFound("checkout session"))?;
-    if order.status == OrderStatus::Pending.as_str() {
+    if order.status == OrderStatus::Pending {
         let session = state
             .payments
             .gateway
@@ -245,7 +243,7 @@ pub async fn session_status(
 
 async fn load_order(
     state: &AppState,
-    order_id: String,
+    order_id: OrderId,
     with_email: bool,
 ) -> Result<Order, ApiError> {
     state
@@ -283,7 +281,7 @@ pub async fn list_orders(
             Ok(repo::list_orders(
                 conn,
                 repo::OrderFilter {
-                    user_id: user_id.as_deref(),
+                    user_id: user_id.as_ref(),
                     status,
                     after: after.as_ref(),
                     limit: limit + 1,
@@ -302,18 +300,15 @@ pub async fn list_orders(
 /// Refunds a paid order through Stripe and revokes access at once; the `charge.refunded`
 /// webhook that follows finds the order refunded already and changes nothing.
 #[tracing::instrument(skip_all, fields(order_id = %order_id))]
-pub async fn refund(state: &AppState, order_id: String) -> Result<Order, ApiError> {
-    if uuid::Uuid::parse_str(&order_id).is_err() {
-        return Err(ApiError::NotFound("order"));
-    }
+pub async fn refund(state: &AppState, order_id: OrderId) -> Result<Order, ApiError> {
     let id = order_id.clone();
     let order = state
         .db
         .run(move |conn| repo::find_order(conn, &id)?.ok_or(ApiError::NotFound("order")))
         .await?;
-    let payment_intent = match (order.status.as_str(), &order.stripe_payment_intent_id) {
-        ("paid", Some(pi)) => pi.clone(),
-        _ => return Err(ApiError::OrderNotRefundable(order.status.clone())),
+    let payment_intent = match (order.status, &order.stripe_payment_intent_id) {
+        (OrderStatus::Paid, Some(pi)) => pi.clone(),
+        _ => return Err(ApiError::OrderNotRefundable(order.status)),
     };
     state
         .payments
@@ -328,7 +323,7 @@ pub async fn refund(state: &AppState, order_id: String) -> Result<Order, ApiErro
             conn.transaction(|conn| {
                 let at = now();
                 if repo::transition(conn, &id, OrderStatus::Paid, OrderStatus::Refunded, at)? {
-                    repo::revoke_for_order(conn, &id, at)?;
+                    crate::library::repo::revoke_for_order(conn, &id, at)?;
                 }
                 diesel::QueryResult::Ok(())
             })?;
@@ -361,138 +356,11 @@ pub async fn handle_webhook(
     let (event_id, event_type) = (event.id.clone(), event.type_.clone());
     let outcome = state
         .db
-        .write(move |conn| Ok(conn.transaction(|conn| apply_event(conn, event))?))
+        .write(move |conn| Ok(conn.transaction(|conn| events::apply(conn, event))?))
         .await?;
-    if outcome != "duplicate" {
+    if outcome.changed_ownership() {
         state.catalog.invalidate_owners();
     }
-    tracing::info!(event_id = %event_id, event_type = %event_type, outcome, "webhook event");
+    tracing::info!(event_id = %event_id, event_type = %event_type, outcome = outcome.as_str(), "webhook event");
     Ok(())
-}
-
-fn parse<T: serde::de::DeserializeOwned>(object: serde_json::Value) -> Option<T> {
-    serde_json::from_value(object)
-        .map_err(|e| tracing::warn!(error = %e, "unexpected webhook object"))
-        .ok()
-}
-
-fn apply_event(
-    conn: &mut DbConnection,
-    event: webhook::Envelope,
-) -> diesel::QueryResult<&'static str> {
-    let at = now();
-    if !repo::record_event(conn, &event.id, &event.type_, at)? {
-        return Ok("duplicate");
-    }
-    let object = event.data.object;
-    Ok(match event.type_.as_str() {
-        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
-            let Some(session) = parse::<webhook::SessionObject>(object).map(|s| s.into_info())
-            else {
-                return Ok("unreadable");
-            };
-            match resolve_session_order(conn, &session)? {
-                None => "not ours",
-                Some(order) => match fulfill_order(conn, &order, &session)? {
-                    Fulfillment::Granted => "granted",
-                    Fulfillment::AlreadySettled => "already settled",
-                    Fulfillment::NotPaid => "awaiting payment",
-                    Fulfillment::NotOurs => "not ours",
-                },
-            }
-        }
-        kind @ ("checkout.session.async_payment_failed" | "checkout.session.expired") => {
-            let Some(session) = parse::<webhook::SessionObject>(object).map(|s| s.into_info())
-            else {
-                return Ok("unreadable");
-            };
-            let to = if kind.ends_with("expired") {
-                OrderStatus::Expired
-            } else {
-                OrderStatus::Failed
-            };
-            match resolve_session_order(conn, &session)? {
-                None => "not ours",
-                Some(order) if repo::transition(conn, &order.id, OrderStatus::Pending, to, at)? => {
-                    "closed"
-                }
-                Some(_) => "already settled",
-            }
-        }
-        "charge.refunded" => {
-            let Some(charge) = parse::<webhook::ChargeObject>(object) else {
-                return Ok("unreadable");
-            };
-            let Some(order) = by_payment_intent(conn, charge.payment_intent.as_ref())? else {
-                return Ok("not ours");
-            };
-            if charge.amount_refunded < charge.amount {
-                "partial refund: access kept"
-            } else if repo::transition(
-                conn,
-                &order.id,
-                OrderStatus::Paid,
-                OrderStatus::Refunded,
-                at,
-            )? {
-                repo::revoke_for_order(conn, &order.id, at)?;
-                "refunded: access revoked"
-            } else {
-                "already settled"
-            }
-        }
-        "charge.dispute.created" => {
-            let Some(dispute) = parse::<webhook::DisputeObject>(object) else {
-                return Ok("unreadable");
-            };
-            let Some(order) = by_payment_intent(conn, dispute.payment_intent.as_ref())? else {
-                return Ok("not ours");
-            };
-            if repo::transition(
-                conn,
-                &order.id,
-                OrderStatus::Paid,
-                OrderStatus::Disputed,
-                at,
-            )? {
-                repo::revoke_for_order(conn, &order.id, at)?;
-                "disputed: access revoked"
-            } else {
-                "already settled"
-            }
-        }
-        "charge.dispute.closed" => {
-            let Some(dispute) = parse::<webhook::DisputeObject>(object) else {
-                return Ok("unreadable");
-            };
-            let Some(order) = by_payment_intent(conn, dispute.payment_intent.as_ref())? else {
-                return Ok("not ours");
-            };
-            if dispute.status != "won" {
-                "dispute lost: access stays revoked"
-            } else if repo::transition(
-                conn,
-                &order.id,
-                OrderStatus::Disputed,
-                OrderStatus::Paid,
-                at,
-            )? {
-                repo::restore_for_order(conn, &order.id)?;
-                "dispute won: access restored"
-            } else {
-                "already settled"
-            }
-        }
-        _ => "ignored type",
-    })
-}
-
-fn by_payment_intent(
-    conn: &mut DbConnection,
-    pi: Option<&webhook::Ref>,
-) -> diesel::QueryResult<Option<OrderRow>> {
-    match pi {
-        Some(pi) => repo::find_order_by_payment_intent(conn, pi.id()),
-        None => Ok(None),
-    }
 }

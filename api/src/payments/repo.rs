@@ -1,25 +1,26 @@
-//! Order and entitlement queries. Every state change is a conditional UPDATE: the WHERE clause
-//! names the status it moves from, so a transition happens once however many callers race.
+//! Order and webhook-event queries (entitlements are the library's). Every state change is a
+//! conditional UPDATE: the WHERE clause names the status it moves from, so a transition happens
+//! once however many callers race.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use shared_types::OrderStatus;
+use shared_types::{Currency, OrderId, OrderStatus, ProductId, UserId};
 
-use crate::db::{new_id, DbConnection};
+use crate::db::DbConnection;
 use crate::pagination::Cursor;
-use crate::schema::{entitlements, orders, products, stripe_events, users};
+use crate::schema::{orders, products, stripe_events, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = orders)]
 pub struct OrderRow {
-    pub id: String,
-    pub user_id: String,
-    pub product_id: String,
+    pub id: OrderId,
+    pub user_id: UserId,
+    pub product_id: ProductId,
     pub amount_cents: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub stripe_session_id: Option<String>,
     pub stripe_payment_intent_id: Option<String>,
-    pub status: String,
+    pub status: OrderStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub paid_at: Option<NaiveDateTime>,
@@ -35,7 +36,7 @@ pub fn insert_order(conn: &mut DbConnection, row: &OrderRow) -> QueryResult<()> 
         .map(drop)
 }
 
-pub fn find_order(conn: &mut DbConnection, id: &str) -> QueryResult<Option<OrderRow>> {
+pub fn find_order(conn: &mut DbConnection, id: &OrderId) -> QueryResult<Option<OrderRow>> {
     orders::table
         .find(id)
         .select(OrderRow::as_select())
@@ -67,7 +68,7 @@ pub fn find_order_by_payment_intent(
 
 pub fn set_session(
     conn: &mut DbConnection,
-    order_id: &str,
+    order_id: &OrderId,
     session_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
@@ -83,107 +84,37 @@ pub fn set_session(
 /// Moves an order from `from` to `to`; true when this call made the change.
 pub fn transition(
     conn: &mut DbConnection,
-    order_id: &str,
+    order_id: &OrderId,
     from: OrderStatus,
     to: OrderStatus,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        orders::table
-            .find(order_id)
-            .filter(orders::status.eq(from.as_str())),
-    )
-    .set((orders::status.eq(to.as_str()), orders::updated_at.eq(now)))
-    .execute(conn)?;
+    let n = diesel::update(orders::table.find(order_id).filter(orders::status.eq(from)))
+        .set((orders::status.eq(to), orders::updated_at.eq(now)))
+        .execute(conn)?;
     Ok(n == 1)
 }
 
 /// pending → paid, recording the payment; true when this call made the change.
 pub fn mark_paid(
     conn: &mut DbConnection,
-    order_id: &str,
+    order_id: &OrderId,
     payment_intent: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     let n = diesel::update(
         orders::table
             .find(order_id)
-            .filter(orders::status.eq(OrderStatus::Pending.as_str())),
+            .filter(orders::status.eq(OrderStatus::Pending)),
     )
     .set((
-        orders::status.eq(OrderStatus::Paid.as_str()),
+        orders::status.eq(OrderStatus::Paid),
         orders::stripe_payment_intent_id.eq(payment_intent),
         orders::paid_at.eq(Some(now)),
         orders::updated_at.eq(now),
     ))
     .execute(conn)?;
     Ok(n == 1)
-}
-
-/// Grants the product to the user through `order_id`: a new entitlement, or the user's earlier
-/// (revoked) one brought back by this order. Unique per user and product.
-pub fn grant(
-    conn: &mut DbConnection,
-    user_id: &str,
-    product_id: &str,
-    order_id: &str,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
-    let revived = diesel::update(
-        entitlements::table
-            .filter(entitlements::user_id.eq(user_id))
-            .filter(entitlements::product_id.eq(product_id))
-            .filter(entitlements::revoked_at.is_not_null()),
-    )
-    .set((
-        entitlements::revoked_at.eq(None::<NaiveDateTime>),
-        entitlements::order_id.eq(Some(order_id)),
-        entitlements::granted_at.eq(now),
-    ))
-    .execute(conn)?;
-    if revived == 1 {
-        return Ok(());
-    }
-    // Already owned through another order (two checkouts paid): one entitlement is enough. One
-    // statement, where catching the unique violation needed a savepoint around it (on
-    // PostgreSQL a failed statement aborts the whole transaction): two round trips fewer.
-    let insert = diesel::insert_into(entitlements::table)
-        .values((
-            entitlements::id.eq(new_id()),
-            entitlements::user_id.eq(user_id),
-            entitlements::product_id.eq(product_id),
-            entitlements::order_id.eq(Some(order_id)),
-            entitlements::granted_at.eq(now),
-        ))
-        .on_conflict((entitlements::user_id, entitlements::product_id))
-        .do_nothing();
-    crate::execute_on_backend!(conn, insert).map(drop)
-}
-
-/// Revokes the access an order gave.
-pub fn revoke_for_order(
-    conn: &mut DbConnection,
-    order_id: &str,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
-    diesel::update(
-        entitlements::table
-            .filter(entitlements::order_id.eq(order_id))
-            .filter(entitlements::revoked_at.is_null()),
-    )
-    .set(entitlements::revoked_at.eq(Some(now)))
-    .execute(conn)
-}
-
-/// Restores the access an order gave (a dispute won).
-pub fn restore_for_order(conn: &mut DbConnection, order_id: &str) -> QueryResult<usize> {
-    diesel::update(
-        entitlements::table
-            .filter(entitlements::order_id.eq(order_id))
-            .filter(entitlements::revoked_at.is_not_null()),
-    )
-    .set(entitlements::revoked_at.eq(None::<NaiveDateTime>))
-    .execute(conn)
 }
 
 /// Records a webhook event; false when it was recorded before (a duplicate delivery).
@@ -208,7 +139,7 @@ pub fn record_event(
 }
 
 pub struct OrderFilter<'a> {
-    pub user_id: Option<&'a str>,
+    pub user_id: Option<&'a UserId>,
     pub status: Option<OrderStatus>,
     pub after: Option<&'a Cursor>,
     pub limit: i64,
@@ -231,10 +162,10 @@ pub fn list_orders(
         .limit(filter.limit)
         .into_boxed();
     if let Some(user_id) = filter.user_id {
-        query = query.filter(orders::user_id.eq(user_id.to_owned()));
+        query = query.filter(orders::user_id.eq(user_id.clone()));
     }
     if let Some(status) = filter.status {
-        query = query.filter(orders::status.eq(status.as_str()));
+        query = query.filter(orders::status.eq(status));
     }
     if let Some(after) = filter.after {
         query = query.filter(
@@ -248,7 +179,10 @@ pub fn list_orders(
     query.load(conn)
 }
 
-pub fn order_listing(conn: &mut DbConnection, order_id: &str) -> QueryResult<Option<OrderListing>> {
+pub fn order_listing(
+    conn: &mut DbConnection,
+    order_id: &OrderId,
+) -> QueryResult<Option<OrderListing>> {
     orders::table
         .inner_join(products::table)
         .inner_join(users::table)
@@ -261,4 +195,21 @@ pub fn order_listing(conn: &mut DbConnection, order_id: &str) -> QueryResult<Opt
         ))
         .first(conn)
         .optional()
+}
+
+/// Paid orders per product, for the admin's product list.
+pub fn paid_orders_by_product(
+    conn: &mut DbConnection,
+    products: &[ProductId],
+) -> QueryResult<std::collections::HashMap<ProductId, i64>> {
+    if products.is_empty() {
+        return Ok(Default::default());
+    }
+    let counts: Vec<(ProductId, i64)> = orders::table
+        .filter(orders::product_id.eq_any(products))
+        .filter(orders::status.eq(OrderStatus::Paid))
+        .group_by(orders::product_id)
+        .select((orders::product_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(counts.into_iter().collect())
 }

@@ -1,7 +1,9 @@
 //! Thin handlers for checkout, orders, refunds and the Stripe webhook.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use shared_types::{CheckoutRequest, CheckoutResponse, Order, OrderPage, Problem, WebhookAck};
+use shared_types::{
+    CheckoutRequest, CheckoutResponse, Order, OrderId, OrderPage, Problem, WebhookAck,
+};
 
 use super::OrderQuery;
 use crate::auth::{AdminUser, AuthUser};
@@ -120,7 +122,7 @@ pub async fn list_all_orders(
 pub async fn refund_order(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    id: web::Path<String>,
+    id: web::Path<OrderId>,
 ) -> Result<web::Json<Order>, ApiError> {
     Ok(web::Json(super::refund(&state, id.into_inner()).await?))
 }

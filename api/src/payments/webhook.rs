@@ -116,7 +116,7 @@ pub struct SessionObject {
     pub client_reference_id: Option<String>,
     #[serde(default)]
     pub metadata: Option<HashMap<String, String>>,
-    pub payment_status: String,
+    pub payment_status: stripe_shared::CheckoutSessionPaymentStatus,
     pub payment_intent: Option<Ref>,
 }
 
@@ -125,8 +125,13 @@ impl SessionObject {
         super::gateway::SessionInfo {
             order_id: self
                 .client_reference_id
-                .or_else(|| self.metadata.and_then(|mut m| m.remove("order_id"))),
-            paid: matches!(self.payment_status.as_str(), "paid" | "no_payment_required"),
+                .or_else(|| self.metadata.and_then(|mut m| m.remove("order_id")))
+                .and_then(|id| shared_types::OrderId::parse(&id).ok()),
+            paid: matches!(
+                self.payment_status,
+                stripe_shared::CheckoutSessionPaymentStatus::Paid
+                    | stripe_shared::CheckoutSessionPaymentStatus::NoPaymentRequired
+            ),
             payment_intent: self.payment_intent.map(|p| p.id().to_owned()),
             url: None,
             id: self.id,
@@ -143,7 +148,7 @@ pub struct ChargeObject {
 
 #[derive(Debug, Deserialize)]
 pub struct DisputeObject {
-    pub status: String,
+    pub status: stripe_shared::DisputeStatus,
     pub payment_intent: Option<Ref>,
 }
 

@@ -5,7 +5,17 @@
 //! named by that hash (`files/<sha256>`, `previews/<sha256>.<ext>`): two products can never
 //! overwrite each other's files, and identical uploads share one object.
 
+// `--cfg folio_portable` builds the other platforms' wiring on Linux, to check that it compiles
+// (`cargo xtask test` does: see xtask's `check_portable`).
+#[cfg(all(target_os = "linux", not(folio_portable)))]
+mod linux;
+mod portable;
 pub mod sniff;
+
+#[cfg(all(target_os = "linux", not(folio_portable)))]
+use linux as fast;
+#[cfg(any(not(target_os = "linux"), folio_portable))]
+use portable as fast;
 
 use std::sync::Arc;
 
@@ -33,7 +43,7 @@ const SEND_SLICE: usize = 120 * 1024;
 /// Streams `range` of a local file: [`READ_CHUNK`] bytes per read, handed on in [`SEND_SLICE`]
 /// pieces.
 ///
-/// A read is first tried from the page cache alone ([`read_cached`]), right here on the async
+/// A read is first tried from the page cache alone (Linux's `read_cached`), right here on the async
 /// worker: a cached read is a memory copy, and handing it to the blocking pool cost two thread
 /// wake-ups per chunk, which dominated the profile of 1 MiB downloads. A read that would wait for
 /// the disk goes to the blocking pool as before.
@@ -56,7 +66,6 @@ fn file_stream_reading(
     range: std::ops::Range<u64>,
     try_cached: bool,
 ) -> BoxStream<'static, Result<Bytes, object_store::Error>> {
-    use std::os::unix::fs::FileExt;
     struct State {
         file: Option<std::fs::File>,
         pos: u64,
@@ -95,14 +104,17 @@ fn file_stream_reading(
             let pos = st.pos;
             // Ok: read from the page cache (possibly short: the rest was not cached, or is read
             // next time); Err: the buffer back, for the blocking pool.
-            let cached = match st.try_cached.then(|| read_cached(&file, &mut buf, pos)) {
+            let cached = match st
+                .try_cached
+                .then(|| fast::read_cached(&file, &mut buf, pos))
+            {
                 Some(Ok(n)) if n > 0 => {
                     buf.truncate(n);
                     Ok(buf.freeze())
                 }
                 // Not cached (or the end came early: the blocking read reports that).
                 Some(Ok(_)) | None => Err(buf),
-                Some(Err(e)) if e.raw_os_error() == Some(libc::EAGAIN) => Err(buf),
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => Err(buf),
                 Some(Err(_)) => {
                     st.try_cached = false;
                     Err(buf)
@@ -111,7 +123,7 @@ fn file_stream_reading(
             let (file, chunk) = match cached {
                 Ok(chunk) => (file, chunk),
                 Err(mut buf) => tokio::task::spawn_blocking(move || {
-                    file.read_exact_at(&mut buf, pos)?;
+                    portable::read_exact_at(&file, &mut buf, pos)?;
                     Ok::<_, std::io::Error>((file, buf.freeze()))
                 })
                 .await
@@ -135,73 +147,12 @@ fn file_stream_reading(
     .boxed()
 }
 
-/// Opens the object at `key` in the folder `dir` if that needs nothing but what the kernel has
-/// cached (`openat2` with `RESOLVE_CACHED`, inside `dir`): right here on the async worker, where
-/// the blocking pool cost two thread wake-ups per download. None when the open would touch the
-/// disk, fails for any reason, or the key is not a plain object name: the caller then asks
-/// object_store, which opens on the blocking pool and reports errors its own way.
-fn open_cached(dir: &std::os::fd::OwnedFd, key: &str) -> Option<std::fs::File> {
-    use std::os::fd::{AsRawFd, FromRawFd};
-    let plain = !key.is_empty()
-        && key.split('/').all(|part| {
-            !part.is_empty()
-                && part != "."
-                && part != ".."
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        });
-    if !plain {
-        return None;
-    }
-    let path = std::ffi::CString::new(key).ok()?;
-    // SAFETY: open_how is plain integers; all zero is "no flags".
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_CACHED | libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS;
-    // SAFETY: `path` is a NUL-terminated string and `how` a valid open_how whose size is passed;
-    // the descriptor returned, if any, is owned by nobody else.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            path.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: a fresh descriptor from openat2, closed when the File drops.
-    Some(unsafe { std::fs::File::from_raw_fd(fd as i32) })
-}
-
-/// Reads at `pos` only what the page cache holds: `EAGAIN` when the first byte would need the
-/// disk, fewer bytes than asked when only a part is cached (`preadv2` with `RWF_NOWAIT`).
-fn read_cached(file: &std::fs::File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    let iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let offset = libc::off_t::try_from(pos)
-        .map_err(|_| std::io::Error::from_raw_os_error(libc::EOVERFLOW))?;
-    // SAFETY: `iov` describes `buf`, which is valid for writes of its length and outlives the
-    // call; the descriptor is open for as long as `file` is borrowed.
-    let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
 #[derive(Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
-    /// For a local folder: the folder, opened once, to open objects in without a thread hop.
-    local_dir: Option<Arc<std::os::fd::OwnedFd>>,
+    /// For a local folder with the platform's fast paths (Linux): the folder, opened once, to
+    /// open objects in without a thread hop.
+    local_dir: Option<Arc<fast::Dir>>,
 }
 
 /// An object that reached its content-addressed key.
@@ -240,14 +191,21 @@ impl UploadError {
 }
 
 impl Storage {
+    /// A local folder, with the platform's fast paths for downloads where it has them.
     pub fn local(root: &std::path::Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(root)?;
         let store = LocalFileSystem::new_with_prefix(root)?;
-        let dir = std::fs::File::open(root)?;
         Ok(Self {
             store: Arc::new(store),
-            local_dir: Some(Arc::new(dir.into())),
+            local_dir: Some(Arc::new(fast::open_dir(root)?)),
         })
+    }
+
+    /// A local folder read the portable way on every platform (as on those without fast
+    /// paths): the tests run downloads through it on Linux too.
+    pub fn local_portable(root: &std::path::Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(root)?;
+        Ok(Self::new(Arc::new(LocalFileSystem::new_with_prefix(root)?)))
     }
 
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
@@ -392,7 +350,7 @@ impl Storage {
         if let Some(file) = self
             .local_dir
             .as_deref()
-            .and_then(|dir| open_cached(dir, key))
+            .and_then(|dir| fast::open_cached(dir, key))
         {
             // fstat of an open file reads the inode in memory.
             if let Ok(size) = file.metadata().map(|m| m.len()) {
@@ -411,7 +369,9 @@ impl Storage {
         Ok(match result.payload {
             // object_store reads local files 8 KiB per blocking task; a download then spends
             // its time hopping threads. Larger reads, still one blocking task at a time.
-            GetResultPayload::File(file, _) => file_stream(file, result.range),
+            GetResultPayload::File(file, _) => {
+                file_stream_reading(file, result.range, self.local_dir.is_some())
+            }
             GetResultPayload::Stream(stream) => stream,
         })
     }
@@ -475,8 +435,10 @@ mod tests {
         std::fs::remove_file(path).unwrap();
     }
 
+    #[cfg(all(target_os = "linux", not(folio_portable)))]
     #[test]
     fn a_file_just_written_is_read_from_the_page_cache() {
+        use super::linux::read_cached;
         let path = scratch("cached");
         std::fs::write(&path, b"0123456789").unwrap();
         let file = std::fs::File::open(&path).unwrap();
@@ -487,8 +449,10 @@ mod tests {
         std::fs::remove_file(path).unwrap();
     }
 
+    #[cfg(all(target_os = "linux", not(folio_portable)))]
     #[test]
     fn objects_are_opened_from_the_cache_inside_the_folder_only() {
+        use super::linux::open_cached;
         let root = scratch("open");
         std::fs::create_dir_all(root.join("files")).unwrap();
         std::fs::write(root.join("files/abc"), b"x").unwrap();

@@ -26,7 +26,7 @@ fn query_path(q: &str, cursor: Option<&str>) -> String {
 /// loaded, and the scroll position with it) instead of loading the first page again.
 struct Shown {
     href: String,
-    user: Option<String>,
+    user: Option<shared_types::UserId>,
     items: Vec<Product>,
     next: Option<String>,
 }

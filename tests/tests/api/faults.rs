@@ -175,14 +175,16 @@ impl ObjectStore for FlakyStore {
 }
 
 async fn flaky_app(backend: Backend, faults: Arc<Faults>) -> Option<TestApp> {
-    TestApp::spawn_custom(backend, &[], None, move |dir| {
-        std::fs::create_dir_all(dir).unwrap();
-        Storage::new(Arc::new(FlakyStore {
-            inner: LocalFileSystem::new_with_prefix(dir).unwrap(),
-            faults,
-        }))
-    })
-    .await
+    TestApp::builder(backend)
+        .storage(move |dir| {
+            std::fs::create_dir_all(dir).unwrap();
+            Storage::new(Arc::new(FlakyStore {
+                inner: LocalFileSystem::new_with_prefix(dir).unwrap(),
+                faults,
+            }))
+        })
+        .spawn()
+        .await
 }
 
 /// Objects, once the store's background clean-up of abandoned part files has run.
@@ -471,11 +473,11 @@ async fn when_postgres_stops_folio_answers_503_and_recovers_when_it_returns() {
         Some(pg) => Arc::new(pg),
         None => return,
     };
-    let app = TestApp::spawn_custom(Backend::Postgres, &[], Some(pg.url()), |dir| {
-        Storage::local(dir).unwrap()
-    })
-    .await
-    .expect("the private server is up");
+    let app = TestApp::builder(Backend::Postgres)
+        .postgres_admin(pg.url())
+        .spawn()
+        .await
+        .expect("the private server is up");
     let app = Arc::new(app);
     let admin = app.admin().await;
     app.product(&admin, "Still Here", "0", pdf("here")).await;

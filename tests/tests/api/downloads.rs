@@ -3,6 +3,19 @@
 use folio_tests::*;
 use serde_json::{json, Value};
 
+/// Downloads read the way every platform without Linux's fast paths reads them (object_store's
+/// open, every read on the blocking pool): byte for byte, with ranges.
+#[actix_web::test]
+async fn downloads_work_without_the_linux_fast_paths() {
+    let portable = || {
+        TestApp::builder(Backend::Sqlite)
+            .storage(|dir| folio_api::storage::Storage::local_portable(dir).unwrap())
+            .spawn()
+    };
+    a_signed_in_user_downloads_a_free_item_byte_for_byte(portable().await.unwrap()).await;
+    byte_ranges_are_served_and_bad_ranges_answer_416(portable().await.unwrap()).await;
+}
+
 backend_tests!(
     a_signed_in_user_downloads_a_free_item_byte_for_byte,
     paid_items_need_a_live_entitlement_checked_again_at_download,

@@ -2,13 +2,11 @@
 //! are made here, two free and four priced in different currencies. They are ordinary products:
 //! an admin edits or archives them like any other.
 
-pub mod cover;
-pub mod pdf;
-
+use super::{cover, pdf};
 use crate::catalog::repo::{self, ProductRow};
-use crate::db::{new_id, now, DbConnection};
+use crate::db::{now, DbConnection};
 use crate::storage::{sniff, Storage, StoredObject};
-use shared_types::{Currency, Price, ProductStatus, Slug};
+use shared_types::{Currency, Price, ProductId, ProductStatus, Slug};
 
 struct Item {
     title: &'static str,
@@ -222,7 +220,7 @@ pub async fn build(storage: &Storage) -> anyhow::Result<Vec<ProductRow>> {
         // Listed in the order above (the catalog shows the newest first).
         let at = base - chrono::TimeDelta::seconds(i as i64);
         rows.push(ProductRow {
-            id: new_id(),
+            id: ProductId::generate(),
             file_name: crate::catalog::safe_file_name(
                 Some(&format!("{slug}.pdf")),
                 slug.as_ref(),
@@ -232,8 +230,8 @@ pub async fn build(storage: &Storage) -> anyhow::Result<Vec<ProductRow>> {
             title: item.title.to_owned(),
             description: item.description.to_owned(),
             price_cents: price.cents(),
-            currency: price.currency().code().to_owned(),
-            status: ProductStatus::Published.as_str().to_owned(),
+            currency: price.currency(),
+            status: ProductStatus::Published,
             file_key: file.key,
             file_size: file.size,
             file_sha256: file.sha256,

@@ -274,14 +274,17 @@ async fn readiness_reports_an_unreachable_database_as_503() {
 }
 
 #[test]
-fn the_readme_documents_every_setting() {
+fn the_readme_lists_every_setting_as_the_code_declares_it() {
     let readme = repo_file("README.md");
-    for (name, _, _) in folio_api::config::SETTINGS_DOC {
-        assert!(
-            readme.contains(&format!("| `{name}` |")),
-            "README.md lacks the setting {name}"
-        );
-    }
+    let start = readme
+        .find("<!-- settings:")
+        .and_then(|i| readme[i..].find('\n').map(|n| i + n + 1))
+        .expect("README.md has a settings block");
+    let end = readme.find("<!-- /settings -->").expect("the block ends");
+    assert!(
+        readme[start..end] == folio_api::config::markdown_table(),
+        "README.md's settings table is stale: run `cargo xtask readme`"
+    );
     for command in ["cargo xtask run", "cargo xtask test"] {
         assert!(readme.contains(command));
     }
@@ -305,12 +308,11 @@ async fn the_web_ui_is_served_with_caching_compression_and_a_strict_csp() {
     std::fs::write(dist.join(wasm), b"\0asm-identity").unwrap();
     std::fs::write(dist.join(format!("{wasm}.br")), b"brotli-bytes").unwrap();
     std::fs::write(dist.join(format!("{wasm}.gz")), b"gzip-bytes").unwrap();
-    let app = TestApp::spawn_with(
-        Backend::Sqlite,
-        &[("FOLIO_WEB_DIST", dist.to_str().unwrap())],
-    )
-    .await
-    .unwrap();
+    let app = TestApp::builder(Backend::Sqlite)
+        .setting("FOLIO_WEB_DIST", dist.to_str().unwrap())
+        .spawn()
+        .await
+        .unwrap();
     let index = app.get("/library", None).await;
     assert_eq!(
         index.status(),

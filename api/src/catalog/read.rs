@@ -1,0 +1,228 @@
+//! Reading the catalog: the public listing (from the page cache), product pages, and the
+//! visibility rule for drafts and archived products.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use shared_types::{Product, ProductId, ProductPage, ProductStatus, Slug, UserId};
+
+use super::repo::{self, ListFilter, ProductRow};
+use super::{cache, to_dto, ListQuery, MAX_SEARCH_CHARS};
+use crate::auth::{AuthUser, MaybeUser};
+use crate::error::ApiError;
+use crate::library;
+use crate::pagination::{self, Cursor};
+use crate::AppState;
+
+/// A list query, checked.
+struct ParsedList {
+    limit: i64,
+    after: Option<Cursor>,
+    search: Option<String>,
+}
+
+fn parse_list(query: ListQuery) -> Result<ParsedList, ApiError> {
+    let limit = pagination::limit(query.limit)?;
+    let after = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let search = query
+        .q
+        .map(|q| q.trim().to_owned())
+        .filter(|q| !q.is_empty());
+    if search
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS)
+    {
+        return Err(ApiError::validation(
+            "q",
+            "search text must be at most 200 characters",
+        ));
+    }
+    Ok(ParsedList {
+        limit,
+        after,
+        search,
+    })
+}
+
+/// The public catalog page as a JSON body (`ProductPage`), from the page cache when it is fresh;
+/// `owned` flags are the caller's own, read from the database.
+pub async fn public_page(
+    state: &AppState,
+    user: &MaybeUser,
+    query: ListQuery,
+) -> Result<bytes::Bytes, ApiError> {
+    let cursor = query.cursor.clone();
+    let parsed = parse_list(query)?;
+    let key = cache::PageKey {
+        limit: parsed.limit,
+        cursor,
+        search: parsed.search.clone(),
+    };
+    let page = match state.catalog.get(&key) {
+        Some(page) => page,
+        None => {
+            let generation = state.catalog.generation();
+            let page = list_parsed(state, &MaybeUser(None), parsed, false).await?;
+            let page = Arc::new(cache::Page::new(page.items, page.next_cursor));
+            state.catalog.store(key, generation, page.clone());
+            page
+        }
+    };
+    let Some(user) = &user.0 else {
+        return Ok(page.body.clone());
+    };
+    Ok(page.body_for(&*owned_by(state, &user.id).await?))
+}
+
+/// The products `user_id` owns, from the cache when it is fresh.
+async fn owned_by(state: &AppState, user_id: &UserId) -> Result<Arc<HashSet<ProductId>>, ApiError> {
+    if let Some(owned) = state.catalog.owned(user_id) {
+        return Ok(owned);
+    }
+    let generation = state.catalog.owners_generation();
+    let id = user_id.clone();
+    let owned = state
+        .db
+        .run(move |conn| Ok(library::repo::owned_by(conn, &id)?))
+        .await?;
+    let owned = Arc::new(owned);
+    state
+        .catalog
+        .store_owned(user_id.clone(), generation, owned.clone());
+    Ok(owned)
+}
+
+/// Lists products: published ones for everybody, every status for admins (`all`).
+pub async fn list(
+    state: &AppState,
+    user: &MaybeUser,
+    query: ListQuery,
+    all: bool,
+) -> Result<ProductPage, ApiError> {
+    list_parsed(state, user, parse_list(query)?, all).await
+}
+
+async fn list_parsed(
+    state: &AppState,
+    user: &MaybeUser,
+    query: ParsedList,
+    all: bool,
+) -> Result<ProductPage, ApiError> {
+    let ParsedList {
+        limit,
+        after,
+        search,
+    } = query;
+    let user_id = user.0.as_ref().map(|u| u.id.clone());
+    let (rows, owned, sales) = state
+        .db
+        .run(move |conn| {
+            let rows = repo::list(
+                conn,
+                ListFilter {
+                    status: (!all).then_some(ProductStatus::Published),
+                    search: search.as_deref(),
+                    after: after.as_ref(),
+                    limit: limit + 1,
+                },
+            )?;
+            let ids: Vec<ProductId> = rows.iter().map(|r| r.id.clone()).collect();
+            let sales = if all {
+                crate::payments::repo::paid_orders_by_product(conn, &ids)?
+            } else {
+                Default::default()
+            };
+            let owned = match user_id {
+                Some(uid) => library::repo::owned_among(conn, &uid, &ids)?,
+                None => Default::default(),
+            };
+            Ok((rows, owned, sales))
+        })
+        .await?;
+    let (rows, next_cursor) = pagination::finish(rows, limit, |r| (r.created_at, r.id.as_str()));
+    Ok(ProductPage {
+        items: rows
+            .iter()
+            .map(|r| Product {
+                sales: all.then(|| sales.get(&r.id).copied().unwrap_or(0)),
+                ..to_dto(&state.settings, r, owned.contains(&r.id))
+            })
+            .collect(),
+        next_cursor,
+    })
+}
+
+/// Whether `user` may see `row`: published products everybody; drafts and archived ones only
+/// admins and users who own them. Anything else is "not found", not "forbidden", so unpublished
+/// slugs do not leak.
+fn visible(row: &ProductRow, user: Option<&AuthUser>, owned: bool) -> Result<(), ApiError> {
+    let is_admin = user.is_some_and(|u| u.role == shared_types::Role::Admin);
+    if row.status == ProductStatus::Published || owned || is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("product"))
+    }
+}
+
+/// The product at `slug` if `user` may see it, and whether `user` owns it, read from the
+/// database now: for checkout, which must charge today's price.
+pub async fn visible_product(
+    state: &AppState,
+    user: Option<&AuthUser>,
+    slug: String,
+) -> Result<(ProductRow, bool), ApiError> {
+    if Slug::parse(&slug).is_err() {
+        return Err(ApiError::NotFound("product"));
+    }
+    let user = user.cloned();
+    state
+        .db
+        .run(move |conn| {
+            let row = repo::find_by_slug(conn, &slug)?.ok_or(ApiError::NotFound("product"))?;
+            let owned = match &user {
+                Some(u) => library::repo::has_live_entitlement(conn, &u.id, &row.id)?,
+                None => false,
+            };
+            visible(&row, user.as_ref(), owned)?;
+            Ok((row, owned))
+        })
+        .await
+}
+
+/// [`visible_product`] from the catalog cache when it is fresh: for the product page and
+/// download links (the download itself checks the entitlement in the database again).
+pub async fn visible_product_cached(
+    state: &AppState,
+    user: Option<&AuthUser>,
+    slug: String,
+) -> Result<(Arc<ProductRow>, bool), ApiError> {
+    if Slug::parse(&slug).is_err() {
+        return Err(ApiError::NotFound("product"));
+    }
+    let row = match state.catalog.product(&slug) {
+        Some(row) => row,
+        None => {
+            let generation = state.catalog.products_generation();
+            let row = state
+                .db
+                .run(move |conn| {
+                    repo::find_by_slug(conn, &slug)?.ok_or(ApiError::NotFound("product"))
+                })
+                .await?;
+            let row = Arc::new(row);
+            state.catalog.store_product(generation, row.clone());
+            row
+        }
+    };
+    let owned = match user {
+        Some(u) => owned_by(state, &u.id).await?.contains(&row.id),
+        None => false,
+    };
+    visible(&row, user, owned)?;
+    Ok((row, owned))
+}
+
+pub async fn get(state: &AppState, user: &MaybeUser, slug: String) -> Result<Product, ApiError> {
+    let (row, owned) = visible_product_cached(state, user.0.as_ref(), slug).await?;
+    Ok(to_dto(&state.settings, &row, owned))
+}

@@ -1,0 +1,10 @@
+//! The API's end-to-end tests, one binary: every module starts real servers ([`folio_tests`]),
+//! each on a database of its own, on SQLite and on PostgreSQL.
+
+mod auth;
+mod catalog;
+mod contract;
+mod downloads;
+mod faults;
+mod payments;
+mod security;
