@@ -3,8 +3,8 @@
 
 use leptos::prelude::*;
 use shared_types::{
-    ClientConfig, Currency, Description, Order, OrderPage, Price, Product, ProductPage,
-    ProductStatus, Title, UpdateProductRequest,
+    ClientConfig, Currency, Order, OrderPage, Product, ProductFields, ProductPage, ProductStatus,
+    UpdateProductRequest,
 };
 use wasm_bindgen::JsCast;
 use web_sys::{FormData, HtmlInputElement};
@@ -137,31 +137,42 @@ fn input_file(node: &NodeRef<leptos::html::Input>) -> Option<web_sys::File> {
         .and_then(|files| files.get(0))
 }
 
-/// Client-side checks with the server's own parsers; each message is keyed by its field.
+/// The form's problems by the server's own form parsers, keyed by field: a new product's
+/// fields, or an edit checked against the product as it is (its price and currency). Whether
+/// the title makes a slug is left to the server: its transliteration tables are too large to
+/// ship to browsers.
 fn check_fields(
+    existing: Option<&Product>,
     title: &str,
     description: &str,
     price: &str,
     currency: &str,
-) -> Vec<(&'static str, String)> {
-    let mut errors = Vec::new();
-    // Whether the title makes a slug is left to the server: its transliteration tables are
-    // too large to ship to browsers.
-    if let Err(e) = Title::parse(title) {
-        errors.push(("title", e.message));
-    }
-    if let Err(e) = Description::parse(description) {
-        errors.push(("description", e.message));
-    }
-    match currency.parse::<Currency>() {
-        Ok(c) => {
-            if let Err(e) = Price::parse(price, c) {
-                errors.push(("price", e.message));
-            }
+    status: &str,
+) -> Vec<(String, String)> {
+    let problems = match existing {
+        None => ProductFields::parse(
+            title,
+            description,
+            Some(price),
+            Some(currency),
+            Some(status),
+        )
+        .err(),
+        Some(p) => UpdateProductRequest {
+            title: Some(title.to_owned()),
+            description: Some(description.to_owned()),
+            price: Some(price.to_owned()),
+            currency: currency.parse().ok(),
+            status: ProductStatus::from_db(status),
         }
-        Err(e) => errors.push(("currency", e.message)),
-    }
-    errors
+        .parse(p.price.amount_cents, p.price.currency)
+        .err(),
+    };
+    problems
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| (e.field, e.message))
+        .collect()
 }
 
 /// An upload limit for people: `200 MB`.
@@ -274,10 +285,7 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
             currency.get_untracked(),
             status.get_untracked(),
         );
-        let mut found: Vec<(String, String)> = check_fields(&t, &d, &p, &c)
-            .into_iter()
-            .map(|(f, m)| (f.to_owned(), m))
-            .collect();
+        let mut found = check_fields(editing.as_ref(), &t, &d, &p, &c, &s);
         let file = input_file(&file_ref);
         let preview = input_file(&preview_ref);
         match &file {
