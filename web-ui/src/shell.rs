@@ -1,4 +1,4 @@
-//! What every page of both bundles shares: start-up (session, router), the header and footer,
+//! What every page of every bundle shares: start-up (session, router), the header and footer,
 //! and the page switch.
 
 use leptos::prelude::*;
