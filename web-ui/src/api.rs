@@ -1,10 +1,6 @@
 //! The one typed client for Folio's API. Every request and response type comes from
 //! `shared-types`; errors arrive as the server's problem+json.
 
-use std::future::Future;
-use std::pin::Pin;
-
-use gloo_net::http::{Request, RequestBuilder, Response};
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -20,13 +16,21 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn network(e: impl std::fmt::Display) -> Self {
+    fn network() -> Self {
         Self {
             status: 0,
             code: "network".into(),
-            message: format!(
-                "Could not reach the server ({e}). Check your connection and try again."
-            ),
+            message: "Could not reach the server. Check your connection and try again.".into(),
+            fields: Vec::new(),
+        }
+    }
+
+    /// An answer that is not what the API documents (never from a Folio server).
+    fn unreadable() -> Self {
+        Self {
+            status: 0,
+            code: "unreadable".into(),
+            message: "The server's answer could not be read. Try again in a moment.".into(),
             fields: Vec::new(),
         }
     }
@@ -113,58 +117,91 @@ pub fn session() -> Session {
     SESSION.with(|cell| *cell.get().expect("install_session runs before any page"))
 }
 
-/// The body of a 2xx answer; otherwise the server's problem. Not generic, so the async code
-/// exists once rather than once per response type.
-async fn body_text(res: Response) -> Result<String, ApiError> {
-    if res.ok() {
-        return res.text().await.map_err(ApiError::network);
+/// One request to the API: the status and body text of the answer. The only code that talks
+/// to `fetch` (the browser's, through web_sys: a wrapper crate cost kilobytes of wasm), and not
+/// generic, so its async machinery exists once. Cookies go along on this origin, as the
+/// refresh cookie must.
+async fn fetch(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    json: Option<&str>,
+) -> Result<(u16, String), ApiError> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let network = |_| ApiError::network();
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let headers = web_sys::Headers::new().map_err(network)?;
+    if let Some(token) = token {
+        headers
+            .set("Authorization", &format!("Bearer {token}"))
+            .map_err(network)?;
     }
-    let status = res.status();
-    let body = res.text().await.unwrap_or_default();
-    Err(ApiError::from_problem_text(status, &body))
+    if let Some(json) = json {
+        headers
+            .set("Content-Type", "application/json")
+            .map_err(network)?;
+        init.set_body(&json.into());
+    }
+    init.set_headers(&headers);
+    let res: web_sys::Response = JsFuture::from(window().fetch_with_str_and_init(path, &init))
+        .await
+        .map_err(network)?
+        .unchecked_into();
+    let text = JsFuture::from(res.text().map_err(network)?)
+        .await
+        .map_err(network)?
+        .as_string()
+        .unwrap_or_default();
+    Ok((res.status(), text))
+}
+
+/// The body of a 2xx answer; otherwise the server's problem.
+fn body_text((status, text): (u16, String)) -> Result<String, ApiError> {
+    if (200..300).contains(&status) {
+        Ok(text)
+    } else {
+        Err(ApiError::from_problem_text(status, &text))
+    }
 }
 
 /// Parses an answer's JSON body: the only part of a call that depends on the response type.
 pub fn parse<T: DeserializeOwned>(text: Result<String, ApiError>) -> Result<T, ApiError> {
-    serde_json::from_str(&text?).map_err(ApiError::network)
+    serde_json::from_str(&text?).map_err(|_| ApiError::unreadable())
 }
 
 fn to_json<B: Serialize + ?Sized>(body: &B) -> Result<String, ApiError> {
-    serde_json::to_string(body).map_err(ApiError::network)
+    serde_json::to_string(body).map_err(|_| ApiError::unreadable())
+}
+
+/// Whether this browser may hold a session: the server sets the non-secret cookie
+/// `folio_session=1` beside the HttpOnly refresh cookie, and clears it on sign-out and when a
+/// refresh is refused.
+pub fn may_have_session() -> bool {
+    use wasm_bindgen::JsCast;
+    document()
+        .dyn_into::<web_sys::HtmlDocument>()
+        .ok()
+        .and_then(|d| d.cookie().ok())
+        .is_some_and(|cookies| cookies.split(';').any(|c| c.trim() == "folio_session=1"))
 }
 
 /// Buys a new access token with the refresh cookie; false when there is no session.
 pub async fn refresh_session(session: Session) -> bool {
-    let res = Request::post("/api/v1/auth/refresh").send().await;
-    let Ok(res) = res else { return false };
-    let Ok(tokens) = parse::<TokenResponse>(body_text(res).await) else {
+    let answer = fetch("POST", "/api/v1/auth/refresh", None, None).await;
+    let Ok(answer) = answer else { return false };
+    let Ok(tokens) = parse::<TokenResponse>(body_text(answer)) else {
         session.user.set(None);
         return false;
     };
-    match fetch_profile(&tokens.access_token).await {
-        Ok(profile) => {
-            session.user.set(Some(Signed {
-                token: tokens.access_token,
-                profile,
-            }));
-            true
-        }
-        Err(_) => false,
-    }
+    sign_in_with(session, tokens).await.is_ok()
 }
 
-async fn fetch_profile(token: &str) -> Result<UserProfile, ApiError> {
-    let res = Request::get("/api/v1/me")
-        .header("Authorization", &format!("Bearer {token}"))
-        .send()
-        .await
-        .map_err(ApiError::network)?;
-    parse(body_text(res).await)
-}
-
-/// Stores the tokens of a sign-in or registration.
+/// Stores the tokens of a sign-in or registration, with the profile they belong to.
 pub async fn sign_in_with(session: Session, tokens: TokenResponse) -> Result<(), ApiError> {
-    let profile = fetch_profile(&tokens.access_token).await?;
+    let answer = fetch("GET", "/api/v1/me", Some(&tokens.access_token), None).await?;
+    let profile: UserProfile = parse(body_text(answer))?;
     session.user.set(Some(Signed {
         token: tokens.access_token,
         profile,
@@ -173,78 +210,83 @@ pub async fn sign_in_with(session: Session, tokens: TokenResponse) -> Result<(),
 }
 
 pub async fn sign_out(session: Session) {
-    let _ = Request::post("/api/v1/auth/logout").send().await;
+    let _ = fetch("POST", "/api/v1/auth/logout", None, None).await;
     session.user.set(None);
 }
 
-#[derive(Clone, Copy)]
-enum Method {
-    Get,
-    Post,
-    Patch,
-    Delete,
-}
-
-fn builder(method: Method, path: &str) -> RequestBuilder {
-    match method {
-        Method::Get => Request::get(path),
-        Method::Post => Request::post(path),
-        Method::Patch => Request::patch(path),
-        Method::Delete => Request::delete(path),
-    }
-}
-
-/// Sends a request with the access token (and a JSON body, already serialized); on a 401
-/// refreshes once through the cookie and retries.
-async fn send(method: Method, path: &str, body: Option<String>) -> Result<Response, ApiError> {
+/// Sends a request with the access token (and a JSON body, already serialized), then gives
+/// the body of a 2xx answer; on a 401 refreshes once through the cookie and retries.
+async fn call(method: &str, path: &str, body: Option<String>) -> Result<String, ApiError> {
     let session = session();
-    for attempt in 0..2 {
-        let mut req = builder(method, path);
-        if let Some(token) = session.token() {
-            req = req.header("Authorization", &format!("Bearer {token}"));
-        }
-        let res = match &body {
-            Some(json) => {
-                req.header("Content-Type", "application/json")
-                    .body(json.clone())
-                    .map_err(ApiError::network)?
-                    .send()
-                    .await
-            }
-            None => req.send().await,
-        }
-        .map_err(ApiError::network)?;
-        if res.status() == 401
-            && attempt == 0
-            && session.token().is_some()
-            && refresh_session(session).await
-        {
+    let mut refreshed = false;
+    loop {
+        let token = session.token();
+        let answer = fetch(method, path, token.as_deref(), body.as_deref()).await?;
+        if answer.0 == 401 && !refreshed && token.is_some() && refresh_session(session).await {
+            refreshed = true;
             continue;
         }
-        return Ok(res);
+        return body_text(answer);
     }
-    unreachable!("the loop returns on its second pass")
-}
-
-/// `send`, then the body of a 2xx answer.
-async fn call(method: Method, path: &str, body: Option<String>) -> Result<String, ApiError> {
-    body_text(send(method, path, body).await?).await
 }
 
 /// What a page's resource holds: the JSON text of a 2xx answer, or the error. Every resource
-/// has this one type and one boxed fetcher type, so the async machinery behind `LocalResource`
-/// is compiled once; the page parses the text with [`parse`] where it shows it.
+/// has this one type, so the code that fetches and stores it exists once; the page parses the
+/// text with [`parse`] where it shows it.
 pub type Fetched = Result<String, ApiError>;
 
-type FetchFuture = Pin<Box<dyn Future<Output = Fetched>>>;
+/// The answer to a GET that a page shows, fetched again when the path changes. A signal, a
+/// path and a spawned request: leptos's `LocalResource` does more (suspense, transitions) and
+/// cost several times the wasm.
+#[derive(Clone, Copy)]
+pub struct Resource {
+    value: RwSignal<Option<Fetched>>,
+    path: StoredValue<String>,
+    /// Bumped by each request: only the latest answer is kept.
+    ticket: StoredValue<u32>,
+}
 
-/// A resource that GETs the path `path()` gives (re-run when what it reads changes).
-pub fn resource(path: impl Fn() -> String + 'static) -> LocalResource<Fetched> {
-    let fetcher: Box<dyn Fn() -> FetchFuture> = Box::new(move || {
-        let path = path();
-        Box::pin(async move { call(Method::Get, &path, None).await })
+impl Resource {
+    /// The latest answer (tracked); `None` until the first one arrives.
+    pub fn get(&self) -> Option<Fetched> {
+        self.value.get()
+    }
+
+    /// Asks again for the same path; the old answer stays on screen meanwhile.
+    pub fn refetch(&self) {
+        self.fetch(self.path.get_value());
+    }
+
+    fn fetch(self, path: String) {
+        let ticket = self.ticket.get_value().wrapping_add(1);
+        self.ticket.set_value(ticket);
+        self.path.set_value(path.clone());
+        leptos::task::spawn_local(async move {
+            let answer = call("GET", &path, None).await;
+            if self.ticket.try_get_value() == Some(ticket) {
+                self.value.try_set(Some(answer));
+            }
+        });
+    }
+}
+
+/// A resource that GETs the path `path()` gives (again when what `path` reads changes), once
+/// the session has settled: on a reload, the refresh must answer before a call can carry the
+/// access token.
+pub fn resource(path: impl Fn() -> String + 'static) -> Resource {
+    let resource = Resource {
+        value: RwSignal::new(None),
+        path: StoredValue::new(String::new()),
+        ticket: StoredValue::new(0),
+    };
+    let path: Box<dyn Fn() -> String> = Box::new(path);
+    let ready = session().ready;
+    Effect::new(move |_| {
+        if ready.get() {
+            resource.fetch(path());
+        }
     });
-    LocalResource::new(fetcher)
+    resource
 }
 
 /// Parses a resource's value: `None` while it loads.
@@ -253,31 +295,26 @@ pub fn parsed<T: DeserializeOwned>(value: Option<Fetched>) -> Option<Result<T, A
 }
 
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    parse(call(Method::Get, path, None).await)
+    parse(call("GET", path, None).await)
 }
 
 pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
     let json = to_json(body)?;
-    parse(call(Method::Post, path, Some(json)).await)
+    parse(call("POST", path, Some(json)).await)
 }
 
 /// POST without a body.
 pub async fn post_empty<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    parse(call(Method::Post, path, None).await)
+    parse(call("POST", path, None).await)
 }
 
 pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
     let json = to_json(body)?;
-    parse(call(Method::Patch, path, Some(json)).await)
+    parse(call("PATCH", path, Some(json)).await)
 }
 
 pub async fn delete(path: &str) -> Result<(), ApiError> {
-    let res = send(Method::Delete, path, None).await?;
-    if res.ok() {
-        Ok(())
-    } else {
-        body_text(res).await.map(drop)
-    }
+    call("DELETE", path, None).await.map(drop)
 }
 
 /// Auth calls carry no token and must not trigger a refresh.
@@ -286,18 +323,11 @@ pub async fn post_public<B: Serialize, T: DeserializeOwned>(
     body: &B,
 ) -> Result<T, ApiError> {
     let json = to_json(body)?;
-    parse(post_public_text(path, json).await)
-}
-
-async fn post_public_text(path: &str, json: String) -> Result<String, ApiError> {
-    let res = Request::post(path)
-        .header("Content-Type", "application/json")
-        .body(json)
-        .map_err(ApiError::network)?
-        .send()
-        .await
-        .map_err(ApiError::network)?;
-    body_text(res).await
+    parse(
+        fetch("POST", path, None, Some(&json))
+            .await
+            .and_then(body_text),
+    )
 }
 
 /// The current access token, for the upload request that bypasses fetch.

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use shared_types::{DownloadTokenResponse, Product};
 
 use crate::api::{self, ApiError};
+use crate::router;
 
 /// A reactive view behind one type, `Arc<Mutex<dyn FnMut() -> AnyView>>` (what Leptos's
 /// `erase_components` mode does): the render-effect machinery is then compiled once for all such
@@ -14,11 +15,59 @@ pub fn dynamic(
     std::sync::Arc::new(std::sync::Mutex::new(view))
 }
 
+/// `view()` while `cond()` holds: what `<Show>` does, behind [`dynamic`]'s one type (each
+/// `<Show>` compiles its own copy of the rendering code).
+pub fn when(
+    cond: impl Fn() -> bool + Send + 'static,
+    view: impl Fn() -> AnyView + Send + 'static,
+) -> leptos::tachys::reactive_graph::SharedReactiveFunction<AnyView> {
+    dynamic(move || if cond() { view() } else { ().into_any() })
+}
+
+/// A reactive text, behind [`dynamic`]'s one type.
+pub fn text(
+    text: impl Fn() -> &'static str + Send + 'static,
+) -> leptos::tachys::reactive_graph::SharedReactiveFunction<AnyView> {
+    dynamic(move || text().into_any())
+}
+
 /// Sets the tab title while the page is shown.
 pub fn set_title(page: &str) {
     if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
         doc.set_title(&format!("{page} · Folio"));
     }
+}
+
+/// Its children for a signed-in visitor. A signed-out one is sent to the sign-in page, which
+/// brings them back here: a redirect, so it replaces this page in the history.
+#[component]
+pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
+    let session = api::session();
+    redirect_signed_out();
+    dynamic(move || {
+        if session.ready.get() && session.user.with(Option::is_some) {
+            children().into_any()
+        } else {
+            view! { <Loading/> }.into_any()
+        }
+    })
+}
+
+/// Sends a signed-out visitor to the sign-in page (with `next` = this page) once the session
+/// has settled, unless the app has already left this page (signing out goes to the catalog).
+pub fn redirect_signed_out() {
+    let session = api::session();
+    let here = router::location().with_untracked(router::Loc::href);
+    let restored = router::restored();
+    Effect::new(move |_| {
+        restored.track();
+        if session.ready.get()
+            && session.user.with(Option::is_none)
+            && router::location().with_untracked(|l| l.href() == here)
+        {
+            router::navigate(&crate::shell::signin_href_to(&here), true);
+        }
+    });
 }
 
 #[component]
@@ -34,16 +83,20 @@ pub fn ErrorBox(error: ApiError) -> impl IntoView {
 /// The error box for `error`, while there is one. One function (so one closure type) for every
 /// page that shows a call's error.
 pub fn error_slot(error: ReadSignal<Option<ApiError>>) -> impl IntoView {
-    move || error.get().map(|e| view! { <ErrorBox error=e/> })
+    dynamic(move || match error.get() {
+        Some(e) => view! { <ErrorBox error=e/> }.into_any(),
+        None => ().into_any(),
+    })
 }
 
 /// A form's own error (not tied to a field), while there is one.
 pub fn form_error_slot(message: ReadSignal<Option<String>>) -> impl IntoView {
-    move || {
-        message
-            .get()
-            .map(|m| view! { <div class="error-box" role="alert" id="form-error">{m}</div> })
-    }
+    dynamic(move || match message.get() {
+        Some(m) => {
+            view! { <div class="error-box" role="alert" id="form-error">{m}</div> }.into_any()
+        }
+        None => ().into_any(),
+    })
 }
 
 /// Price, Free, or Owned.
@@ -75,11 +128,12 @@ pub fn Preview(product: Product) -> impl IntoView {
 /// A field's message under its input, from the shared parser or the server.
 #[component]
 pub fn FieldMessage(field: &'static str, message: Signal<Option<String>>) -> impl IntoView {
-    view! {
-        <Show when=move || message.get().is_some()>
-            <p class="field-error" data-field=field id=format!("{field}-error") role="alert">{move || message.get()}</p>
-        </Show>
+    dynamic(move || {
+        match message.get() {
+        Some(m) => view! { <p class="field-error" data-field=field id=format!("{field}-error") role="alert">{m}</p> }.into_any(),
+        None => ().into_any(),
     }
+    })
 }
 
 /// A Download button: asks for a short-lived link, then lets the browser fetch the file.
@@ -113,27 +167,38 @@ pub fn DownloadButton(slug: String, #[prop(optional)] id: Option<&'static str>) 
     view! {
         <div class="download">
             <button id=id class="button download-button" data-slug=slug on:click=download disabled=busy>
-                {move || if busy.get() { "Preparing…" } else { "Download" }}
+                {text(move || if busy.get() { "Preparing…" } else { "Download" })}
             </button>
-            {move || link.get().map(|url| view! {
-                <p class="hint">"Your download should start. If not, "
-                    <a class="download-link" id="download-link" href=url download="">"use this link"</a>
-                    " (valid for a few minutes)."</p>
+            {dynamic(move || match link.get() {
+                Some(url) => view! {
+                    <p class="hint">"Your download should start. If not, "
+                        <a class="download-link" id="download-link" href=url download="">"use this link"</a>
+                        " (valid for a few minutes)."</p>
+                }.into_any(),
+                None => ().into_any(),
             })}
             {error_slot(error)}
         </div>
     }
 }
 
-/// The day of a UTC timestamp, as `%Y-%m-%d`. In the browser a timestamp is the server's RFC 3339
-/// text (`2026-01-31T12:00:00Z`); elsewhere chrono's display (`2026-01-31 12:00:00 UTC`). Either
-/// way the day is what comes before the `T` or the space.
+/// The day of a timestamp as the reader's browser writes dates (`Dec 1, 2026` in English), in
+/// the reader's time zone: the browser's Intl does it, so the wasm carries no date formatting.
+/// In the browser a timestamp is the server's RFC 3339 text; text the browser cannot read is
+/// shown as it came.
 pub fn date(t: &impl std::fmt::Display) -> String {
     let text = t.to_string();
-    match text.find(['T', ' ']) {
-        Some(end) => text[..end].to_owned(),
-        None => text,
+    let when = js_sys::Date::new(&text.as_str().into());
+    if when.get_time().is_nan() {
+        return text;
     }
+    let locale = window()
+        .navigator()
+        .language()
+        .unwrap_or_else(|| "en".to_owned());
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
+    when.to_locale_date_string(&locale, &options).into()
 }
 
 /// Resolves after `ms` milliseconds.

@@ -86,14 +86,26 @@ fn locked_version(root: &Path, krate: &str) -> Result<String> {
     bail!("{krate} is not in Cargo.lock")
 }
 
-fn tool_version(tool: &str) -> Option<String> {
+fn tool_version(tool: impl AsRef<std::ffi::OsStr>) -> Option<String> {
     let out = Command::new(tool).arg("--version").output().ok()?;
     Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// Installs trunk and wasm-bindgen-cli from the Rust package registry when missing: trunk must
-/// never download them itself (Trunk.toml says `offline = true`).
-fn ensure_web_tools(root: &Path) -> Result<()> {
+/// wasm-opt's version: npm's `binaryen` package at this version. Debian's binaryen (108) writes
+/// wasm that crashes in Chromium, so ours goes first on trunk's PATH, and Trunk.toml's
+/// `[tools] wasm_opt` pins it (trunk, offline, refuses any other version it finds).
+const BINARYEN_VERSION: &str = "132";
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// Installs trunk and wasm-bindgen-cli from the Rust package registry and wasm-opt from the npm
+/// registry when missing: trunk must never download them itself (Trunk.toml says
+/// `offline = true`). Returns the folder holding wasm-opt.
+fn ensure_web_tools(root: &Path) -> Result<PathBuf> {
     ensure_wasm_target()?;
     if tool_version("trunk").is_none_or(|v| !v.contains(TRUNK_VERSION)) {
         status(cargo().args(["install", "--locked", "trunk", "--version", TRUNK_VERSION]))?;
@@ -103,56 +115,265 @@ fn ensure_web_tools(root: &Path) -> Result<()> {
     if !trunk_toml.contains(&format!("wasm_bindgen = \"{bindgen}\"")) {
         bail!("Trunk.toml's [tools] wasm_bindgen must be {bindgen}, the version Cargo.lock pins");
     }
+    if !trunk_toml.contains(&format!("wasm_opt = \"version_{BINARYEN_VERSION}\"")) {
+        bail!("Trunk.toml's [tools] wasm_opt must be version_{BINARYEN_VERSION}, the binaryen xtask installs");
+    }
     if tool_version("wasm-bindgen")
         .is_none_or(|v| v.split_whitespace().last() != Some(bindgen.as_str()))
     {
         // Without --locked: the CLI's own lock file names a crate version the registry lacks.
         status(cargo().args(["install", "wasm-bindgen-cli", "--version", &bindgen]))?;
     }
-    Ok(())
+    ensure_wasm_opt(root)
 }
 
-/// Builds web-ui/dist with Trunk (release, size-optimised profile) and reports its size.
+/// npm's binaryen in `<target>/tools/binaryen` (a project-local folder, nothing global).
+fn ensure_wasm_opt(root: &Path) -> Result<PathBuf> {
+    let prefix = target_dir(root).join("tools/binaryen");
+    let bin = prefix.join("node_modules/.bin");
+    let wanted = format!("(version_{BINARYEN_VERSION})");
+    let installed = || tool_version(bin.join("wasm-opt")).is_some_and(|v| v.ends_with(&wanted));
+    if !installed() {
+        if tool_version("npm").is_none() {
+            bail!("npm is needed to install wasm-opt (npm's binaryen@{BINARYEN_VERSION}): apt-get install nodejs npm");
+        }
+        std::fs::create_dir_all(&prefix)?;
+        status(
+            Command::new("npm")
+                .arg("install")
+                .arg("--prefix")
+                .arg(&prefix)
+                .args([
+                    "--no-audit",
+                    "--no-fund",
+                    "--no-package-lock",
+                    &format!("binaryen@{BINARYEN_VERSION}"),
+                ]),
+        )?;
+        if !installed() {
+            bail!(
+                "{} is not wasm-opt {wanted}",
+                bin.join("wasm-opt").display()
+            );
+        }
+    }
+    Ok(bin)
+}
+
+/// Builds the web UI's three bundles into web-ui/dist with Trunk (release, size-optimised
+/// profile, wasm-opt): the shop and the account bundle, both started by index.html (which the
+/// server answers for every client route outside /admin), and the admin (admin.html, for
+/// `/admin/...`). Then writes a brotli and a gzip copy beside each file, which the server sends
+/// to browsers that accept them, and reports the sizes.
 fn build_web_ui(root: &Path) -> Result<()> {
-    ensure_web_tools(root)?;
+    let wasm_opt_dir = ensure_web_tools(root)?;
     status(cargo().args(["fetch", "--locked"]))?;
-    status(Command::new("trunk").args([
-        "build",
-        "--release",
-        "--offline",
-        "--skip-version-check",
-    ]))?;
-    report_web_ui_size(&root.join("web-ui/dist"))
+    let path = std::env::join_paths(std::iter::once(wasm_opt_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))?;
+    let dist = root.join("web-ui/dist");
+    // Trunk empties its dist folder before filling it: the admin and account bundles are built
+    // beside it and then moved in. All three use style.css under the same hashed name.
+    let beside = |bundle: &str| target_dir(root).join(format!("web-ui-{bundle}"));
+    let trunk = |html: &str, out: &Path| {
+        status(
+            Command::new("trunk")
+                .args(["build", "--release", "--offline", "--skip-version-check"])
+                .arg(root.join("web-ui").join(html))
+                .arg("--dist")
+                .arg(out)
+                .args(["--html-output", html])
+                .env("PATH", &path),
+        )
+    };
+    trunk("admin.html", &beside("admin"))?;
+    trunk("account.html", &beside("account"))?;
+    trunk("index.html", &dist)?;
+    let account_page = std::fs::read_to_string(beside("account").join("account.html"))?;
+    for bundle in ["admin", "account"] {
+        for entry in std::fs::read_dir(beside(bundle))? {
+            let entry = entry?;
+            // account.html only told which files the account bundle has.
+            if entry.file_type()?.is_file() && entry.file_name() != "account.html" {
+                let to = dist.join(entry.file_name());
+                std::fs::rename(entry.path(), &to)
+                    .or_else(|_| std::fs::copy(entry.path(), &to).map(drop))?;
+            }
+        }
+    }
+    let index = dist.join("index.html");
+    let shop_page = std::fs::read_to_string(&index)?;
+    std::fs::write(&index, with_start_script(&shop_page, &account_page)?)?;
+    precompress(&dist)?;
+    report_web_ui_size(&dist)
 }
 
-fn report_web_ui_size(dist: &Path) -> Result<()> {
-    let (mut raw, mut gz) = (0u64, 0u64);
+/// The paths the account bundle renders, each with everything below it: the same list as
+/// `ACCOUNT_PATHS` in web-ui/src/shell.rs, which the bundles' routers use (a test compares them).
+const ACCOUNT_PATHS: [&str; 3] = ["/library", "/orders", "/checkout"];
+
+/// The value of `name="..."` in `html`.
+fn attribute<'a>(html: &'a str, name: &str) -> Option<&'a str> {
+    let start = html.find(&format!("{name}=\""))? + name.len() + 2;
+    let len = html[start..].find('"')?;
+    Some(&html[start..start + len])
+}
+
+/// The shop page with a start script that loads the account bundle on its paths and the shop
+/// everywhere else. Trunk writes each page's script from Trunk.toml's `pattern_script`, whose
+/// `data-js` and `data-wasm` name the bundle's files.
+fn with_start_script(shop_page: &str, account_page: &str) -> Result<String> {
+    let files = |page: &str| -> Result<(String, String)> {
+        match (attribute(page, "data-js"), attribute(page, "data-wasm")) {
+            (Some(js), Some(wasm)) => Ok((js.to_owned(), wasm.to_owned())),
+            _ => bail!("no start script from Trunk.toml's pattern_script in a built page"),
+        }
+    };
+    let (shop_js, shop_wasm) = files(shop_page)?;
+    let (account_js, account_wasm) = files(account_page)?;
+    let start = shop_page
+        .find("<script type=\"module\" data-js=")
+        .context("the shop page has no start script")?;
+    let end = start
+        + shop_page[start..]
+            .find("</script>")
+            .context("the start script does not end")?
+        + "</script>".len();
+    let paths = ACCOUNT_PATHS.map(|p| p.trim_start_matches('/')).join("|");
+    let script = format!(
+        "<script type=\"module\">\n\
+         const account = /^\\/({paths})(\\/|$)/.test(location.pathname);\n\
+         const [js, wasm] = account\n  \
+           ? [\"{account_js}\", \"{account_wasm}\"]\n  \
+           : [\"{shop_js}\", \"{shop_wasm}\"];\n\
+         const module = fetch(wasm);\n\
+         const {{ default: init }} = await import(js);\n\
+         await init({{ module_or_path: module }});\n\
+         </script>"
+    );
+    Ok(format!(
+        "{}{script}{}",
+        &shop_page[..start],
+        &shop_page[end..]
+    ))
+}
+
+/// The files of dist worth compressing: everything but the compressed copies themselves.
+fn compressible(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("wasm" | "js" | "css" | "html" | "svg" | "json")
+    )
+}
+
+fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 24,
+        size_hint: bytes.len(),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
+    Ok(out)
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes)?;
+    Ok(encoder.finish()?)
+}
+
+/// `<file>.br` (brotli, quality 11) and `<file>.gz` (gzip, level 9) beside every compressible
+/// file of dist.
+fn precompress(dist: &Path) -> Result<()> {
     for entry in std::fs::read_dir(dist)? {
         let path = entry?.path();
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if !matches!(ext, "wasm" | "js" | "css") {
+        if !path.is_file() || !compressible(&path) {
             continue;
         }
-        let size = std::fs::metadata(&path)?.len();
-        let zipped = Command::new("gzip")
-            .args(["-9", "-c"])
-            .arg(&path)
-            .output()?
-            .stdout
-            .len() as u64;
-        eprintln!(
-            "xtask: web-ui {:<40} {:>8} bytes, {:>7} gzipped",
-            path.file_name().unwrap().to_string_lossy(),
-            size,
-            zipped
-        );
-        raw += size;
-        gz += zipped;
+        let bytes = std::fs::read(&path)?;
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::write(dist.join(format!("{name}.br")), brotli(&bytes)?)?;
+        std::fs::write(dist.join(format!("{name}.gz")), gzip(&bytes)?)?;
     }
-    eprintln!(
-        "xtask: web-ui total (wasm+js+css): {raw} bytes, {gz} gzipped (budget 250 KB gzipped)"
-    );
     Ok(())
+}
+
+/// Raw, gzip and brotli size of each file of each bundle (its page, the stylesheet, its script
+/// and wasm), with totals. The shop's total is what a first catalog view downloads of the UI.
+fn report_web_ui_size(dist: &Path) -> Result<()> {
+    let mut names: Vec<String> = std::fs::read_dir(dist)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && compressible(p))
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let size = |name: &str| {
+        std::fs::metadata(dist.join(name))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    for (bundle, html) in [
+        ("shop", "index.html"),
+        ("account", "index.html"),
+        ("admin", "admin.html"),
+    ] {
+        let Ok(page) = std::fs::read_to_string(dist.join(html)) else {
+            eprintln!("xtask: web-ui {bundle}: {html} is missing");
+            continue;
+        };
+        // The page, what it names that no bundle owns (the stylesheet), and the bundle's files.
+        let own = format!("{bundle}-");
+        let files: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                n.as_str() == html
+                    || (page.contains(&format!("/{n}"))
+                        && (n.starts_with(&own) || !n.ends_with(".js") && !n.ends_with(".wasm")))
+            })
+            .collect();
+        eprintln!(
+            "xtask: web-ui {bundle:<7} {:<34} {:>9} {:>9} {:>9}",
+            "file", "raw", "gzip", "brotli"
+        );
+        let mut total = [0u64; 3];
+        for name in files {
+            let row = [
+                size(name),
+                size(&format!("{name}.gz")),
+                size(&format!("{name}.br")),
+            ];
+            for (t, r) in total.iter_mut().zip(row) {
+                *t += r;
+            }
+            eprintln!(
+                "xtask: web-ui {bundle:<7} {name:<34} {:>9} {:>9} {:>9}",
+                row[0], row[1], row[2]
+            );
+        }
+        eprintln!(
+            "xtask: web-ui {bundle:<7} {:<34} {:>9} {:>9} {:>9}",
+            "total", total[0], total[1], total[2]
+        );
+    }
+    Ok(())
+}
+
+/// The bytes a first catalog view transferred, as the browser test measured them (it writes
+/// this file; the figure is printed again after the tests so it is not lost in their output).
+fn report_first_view(root: &Path) {
+    let file = target_dir(root).join("web-budget.txt");
+    match std::fs::read_to_string(&file) {
+        Ok(text) => eprintln!("xtask: {}", text.trim()),
+        Err(_) => {
+            eprintln!("xtask: first catalog view: not measured (the browser tests did not run)")
+        }
+    }
 }
 
 fn postgres_reachable() -> bool {
@@ -190,11 +411,13 @@ fn test() -> Result<()> {
         }
         eprintln!("\n!!! xtask: chromium/chromedriver not found: the browser tests will be SKIPPED (apt-get install chromium chromium-driver). !!!\n");
     }
+    let _ = std::fs::remove_file(target_dir(&root).join("web-budget.txt"));
     status(
         cargo()
             .args(["test", "--workspace", "--locked"])
             .env("FOLIO_TEST_WEB_DIST", root.join("web-ui/dist")),
     )?;
+    report_first_view(&root);
     timed("the dist binary from an empty folder", || check_dist(&root))?;
     // Bounded: a fixed seed and a few examples per operation (`cargo xtask fuzz` alone for more).
     fuzz::fuzz(&root, fuzz::CI_EXAMPLES, fuzz::SEED)?;
@@ -527,4 +750,47 @@ fn check_dist(root: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!("xtask: the dist binary serves the shop from an empty folder");
     Ok(())
+}
+
+#[cfg(test)]
+mod web_ui_tests {
+    use super::*;
+
+    #[test]
+    fn the_start_script_knows_the_account_bundle_paths_the_web_ui_routes() {
+        let shell = std::fs::read_to_string(workspace_root().join("web-ui/src/shell.rs")).unwrap();
+        let list = format!("{ACCOUNT_PATHS:?}");
+        assert!(
+            shell.contains(&format!("ACCOUNT_PATHS: [&str; 3] = {list};")),
+            "web-ui/src/shell.rs must list the account paths as xtask does: {list}"
+        );
+    }
+
+    #[test]
+    fn the_shop_page_gets_one_start_script_for_both_bundles() {
+        let page = |bundle: &str| {
+            format!(
+                "<head><link rel=\"stylesheet\" href=\"/style-1.css\"/>\n\
+                 <script type=\"module\" data-js=\"/{bundle}-0123456789abcdef.js\" \
+                 data-wasm=\"/{bundle}-0123456789abcdef_bg.wasm\">\nawait start();\n</script></head>"
+            )
+        };
+        let merged = with_start_script(&page("shop"), &page("account")).unwrap();
+        assert_eq!(merged.matches("<script").count(), 1, "{merged}");
+        assert!(merged.starts_with("<head><link rel=\"stylesheet\" href=\"/style-1.css\"/>\n"));
+        assert!(merged.ends_with("</script></head>"), "{merged}");
+        assert!(
+            merged.contains("/^\\/(library|orders|checkout)(\\/|$)/"),
+            "{merged}"
+        );
+        for file in [
+            "\"/shop-0123456789abcdef.js\"",
+            "\"/shop-0123456789abcdef_bg.wasm\"",
+            "\"/account-0123456789abcdef.js\"",
+            "\"/account-0123456789abcdef_bg.wasm\"",
+        ] {
+            assert!(merged.contains(file), "{file} in {merged}");
+        }
+        assert!(with_start_script("<head></head>", &page("account")).is_err());
+    }
 }

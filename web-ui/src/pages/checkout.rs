@@ -1,13 +1,12 @@
 //! Back from Stripe: waits for the order to be paid (polling with backoff), then offers the file.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
 use shared_types::{Order, OrderStatus};
 
 use crate::api::{self, ApiError};
-use crate::components::{dynamic, set_title, sleep, DownloadButton, ErrorBox, Loading};
-use crate::pages::library::RequireSignIn;
+use crate::components::{
+    dynamic, set_title, sleep, DownloadButton, ErrorBox, Loading, RequireSignIn,
+};
 
 #[component]
 pub fn Success() -> impl IntoView {
@@ -17,10 +16,9 @@ pub fn Success() -> impl IntoView {
 
 #[component]
 fn SuccessBody() -> impl IntoView {
-    let query = use_query_map();
-    let session_id = query
-        .with_untracked(|q| q.get("session_id"))
-        .unwrap_or_default();
+    let session_id = crate::router::query("session_id").unwrap_or_default();
+    // Into the API path as one segment, whatever the address said.
+    let session_id = String::from(js_sys::encode_uri_component(&session_id));
     let (order, set_order) = signal(None::<Order>);
     let (error, set_error) = signal(None::<ApiError>);
     let (gave_up, set_gave_up) = signal(false);
@@ -55,23 +53,28 @@ fn SuccessBody() -> impl IntoView {
                     <h1>"Thank you!"</h1>
                     <p id="order-status" data-status="paid">{format!("{} is yours. It is in your library too.", o.product.title)}</p>
                     <DownloadButton slug=o.product.slug.clone() id="download"/>
-                    <p><A href="/library">"Go to your library"</A></p>
+                    <p><a href="/library">"Go to your library"</a></p>
                 }.into_any(),
                 Some(o) if o.status == OrderStatus::Pending => view! {
                     <h1>"Confirming your payment…"</h1>
                     <p id="order-status" data-status="pending">"Waiting for the payment to be confirmed. This page updates by itself."</p>
-                    <Show when=move || gave_up.get() fallback=|| view! { <Loading label="Checking…"/> }>
-                        <p>"This is taking longer than usual. Your item will appear in your "<A href="/library">"library"</A>" as soon as the payment is confirmed."</p>
-                    </Show>
+                    {dynamic(move || if gave_up.get() {
+                        view! { <p>"This is taking longer than usual. Your item will appear in your "<a href="/library">"library"</a>" as soon as the payment is confirmed."</p> }.into_any()
+                    } else {
+                        view! { <Loading label="Checking…"/> }.into_any()
+                    })}
                 }.into_any(),
                 Some(o) => view! {
                     <h1>"The payment did not go through"</h1>
                     <p id="order-status" data-status=o.status.as_str()>{format!("This order is {}. Nothing was charged.", o.status.as_str())}</p>
-                    <A href=format!("/products/{}", o.product.slug)>"Back to the item"</A>
+                    <a href=format!("/products/{}", o.product.slug)>"Back to the item"</a>
                 }.into_any(),
                 None => view! { <Loading label="Confirming your payment…"/> }.into_any(),
             })}
-            {move || error.get().filter(|_| order.with(Option::is_none)).map(|e| view! { <ErrorBox error=e/> })}
+            {dynamic(move || match error.get().filter(|_| order.with(Option::is_none)) {
+                Some(e) => view! { <ErrorBox error=e/> }.into_any(),
+                None => ().into_any(),
+            })}
         </section>
     }
 }

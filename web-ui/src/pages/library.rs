@@ -1,30 +1,12 @@
 //! What the signed-in user owns, with download buttons.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use shared_types::Product;
 
 use crate::api;
-use crate::components::{dynamic, set_title, DownloadButton, ErrorBox, Loading, Preview};
-
-#[component]
-pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
-    let session = api::session();
-    dynamic(move || {
-        if !session.ready.get() {
-            view! { <Loading/> }.into_any()
-        } else if session.user.with(Option::is_some) {
-            children().into_any()
-        } else {
-            view! {
-                <section class="narrow">
-                    <p id="signin-required">"Please "<A href="/signin">"sign in"</A>" to see this page."</p>
-                </section>
-            }
-            .into_any()
-        }
-    })
-}
+use crate::components::{
+    dynamic, set_title, DownloadButton, ErrorBox, Loading, Preview, RequireSignIn,
+};
 
 #[component]
 pub fn Library() -> impl IntoView {
@@ -42,7 +24,7 @@ fn LibraryList() -> impl IntoView {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
                 Some(Ok(list)) if list.is_empty() => view! {
-                    <p class="empty">"Nothing here yet. "<A href="/">"Browse the catalog"</A></p>
+                    <p class="empty">"Nothing here yet. "<a href="/">"Browse the catalog"</a></p>
                 }.into_any(),
                 Some(Ok(list)) => view! {
                     <ul class="library">
@@ -50,7 +32,7 @@ fn LibraryList() -> impl IntoView {
                             <li class="library-item">
                                 <Preview product=p.clone()/>
                                 <div class="library-body">
-                                    <h2><A href=format!("/products/{}", p.slug)>{p.title.clone()}</A></h2>
+                                    <h2><a href=format!("/products/{}", p.slug)>{p.title.clone()}</a></h2>
                                     <p class="file-info">{p.file.name.clone()}</p>
                                 </div>
                                 <DownloadButton slug=p.slug.clone()/>

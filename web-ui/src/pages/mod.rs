@@ -1,4 +1,3 @@
-pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod checkout;

@@ -1,5 +1,4 @@
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 #[component]
 pub fn NotFound() -> impl IntoView {
@@ -7,7 +6,7 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <section class="narrow">
             <h1>"Page not found"</h1>
-            <p>"There is nothing at this address. "<A href="/">"Back to the catalog"</A></p>
+            <p>"There is nothing at this address. "<a href="/">"Back to the catalog"</a></p>
         </section>
     }
 }

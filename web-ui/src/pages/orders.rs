@@ -1,12 +1,10 @@
 //! The signed-in user's orders.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use shared_types::OrderPage;
 
 use crate::api;
-use crate::components::{date, dynamic, set_title, ErrorBox, Loading};
-use crate::pages::library::RequireSignIn;
+use crate::components::{date, dynamic, set_title, ErrorBox, Loading, RequireSignIn};
 
 #[component]
 pub fn MyOrders() -> impl IntoView {
@@ -26,14 +24,14 @@ fn OrderList() -> impl IntoView {
                 Some(Ok(page)) if page.items.is_empty() => view! { <p class="empty">"No orders yet."</p> }.into_any(),
                 Some(Ok(page)) => view! {
                     <table class="table">
-                        <thead><tr><th>"Date"</th><th>"Item"</th><th>"Amount"</th><th>"Status"</th></tr></thead>
+                        <thead><tr><th>"Item"</th><th>"Amount"</th><th>"Status"</th><th>"Date"</th></tr></thead>
                         <tbody>
                             {page.items.into_iter().map(|o| view! {
                                 <tr class="order-row">
-                                    <td>{date(&o.created_at)}</td>
-                                    <td><A href=format!("/products/{}", o.product.slug)>{o.product.title}</A></td>
-                                    <td>{o.amount.display}</td>
-                                    <td><span class=format!("status status-{}", o.status.as_str())>{o.status.as_str()}</span></td>
+                                    <td class="cell-title"><a href=format!("/products/{}", o.product.slug)>{o.product.title}</a></td>
+                                    <td data-label="Amount">{o.amount.display}</td>
+                                    <td data-label="Status"><span class=format!("status status-{}", o.status.as_str())>{o.status.as_str()}</span></td>
+                                    <td data-label="Date">{date(&o.created_at)}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>

@@ -1,20 +1,18 @@
 //! One product: preview, description, price, and Buy, Download or Sign in to buy.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
 use shared_types::{CheckoutRequest, CheckoutResponse, Product};
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    dynamic, error_slot, set_title, DownloadButton, ErrorBox, Loading, Preview, PriceTag,
+    dynamic, error_slot, set_title, when, DownloadButton, ErrorBox, Loading, Preview, PriceTag,
 };
 
 #[component]
 pub fn ProductPage() -> impl IntoView {
-    let query = use_query_map();
     let session = api::session();
-    let slug = crate::routes::param();
+    let slug = crate::router::param("/products/", "");
+    let checkout = crate::router::query_memo("checkout");
     let product = api::resource(move || {
         let slug = slug.get();
         // Reload when the session settles: `owned` depends on it.
@@ -26,13 +24,11 @@ pub fn ProductPage() -> impl IntoView {
         );
         format!("/api/v1/products/{slug}")
     });
-    let cancelled = move || query.with(|q| q.get("checkout").as_deref() == Some("cancelled"));
+    let cancelled = move || checkout.with(|c| c.as_deref() == Some("cancelled"));
 
     view! {
         <section class="product-page">
-            <Show when=cancelled>
-                <div class="notice" role="status">"Checkout was cancelled. Nothing was charged."</div>
-            </Show>
+            {when(cancelled, || view! { <div class="notice" role="status">"Checkout was cancelled. Nothing was charged."</div> }.into_any())}
             {dynamic(move || match api::parsed::<Product>(product.get()) {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
@@ -73,7 +69,7 @@ fn ProductDetail(product: Product) -> impl IntoView {
         });
     };
     let can_download = product.owned || product.is_free;
-    let signin_href = format!("/signin?next=/products/{}", product.slug);
+    let signin_href = crate::shell::signin_href_to(&format!("/products/{}", product.slug));
     let action = {
         let product = product.clone();
         dynamic(move || {
@@ -83,14 +79,15 @@ fn ProductDetail(product: Product) -> impl IntoView {
                 } else {
                     "Sign in to buy"
                 };
-                view! { <A href=signin_href.clone() attr:id="signin-to-buy" attr:class="button">{label}</A> }.into_any()
+                view! { <a href=signin_href.clone() id="signin-to-buy" class="button">{label}</a> }
+                    .into_any()
             } else if can_download {
                 view! { <DownloadButton slug=product.slug.clone() id="download"/> }.into_any()
             } else {
                 let label = format!("Buy for {}", product.price.display);
                 view! {
                     <button id="buy" class="button primary" on:click=buy.clone() disabled=busy>
-                        {move || if busy.get() { "Opening checkout…".to_owned() } else { label.clone() }}
+                        {dynamic(move || if busy.get() { "Opening checkout…".to_owned() } else { label.clone() }.into_any())}
                     </button>
                 }
                 .into_any()
@@ -120,21 +117,39 @@ pub fn human_size(bytes: i64) -> String {
     const KB: i64 = 1024;
     const MB: i64 = 1024 * 1024;
     if bytes >= MB {
-        let tenths = div_round(bytes as u128 * 10, MB as u128);
+        let tenths = div_round((bytes as u64).saturating_mul(10), MB as u64);
         format!("{}.{} MB", tenths / 10, tenths % 10)
     } else if bytes >= KB {
-        format!("{} KB", div_round(bytes as u128, KB as u128))
+        format!("{} KB", div_round(bytes as u64, KB as u64))
     } else {
         format!("{bytes} bytes")
     }
 }
 
 /// `n / d` rounded to the nearest integer, ties to even.
-fn div_round(n: u128, d: u128) -> u128 {
+fn div_round(n: u64, d: u64) -> u64 {
     let (q, r) = (n / d, n % d);
     if r * 2 > d || (r * 2 == d && q % 2 == 1) {
         q + 1
     } else {
         q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn file_sizes_read_like_their_rounded_quotient() {
+        assert_eq!(human_size(0), "0 bytes");
+        assert_eq!(human_size(1023), "1023 bytes");
+        assert_eq!(human_size(1024), "1 KB");
+        // 1.5 KB rounds to even (2), 2.5 KB to even (2).
+        assert_eq!(human_size(1536), "2 KB");
+        assert_eq!(human_size(2560), "2 KB");
+        assert_eq!(human_size(1024 * 1024), "1.0 MB");
+        assert_eq!(human_size(3 * 1024 * 1024 + 300 * 1024), "3.3 MB");
+        assert_eq!(human_size(200 * 1024 * 1024), "200.0 MB");
     }
 }

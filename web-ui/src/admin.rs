@@ -2,9 +2,8 @@
 //! the role on every call; these pages only hide what a customer could not use anyway.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use shared_types::{
-    Currency, Description, Order, OrderPage, Price, Product, ProductPage, ProductStatus, Title,
+    ClientConfig, Currency, Order, OrderPage, Product, ProductFields, ProductPage, ProductStatus,
     UpdateProductRequest,
 };
 use wasm_bindgen::JsCast;
@@ -12,15 +11,20 @@ use web_sys::{FormData, HtmlInputElement};
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    date, dynamic, error_slot, form_error_slot, set_title, ErrorBox, FieldMessage, Loading,
+    date, dynamic, error_slot, form_error_slot, redirect_signed_out, set_title, ErrorBox,
+    FieldMessage, Loading,
 };
+use crate::router;
 use crate::upload::send_form;
 
+/// Its children for an admin. A signed-out visitor is sent to the sign-in page (in the shop
+/// bundle, which brings them back); a signed-in customer is told the page is not for them.
 #[component]
 fn RequireAdmin(children: ChildrenFn) -> impl IntoView {
     let session = api::session();
+    redirect_signed_out();
     dynamic(move || {
-        if !session.ready.get() {
+        if !session.ready.get() || session.user.with(Option::is_none) {
             view! { <Loading/> }.into_any()
         } else if session.is_admin() {
             children().into_any()
@@ -28,7 +32,7 @@ fn RequireAdmin(children: ChildrenFn) -> impl IntoView {
             view! {
                 <section class="narrow">
                     <h1>"Admins only"</h1>
-                    <p id="admin-refused">"This page is for the shop's admins. "<A href="/signin">"Sign in"</A>" with an admin account."</p>
+                    <p id="admin-refused">"This page is for the shop's admins. "<a href="/signin">"Sign in"</a>" with an admin account."</p>
                 </section>
             }
             .into_any()
@@ -36,12 +40,19 @@ fn RequireAdmin(children: ChildrenFn) -> impl IntoView {
     })
 }
 
+/// `/admin`: the products list is the admin's start page.
+#[component]
+pub fn Home() -> impl IntoView {
+    router::navigate("/admin/products", true);
+    view! { <Loading/> }
+}
+
 fn admin_nav() -> impl IntoView {
     view! {
         <nav class="admin-nav" aria-label="Admin">
-            <A href="/admin/products">"Products"</A>
-            <A href="/admin/orders">"Orders"</A>
-            <A href="/admin/products/new" attr:id="new-product" attr:class="button small">"New product"</A>
+            <a href="/admin/products">"Products"</a>
+            <a href="/admin/orders">"Orders"</a>
+            <a href="/admin/products/new" id="new-product" class="button small">"New product"</a>
         </nav>
     }
 }
@@ -95,12 +106,12 @@ fn ProductTable() -> impl IntoView {
                                 let for_archive = p.clone();
                                 view! {
                                     <tr class="admin-product" data-slug=p.slug.clone()>
-                                        <td><A href=format!("/products/{}", p.slug)>{p.title.clone()}</A></td>
-                                        <td><span class=format!("status status-{}", p.status.as_str())>{p.status.as_str()}</span></td>
-                                        <td>{if p.is_free { "Free".to_owned() } else { p.price.display.clone() }}</td>
-                                        <td>{p.sales.unwrap_or(0)}</td>
+                                        <td class="cell-title"><a href=format!("/products/{}", p.slug)>{p.title.clone()}</a></td>
+                                        <td data-label="Status"><span class=format!("status status-{}", p.status.as_str())>{p.status.as_str()}</span></td>
+                                        <td data-label="Price">{if p.is_free { "Free".to_owned() } else { p.price.display.clone() }}</td>
+                                        <td data-label="Sales">{p.sales.unwrap_or(0)}</td>
                                         <td class="row-actions">
-                                            <A href=format!("/admin/products/{}/edit", p.id) attr:class="button small secondary">"Edit"</A>
+                                            <a href=format!("/admin/products/{}/edit", p.id) class="button small secondary">"Edit"</a>
                                             <Show when=move || !archived>
                                                 <button class="button small danger archive" on:click={
                                                     let p = for_archive.clone();
@@ -126,77 +137,95 @@ fn input_file(node: &NodeRef<leptos::html::Input>) -> Option<web_sys::File> {
         .and_then(|files| files.get(0))
 }
 
-/// Client-side checks with the server's own parsers; each message is keyed by its field.
+/// The form's problems by the server's own form parsers, keyed by field: a new product's
+/// fields, or an edit checked against the product as it is (its price and currency). Whether
+/// the title makes a slug is left to the server: its transliteration tables are too large to
+/// ship to browsers.
 fn check_fields(
+    existing: Option<&Product>,
     title: &str,
     description: &str,
     price: &str,
     currency: &str,
-) -> Vec<(&'static str, String)> {
-    let mut errors = Vec::new();
-    // Whether the title makes a slug is left to the server: its transliteration tables are
-    // too large to ship to browsers.
-    if let Err(e) = Title::parse(title) {
-        errors.push(("title", e.message));
-    }
-    if let Err(e) = Description::parse(description) {
-        errors.push(("description", e.message));
-    }
-    match currency.parse::<Currency>() {
-        Ok(c) => {
-            if let Err(e) = Price::parse(price, c) {
-                errors.push(("price", e.message));
-            }
+    status: &str,
+) -> Vec<(String, String)> {
+    let problems = match existing {
+        None => ProductFields::parse(
+            title,
+            description,
+            Some(price),
+            Some(currency),
+            Some(status),
+        )
+        .err(),
+        Some(p) => UpdateProductRequest {
+            title: Some(title.to_owned()),
+            description: Some(description.to_owned()),
+            price: Some(price.to_owned()),
+            currency: currency.parse().ok(),
+            status: ProductStatus::from_db(status),
         }
-        Err(e) => errors.push(("currency", e.message)),
-    }
-    errors
+        .parse(p.price.amount_cents, p.price.currency)
+        .err(),
+    };
+    problems
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| (e.field, e.message))
+        .collect()
 }
 
-const MAX_FILE_BYTES: f64 = 200.0 * 1024.0 * 1024.0;
-const MAX_PREVIEW_BYTES: f64 = 5.0 * 1024.0 * 1024.0;
+/// An upload limit for people: `200 MB`.
+fn limit_text(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else {
+        crate::pages::product::human_size(bytes as i64)
+    }
+}
+
+/// The form once the server's limits (and the product being edited) have arrived.
+fn with_limits(config: api::Resource, product: Option<api::Resource>) -> impl IntoView {
+    dynamic(move || {
+        let limits = api::parsed::<ClientConfig>(config.get());
+        let existing = product.map(|p| api::parsed::<Product>(p.get()));
+        match (limits, existing) {
+            (None, _) | (_, Some(None)) => view! { <Loading/> }.into_any(),
+            (Some(Err(e)), _) | (_, Some(Some(Err(e)))) => view! { <ErrorBox error=e/> }.into_any(),
+            (Some(Ok(limits)), Some(Some(Ok(p)))) => {
+                view! { <ProductForm existing=Some(p) limits=limits/> }.into_any()
+            }
+            (Some(Ok(limits)), None) => {
+                view! { <ProductForm existing=None limits=limits/> }.into_any()
+            }
+        }
+    })
+}
 
 #[component]
 pub fn NewProduct() -> impl IntoView {
     set_title("Admin · New product");
-    view! { <RequireAdmin><ProductForm existing=None/></RequireAdmin> }
+    let config = api::resource(|| "/api/v1/config".to_owned());
+    view! { <RequireAdmin>{with_limits(config, None)}</RequireAdmin> }
 }
 
 #[component]
 pub fn EditProduct() -> impl IntoView {
     set_title("Admin · Edit product");
-    // The admin listing holds every status; the one being edited is found in it. The id is
-    // read (tracked) by the resource, so a new id refetches; the view reads it untracked.
-    let id = crate::routes::param();
+    let id = router::param("/admin/products/", "/edit");
+    let config = api::resource(|| "/api/v1/config".to_owned());
     let product = api::resource(move || {
-        id.track();
-        "/api/v1/admin/products?limit=100".to_owned()
+        format!(
+            "/api/v1/admin/products/{}",
+            String::from(js_sys::encode_uri_component(&id.get()))
+        )
     });
-    let find = move |page: ProductPage| {
-        let id = id.get_untracked();
-        page.items
-            .into_iter()
-            .find(|p| p.id.as_str() == id)
-            .ok_or(ApiError {
-                status: 404,
-                code: "not_found".into(),
-                message: "That product does not exist.".into(),
-                fields: Vec::new(),
-            })
-    };
-    view! {
-        <RequireAdmin>
-            {dynamic(move || match api::parsed::<ProductPage>(product.get()).map(|r| r.and_then(find)) {
-                None => view! { <Loading/> }.into_any(),
-                Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
-                Some(Ok(p)) => view! { <ProductForm existing=Some(p)/> }.into_any(),
-            })}
-        </RequireAdmin>
-    }
+    view! { <RequireAdmin>{with_limits(config, Some(product))}</RequireAdmin> }
 }
 
 #[component]
-fn ProductForm(existing: Option<Product>) -> impl IntoView {
+fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView {
     let editing = existing.clone();
     let initial_price = existing
         .as_ref()
@@ -256,19 +285,20 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
             currency.get_untracked(),
             status.get_untracked(),
         );
-        let mut found: Vec<(String, String)> = check_fields(&t, &d, &p, &c)
-            .into_iter()
-            .map(|(f, m)| (f.to_owned(), m))
-            .collect();
+        let mut found = check_fields(editing.as_ref(), &t, &d, &p, &c, &s);
         let file = input_file(&file_ref);
         let preview = input_file(&preview_ref);
         match &file {
             None if editing.is_none() => {
                 found.push(("file".into(), "choose the PDF to sell".into()))
             }
-            Some(f) if f.size() > MAX_FILE_BYTES => {
-                found.push(("file".into(), "the file is larger than 200 MB".into()))
-            }
+            Some(f) if f.size() > limits.max_file_bytes as f64 => found.push((
+                "file".into(),
+                format!(
+                    "the file is larger than {}",
+                    limit_text(limits.max_file_bytes)
+                ),
+            )),
             Some(f)
                 if !f.name().to_ascii_lowercase().ends_with(".pdf")
                     && f.type_() != "application/pdf" =>
@@ -278,8 +308,14 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
             _ => {}
         }
         if let Some(img) = &preview {
-            if img.size() > MAX_PREVIEW_BYTES {
-                found.push(("preview".into(), "the preview is larger than 5 MB".into()));
+            if img.size() > limits.max_preview_bytes as f64 {
+                found.push((
+                    "preview".into(),
+                    format!(
+                        "the preview is larger than {}",
+                        limit_text(limits.max_preview_bytes)
+                    ),
+                ));
             } else if !img.type_().starts_with("image/") {
                 found.push((
                     "preview".into(),
@@ -374,9 +410,9 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
         "New product"
     };
     let file_hint = if existing.is_some() {
-        "Leave empty to keep the current file."
+        "Leave empty to keep the current file.".to_owned()
     } else {
-        "A PDF, up to 200 MB."
+        format!("A PDF, up to {}.", limit_text(limits.max_file_bytes))
     };
     view! {
         <section class="narrow card">
@@ -424,7 +460,7 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
                 <div class="field">
                     <label for="preview">"Preview image"</label>
                     <input id="preview" type="file" accept="image/png,image/jpeg,image/webp,image/svg+xml" node_ref=preview_ref/>
-                    <p class="hint">"PNG, JPEG, WebP or SVG, up to 5 MB."</p>
+                    <p class="hint">{format!("PNG, JPEG, WebP or SVG, up to {}.", limit_text(limits.max_preview_bytes))}</p>
                     <FieldMessage field="preview" message=message("preview")/>
                 </div>
                 <Show when=show_progress>
@@ -437,7 +473,7 @@ fn ProductForm(existing: Option<Product>) -> impl IntoView {
                 {move || saved.get().map(|p| view! {
                     <div class="notice saved" role="status" id="saved">
                         {format!("Saved “{}”. ", p.title)}
-                        <A href=format!("/products/{}", p.slug) attr:id="view-product">"View it in the shop"</A>
+                        <a href=format!("/products/{}", p.slug) id="view-product">"View it in the shop"</a>
                     </div>
                 })}
                 <button id="submit" class="button primary" type="submit" disabled=busy>
@@ -509,18 +545,18 @@ fn OrderTable() -> impl IntoView {
                 Some(Ok(page)) => view! {
                     <div class="table-wrap">
                     <table class="table">
-                        <thead><tr><th>"Date"</th><th>"Buyer"</th><th>"Item"</th><th>"Amount"</th><th>"Status"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                        <thead><tr><th>"Item"</th><th>"Buyer"</th><th>"Amount"</th><th>"Status"</th><th>"Date"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                         <tbody>
                             {page.items.into_iter().map(|o| {
                                 let paid = o.status == shared_types::OrderStatus::Paid;
                                 let for_refund = o.clone();
                                 view! {
                                     <tr class="admin-order" data-order=o.id.to_string()>
-                                        <td>{date(&o.created_at)}</td>
-                                        <td>{o.buyer_email.clone().unwrap_or_default()}</td>
-                                        <td>{o.product.title.clone()}</td>
-                                        <td>{o.amount.display.clone()}</td>
-                                        <td><span class=format!("status status-{}", o.status.as_str())>{o.status.as_str()}</span></td>
+                                        <td class="cell-title">{o.product.title.clone()}</td>
+                                        <td data-label="Buyer" class="cell-email">{o.buyer_email.clone().unwrap_or_default()}</td>
+                                        <td data-label="Amount">{o.amount.display.clone()}</td>
+                                        <td data-label="Status"><span class=format!("status status-{}", o.status.as_str())>{o.status.as_str()}</span></td>
+                                        <td data-label="Date">{date(&o.created_at)}</td>
                                         <td class="row-actions">
                                             <Show when=move || paid>
                                                 <button class="button small danger refund" on:click={

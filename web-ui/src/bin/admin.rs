@@ -1,0 +1,5 @@
+//! The admin bundle (admin.html, served for `/admin/...`).
+
+fn main() {
+    web_ui::start_admin();
+}

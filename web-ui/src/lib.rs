@@ -1,0 +1,199 @@
+//! Folio's web UI: three Leptos single-page apps over the same REST API third-party programs
+//! use, built from this library; each links only the pages it routes to.
+//!
+//! - `shop`: the catalog, product pages, sign-in and registration, what every visitor loads;
+//! - `account`: the signed-in customer's library, orders and the page Stripe returns to;
+//! - `admin` (admin.html, which the server answers for `/admin/...`): the admin pages.
+//!
+//! The server answers index.html for every other client route; its start script (written by
+//! `cargo xtask`'s web-UI build) loads `account` on that bundle's paths and `shop` elsewhere.
+//! A link from one bundle to another's page is a full page load.
+
+pub mod admin;
+pub mod api;
+pub mod components;
+pub mod pages;
+pub mod router;
+pub mod shell;
+mod upload;
+
+use leptos::prelude::*;
+
+use pages::*;
+
+/// The shop's pages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ShopPage {
+    Catalog,
+    Product,
+    SignIn,
+    Register,
+    NotFound,
+}
+
+fn shop_route(path: &str) -> ShopPage {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        [] => ShopPage::Catalog,
+        ["products", _] => ShopPage::Product,
+        ["signin"] => ShopPage::SignIn,
+        ["register"] => ShopPage::Register,
+        _ => ShopPage::NotFound,
+    }
+}
+
+fn shop_page(page: ShopPage) -> AnyView {
+    // The components called as functions: `view! { <Page/> }` wraps each in more code.
+    match page {
+        ShopPage::Catalog => catalog::Catalog().into_any(),
+        ShopPage::Product => product::ProductPage().into_any(),
+        ShopPage::SignIn => auth::SignIn().into_any(),
+        ShopPage::Register => auth::Register().into_any(),
+        ShopPage::NotFound => not_found::NotFound().into_any(),
+    }
+}
+
+/// The shop bundle: every path that is neither the account's nor the admin's.
+pub fn start_shop() {
+    shell::start(
+        |p| shell::bundle_of(p) == shell::Bundle::Shop,
+        shop_route,
+        shop_page,
+    );
+}
+
+/// The signed-in customer's pages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AccountPage {
+    Library,
+    Orders,
+    CheckoutSuccess,
+    NotFound,
+}
+
+fn account_route(path: &str) -> AccountPage {
+    match path.trim_end_matches('/') {
+        "/library" => AccountPage::Library,
+        "/orders" => AccountPage::Orders,
+        "/checkout/success" => AccountPage::CheckoutSuccess,
+        _ => AccountPage::NotFound,
+    }
+}
+
+fn account_page(page: AccountPage) -> AnyView {
+    match page {
+        AccountPage::Library => library::Library().into_any(),
+        AccountPage::Orders => orders::MyOrders().into_any(),
+        AccountPage::CheckoutSuccess => checkout::Success().into_any(),
+        AccountPage::NotFound => not_found::NotFound().into_any(),
+    }
+}
+
+/// The account bundle: `/library`, `/orders` and `/checkout/...`.
+pub fn start_account() {
+    shell::start(
+        |p| shell::bundle_of(p) == shell::Bundle::Account,
+        account_route,
+        account_page,
+    );
+}
+
+/// The admin's pages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AdminPage {
+    Home,
+    Products,
+    NewProduct,
+    EditProduct,
+    Orders,
+    NotFound,
+}
+
+fn admin_route(path: &str) -> AdminPage {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["admin"] => AdminPage::Home,
+        ["admin", "products"] => AdminPage::Products,
+        ["admin", "products", "new"] => AdminPage::NewProduct,
+        ["admin", "products", _, "edit"] => AdminPage::EditProduct,
+        ["admin", "orders"] => AdminPage::Orders,
+        _ => AdminPage::NotFound,
+    }
+}
+
+fn admin_page(page: AdminPage) -> AnyView {
+    match page {
+        AdminPage::Home => view! { <admin::Home/> }.into_any(),
+        AdminPage::Products => view! { <admin::Products/> }.into_any(),
+        AdminPage::NewProduct => view! { <admin::NewProduct/> }.into_any(),
+        AdminPage::EditProduct => view! { <admin::EditProduct/> }.into_any(),
+        AdminPage::Orders => view! { <admin::Orders/> }.into_any(),
+        AdminPage::NotFound => view! { <not_found::NotFound/> }.into_any(),
+    }
+}
+
+/// The admin bundle: the paths under `/admin`.
+pub fn start_admin() {
+    shell::start(
+        |p| shell::bundle_of(p) == shell::Bundle::Admin,
+        admin_route,
+        admin_page,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shell::{bundle_of, Bundle};
+
+    #[test]
+    fn every_path_has_one_bundle_and_a_page_there() {
+        assert!(shop_route("/") == ShopPage::Catalog);
+        assert!(shop_route("/products/rust-book") == ShopPage::Product);
+        assert!(shop_route("/signin") == ShopPage::SignIn);
+        assert!(shop_route("/products/a/b") == ShopPage::NotFound);
+        assert!(account_route("/checkout/success") == AccountPage::CheckoutSuccess);
+        assert!(account_route("/library") == AccountPage::Library);
+        assert!(account_route("/checkout/elsewhere") == AccountPage::NotFound);
+        assert!(admin_route("/admin/products/0190/edit") == AdminPage::EditProduct);
+        assert!(admin_route("/admin/nope") == AdminPage::NotFound);
+        for (path, bundle) in [
+            ("/", Bundle::Shop),
+            ("/products/x", Bundle::Shop),
+            ("/signin", Bundle::Shop),
+            ("/register", Bundle::Shop),
+            ("/nope", Bundle::Shop),
+            ("/administrator", Bundle::Shop),
+            ("/products/admin", Bundle::Shop),
+            ("/libraryx", Bundle::Shop),
+            ("/library", Bundle::Account),
+            ("/library/", Bundle::Account),
+            ("/orders", Bundle::Account),
+            ("/checkout/success", Bundle::Account),
+            ("/checkout", Bundle::Account),
+            ("/admin", Bundle::Admin),
+            ("/admin/", Bundle::Admin),
+            ("/admin/products", Bundle::Admin),
+            ("/api/docs/", Bundle::Server),
+            ("/api", Bundle::Server),
+            ("/media/previews/x.png", Bundle::Server),
+            ("/healthz", Bundle::Server),
+            ("/apiary", Bundle::Shop),
+        ] {
+            assert!(bundle_of(path) == bundle, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_start_script_sends_the_same_paths_to_the_account_bundle() {
+        // xtask writes ACCOUNT_PATHS into index.html's start script as a regular expression;
+        // this checks the list against bundle_of, which the bundles' routers use.
+        for prefix in shell::ACCOUNT_PATHS {
+            assert!(bundle_of(prefix) == Bundle::Account, "{prefix}");
+            assert!(
+                bundle_of(&format!("{prefix}/x")) == Bundle::Account,
+                "{prefix}/x"
+            );
+        }
+    }
+}
