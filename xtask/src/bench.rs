@@ -375,7 +375,7 @@ impl Stack {
     }
 
     fn bin(&self, root: &Path, name: &str) -> std::path::PathBuf {
-        root.join("target").join(self.profile).join(name)
+        crate::target_dir(root).join(self.profile).join(name)
     }
 
     /// `folio` with its settings for the benchmarks: no rate limit on sign-in, long-lived tokens,

@@ -68,7 +68,7 @@ pub fn fuzz(root: &Path, examples: u32, seed: u64) -> Result<()> {
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let folio = |args: &[&str]| {
-        let mut cmd = Command::new(root.join("target/debug/folio"));
+        let mut cmd = Command::new(crate::target_dir(root).join("debug/folio"));
         cmd.args(args)
             .env(
                 "DATABASE_URL",

@@ -96,7 +96,8 @@ fn tool_version(tool: impl AsRef<std::ffi::OsStr>) -> Option<String> {
 /// `[tools] wasm_opt` pins it (trunk, offline, refuses any other version it finds).
 const BINARYEN_VERSION: &str = "132";
 
-fn target_dir(root: &Path) -> PathBuf {
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR` when set, else `target/` in the workspace.
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
@@ -564,7 +565,7 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
     timed("server: build (debug profile)", || {
         status(cargo().args(["build", "--locked", "-p", "folio-api", "--bin", "folio"]))
     })?;
-    let folio = root.join("target/debug/folio");
+    let folio = target_dir(root).join("debug/folio");
     let data = root.join("data");
     std::fs::create_dir_all(&data)?;
     let password = timed("admin account", || dev_admin(&folio, &data))?;
@@ -631,8 +632,8 @@ fn dist(root: &Path, args: &[String]) -> Result<PathBuf> {
         },
     )?;
     let dir = if profile == "dev" { "debug" } else { &profile };
-    let built = root.join("target").join(dir).join("folio");
-    let out = root.join("target/dist");
+    let built = target_dir(root).join(dir).join("folio");
+    let out = target_dir(root).join("dist");
     std::fs::create_dir_all(&out)?;
     let dest = out.join(if profile == "release" {
         "folio".to_owned()
