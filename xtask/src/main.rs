@@ -109,7 +109,7 @@ pub(crate) fn target_dir(root: &Path) -> PathBuf {
 fn ensure_web_tools(root: &Path) -> Result<PathBuf> {
     ensure_wasm_target()?;
     if tool_version("trunk").is_none_or(|v| !v.contains(TRUNK_VERSION)) {
-        status(cargo().args(["install", "--locked", "trunk", "--version", TRUNK_VERSION]))?;
+        status(tool_install().args(["--locked", "trunk", "--version", TRUNK_VERSION]))?;
     }
     let bindgen = locked_version(root, "wasm-bindgen")?;
     let trunk_toml = std::fs::read_to_string(root.join("Trunk.toml"))?;
@@ -123,9 +123,24 @@ fn ensure_web_tools(root: &Path) -> Result<PathBuf> {
         .is_none_or(|v| v.split_whitespace().last() != Some(bindgen.as_str()))
     {
         // Without --locked: the CLI's own lock file names a crate version the registry lacks.
-        status(cargo().args(["install", "wasm-bindgen-cli", "--version", &bindgen]))?;
+        status(tool_install().args(["wasm-bindgen-cli", "--version", &bindgen]))?;
     }
     ensure_wasm_opt(root)
+}
+
+/// `cargo install` for a build tool, in a profile that compiles faster than the tools' own
+/// release profiles (no LTO, opt-level 1, no debug info): trunk and wasm-bindgen only start
+/// processes and rewrite a few hundred kilobytes, so their speed at run time does not show,
+/// while their build is most of a first `cargo xtask run`.
+fn tool_install() -> Command {
+    let mut cmd = cargo();
+    cmd.arg("install")
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+        .env("CARGO_PROFILE_RELEASE_INCREMENTAL", "false");
+    cmd
 }
 
 /// npm's binaryen in `<target>/tools/binaryen` (a project-local folder, nothing global).
