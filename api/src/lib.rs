@@ -253,6 +253,12 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     for m in &applied {
         tracing::info!(migration = %m, "applied migration");
     }
+    if let Some(dir) = state.mailer.mailbox() {
+        tracing::warn!(
+            mailbox = %dir.display(),
+            "MAIL IS NOT SENT: no FOLIO_SMTP_URL, so receipts and sign-in links are kept in the dev mailbox (admins read it at /admin/mailbox)"
+        );
+    }
     let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
     tracing::info!(
         address = %bind,

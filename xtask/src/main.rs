@@ -614,6 +614,7 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
          Admin sign-in:  {DEV_ADMIN_EMAIL} / {password}   (kept in ./data/admin-password)\n  \
          API reference:  {base}/api/docs/\n  \
          Payments:       SIMULATED by the built-in Stripe emulator (no money moves) unless STRIPE_SECRET_KEY is set\n  \
+         Mail:           NOT SENT: kept in the dev mailbox (./data/mail), read it at {base}/admin/mailbox\n  \
          Data:           ./data (SQLite database, uploaded files under ./data/objects)\n\n  \
          Ctrl-C stops the server.\n"
     );
