@@ -247,21 +247,15 @@ async fn mail_link(
     };
     let shop = state.settings.public("/");
     let minutes = ttl / 60;
-    let html = askama::Template::render(&templates::LinkHtml {
+    let (html, text) = templates::Link {
         subject,
         shop_url: &shop,
         intro,
         button,
         url: &url,
         link_minutes: minutes,
-    })
-    .map_err(JobError::permanent)?;
-    let text = askama::Template::render(&templates::LinkText {
-        shop_url: &shop,
-        intro,
-        url: &url,
-        link_minutes: minutes,
-    })
+    }
+    .render()
     .map_err(JobError::permanent)?;
     state
         .mailer

@@ -1,11 +1,45 @@
 //! The messages, each an HTML and a plain-text template checked when the server compiles
-//! (askama; files under api/templates/mail).
+//! (askama; files under api/templates/mail). A message's data is one struct; its two templates
+//! are thin wrappers that read the data's fields through `Deref`, so a field is declared once.
 
 use askama::Template;
 
-#[derive(Template)]
-#[template(path = "mail/receipt.html")]
-pub struct ReceiptHtml<'a> {
+/// Declares the two templates of a message over its data struct.
+macro_rules! message {
+    ($data:ident, $html:ident = $html_path:literal, $text:ident = $text_path:literal) => {
+        #[derive(Template)]
+        #[template(path = $html_path)]
+        pub struct $html<'a>(&'a $data<'a>);
+
+        #[derive(Template)]
+        #[template(path = $text_path)]
+        pub struct $text<'a>(&'a $data<'a>);
+
+        impl<'a> std::ops::Deref for $html<'a> {
+            type Target = $data<'a>;
+            fn deref(&self) -> &Self::Target {
+                self.0
+            }
+        }
+
+        impl<'a> std::ops::Deref for $text<'a> {
+            type Target = $data<'a>;
+            fn deref(&self) -> &Self::Target {
+                self.0
+            }
+        }
+
+        impl $data<'_> {
+            /// The message's HTML and plain-text parts.
+            pub fn render(&self) -> askama::Result<(String, String)> {
+                Ok(($html(self).render()?, $text(self).render()?))
+            }
+        }
+    };
+}
+
+/// A receipt: what was bought, and the way to it.
+pub struct Receipt<'a> {
     pub subject: &'a str,
     pub shop_url: &'a str,
     pub title: &'a str,
@@ -14,29 +48,19 @@ pub struct ReceiptHtml<'a> {
     pub order_id: &'a str,
     pub date: &'a str,
     pub library_url: &'a str,
+    /// A single-use sign-in link, for an account without a password.
     pub sign_in_url: Option<&'a str>,
     pub sign_in_page: &'a str,
     pub link_minutes: i64,
 }
+message!(
+    Receipt,
+    ReceiptHtml = "mail/receipt.html",
+    ReceiptText = "mail/receipt.txt"
+);
 
-#[derive(Template)]
-#[template(path = "mail/receipt.txt")]
-pub struct ReceiptText<'a> {
-    pub shop_url: &'a str,
-    pub title: &'a str,
-    pub amount: &'a str,
-    pub currency: &'a str,
-    pub order_id: &'a str,
-    pub date: &'a str,
-    pub library_url: &'a str,
-    pub sign_in_url: Option<&'a str>,
-    pub sign_in_page: &'a str,
-    pub link_minutes: i64,
-}
-
-#[derive(Template)]
-#[template(path = "mail/refund.html")]
-pub struct RefundHtml<'a> {
+/// A refund notice.
+pub struct Refund<'a> {
     pub subject: &'a str,
     pub shop_url: &'a str,
     pub title: &'a str,
@@ -44,21 +68,14 @@ pub struct RefundHtml<'a> {
     pub currency: &'a str,
     pub order_id: &'a str,
 }
-
-#[derive(Template)]
-#[template(path = "mail/refund.txt")]
-pub struct RefundText<'a> {
-    pub shop_url: &'a str,
-    pub title: &'a str,
-    pub amount: &'a str,
-    pub currency: &'a str,
-    pub order_id: &'a str,
-}
+message!(
+    Refund,
+    RefundHtml = "mail/refund.html",
+    RefundText = "mail/refund.txt"
+);
 
 /// A sign-in or password-reset link.
-#[derive(Template)]
-#[template(path = "mail/link.html")]
-pub struct LinkHtml<'a> {
+pub struct Link<'a> {
     pub subject: &'a str,
     pub shop_url: &'a str,
     pub intro: &'a str,
@@ -66,12 +83,8 @@ pub struct LinkHtml<'a> {
     pub url: &'a str,
     pub link_minutes: i64,
 }
-
-#[derive(Template)]
-#[template(path = "mail/link.txt")]
-pub struct LinkText<'a> {
-    pub shop_url: &'a str,
-    pub intro: &'a str,
-    pub url: &'a str,
-    pub link_minutes: i64,
-}
+message!(
+    Link,
+    LinkHtml = "mail/link.html",
+    LinkText = "mail/link.txt"
+);

@@ -2,7 +2,6 @@
 //! refunded. Run by the job queue; the Message-ID is the job's, so a job that runs again after a
 //! crash sends the same message.
 
-use askama::Template;
 use shared_types::{Money, OrderId};
 
 use super::repo;
@@ -65,22 +64,8 @@ pub async fn receipt(state: &AppState, job: &JobRow, order: &OrderId) -> Result<
     );
     let currency = a.amount.currency.code().to_ascii_uppercase();
     let minutes = state.settings.link_ttl_secs / 60;
-    let html = templates::ReceiptHtml {
+    let (html, text) = templates::Receipt {
         subject: &subject,
-        shop_url: &shop,
-        title: &a.title,
-        amount: &a.amount.display,
-        currency: &currency,
-        order_id: &a.order_id,
-        date: &a.day,
-        library_url: &library,
-        sign_in_url: a.sign_in_url.as_deref(),
-        sign_in_page: &sign_in_page,
-        link_minutes: minutes,
-    }
-    .render()
-    .map_err(JobError::permanent)?;
-    let text = templates::ReceiptText {
         shop_url: &shop,
         title: &a.title,
         amount: &a.amount.display,
@@ -117,17 +102,8 @@ pub async fn refund_notice(
     let subject = format!("Refunded: {}", a.title);
     let shop = state.settings.public("/");
     let currency = a.amount.currency.code().to_ascii_uppercase();
-    let html = templates::RefundHtml {
+    let (html, text) = templates::Refund {
         subject: &subject,
-        shop_url: &shop,
-        title: &a.title,
-        amount: &a.amount.display,
-        currency: &currency,
-        order_id: &a.order_id,
-    }
-    .render()
-    .map_err(JobError::permanent)?;
-    let text = templates::RefundText {
         shop_url: &shop,
         title: &a.title,
         amount: &a.amount.display,
