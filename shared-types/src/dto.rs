@@ -192,7 +192,7 @@ pub struct DownloadTokenResponse {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The server's limits, for clients to check input before sending it.
+/// The server's limits, for clients to check input before sending it, and where its mail goes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientConfig {
@@ -200,6 +200,9 @@ pub struct ClientConfig {
     pub max_file_bytes: u64,
     /// Largest preview image accepted, in bytes.
     pub max_preview_bytes: u64,
+    /// True when no SMTP server is configured (development): mail is kept in the dev mailbox
+    /// that admins read at `GET /api/v1/admin/mailbox` instead of being sent.
+    pub dev_mailbox: bool,
 }
 
 /// A liveness or readiness answer.
