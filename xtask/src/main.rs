@@ -4,6 +4,9 @@
 //!            a demo shop on first run unless --no-demo)
 //!   dist     a release `folio` with the web UI inside it → target/dist/folio
 //!   test     every test: unit, API on SQLite and PostgreSQL, the web UI's wasm build
+//!   web      build the web UI into web-ui/dist and print its sizes (what `test` and `run` do
+//!            first; the browser tests alone: `FOLIO_TEST_WEB_DIST=web-ui/dist cargo test -p
+//!            folio-tests --test browser`)
 //!   openapi  write openapi.yaml from the code
 //!   schema   write api/src/schema.rs from the migrations
 //!   readme   write the README's settings table from the code
@@ -42,6 +45,7 @@ fn main() -> Result<()> {
         Some("run") => run(&root, &args[1..]),
         Some("dist") => dist(&root, &args[1..]).map(drop),
         Some("test") => test(),
+        Some("web") => build_web_ui(&root),
         Some("openapi") => openapi(&root),
         Some("readme") => readme(&root),
         Some("schema") => schema(&root),
@@ -50,7 +54,7 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz::fuzz_command(&root, &args[1..]),
         Some("stripe-spec") => stripe_spec::stripe_spec_command(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask run [--no-demo] | dist | test | openapi | schema | readme | bench | fuzz | soak | stripe-spec");
+            eprintln!("usage: cargo xtask run [--no-demo] | dist | test | web | openapi | schema | readme | bench | fuzz | soak | stripe-spec");
             std::process::exit(2);
         }
     }
