@@ -115,6 +115,9 @@ enum AdminPage {
     NewProduct,
     EditProduct,
     Orders,
+    Jobs,
+    Mailbox,
+    MailboxMessage,
     NotFound,
 }
 
@@ -126,6 +129,9 @@ fn admin_route(path: &str) -> AdminPage {
         ["admin", "products", "new"] => AdminPage::NewProduct,
         ["admin", "products", _, "edit"] => AdminPage::EditProduct,
         ["admin", "orders"] => AdminPage::Orders,
+        ["admin", "jobs"] => AdminPage::Jobs,
+        ["admin", "mailbox"] => AdminPage::Mailbox,
+        ["admin", "mailbox", _] => AdminPage::MailboxMessage,
         _ => AdminPage::NotFound,
     }
 }
@@ -137,6 +143,9 @@ fn admin_page(page: AdminPage) -> AnyView {
         AdminPage::NewProduct => view! { <admin::NewProduct/> }.into_any(),
         AdminPage::EditProduct => view! { <admin::EditProduct/> }.into_any(),
         AdminPage::Orders => view! { <admin::Orders/> }.into_any(),
+        AdminPage::Jobs => view! { <admin::jobs::Jobs/> }.into_any(),
+        AdminPage::Mailbox => view! { <admin::mailbox::Mailbox/> }.into_any(),
+        AdminPage::MailboxMessage => view! { <admin::mailbox::Message/> }.into_any(),
         AdminPage::NotFound => view! { <not_found::NotFound/> }.into_any(),
     }
 }
@@ -167,6 +176,8 @@ mod tests {
         assert!(account_route("/signin/link") == AccountPage::SignInLink);
         assert!(account_route("/reset-password") == AccountPage::ResetPassword);
         assert!(admin_route("/admin/products/0190/edit") == AdminPage::EditProduct);
+        assert!(admin_route("/admin/jobs") == AdminPage::Jobs);
+        assert!(admin_route("/admin/mailbox/ab12") == AdminPage::MailboxMessage);
         assert!(admin_route("/admin/nope") == AdminPage::NotFound);
         for (path, bundle) in [
             ("/", Bundle::Shop),
