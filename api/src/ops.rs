@@ -36,7 +36,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// What clients need to know of the server's limits before they send anything (the web UI's
-/// upload form checks sizes with these).
+/// upload form checks sizes with these), and whether mail goes to the dev mailbox (the admin
+/// shows its Mailbox page then).
 #[utoipa::path(
     get, path = "/api/v1/config", tag = "operations",
     responses((status = 200, body = ClientConfig))
@@ -47,5 +48,6 @@ pub async fn client_config(state: web::Data<AppState>) -> HttpResponse {
         .json(ClientConfig {
             max_file_bytes: state.settings.max_file_bytes,
             max_preview_bytes: state.settings.max_preview_bytes,
+            dev_mailbox: state.mailer.mailbox().is_some(),
         })
 }

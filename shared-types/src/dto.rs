@@ -192,7 +192,7 @@ pub struct DownloadTokenResponse {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The server's limits, for clients to check input before sending it.
+/// The server's limits, for clients to check input before sending it, and where its mail goes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientConfig {
@@ -200,6 +200,9 @@ pub struct ClientConfig {
     pub max_file_bytes: u64,
     /// Largest preview image accepted, in bytes.
     pub max_preview_bytes: u64,
+    /// True when no SMTP server is configured (development): mail is kept in the dev mailbox
+    /// that admins read at `GET /api/v1/admin/mailbox` instead of being sent.
+    pub dev_mailbox: bool,
 }
 
 /// A liveness or readiness answer.
@@ -347,6 +350,25 @@ pub enum JobStatus {
     Failed,
 }
 
+impl JobStatus {
+    pub const ALL: [JobStatus; 4] = [
+        JobStatus::Pending,
+        JobStatus::Running,
+        JobStatus::Done,
+        JobStatus::Failed,
+    ];
+
+    /// The status as the API writes it (`failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+        }
+    }
+}
+
 /// One background job (mail, and later notices and webhooks).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -422,4 +444,19 @@ pub struct MailboxMessage {
     pub text: String,
     /// The HTML part.
     pub html: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_statuses_are_written_as_the_api_sends_them() {
+        for status in JobStatus::ALL {
+            assert_eq!(
+                serde_json::to_string(&status).unwrap(),
+                format!("\"{}\"", status.as_str())
+            );
+        }
+    }
 }

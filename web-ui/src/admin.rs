@@ -1,5 +1,11 @@
-//! Admin pages: products (table, create, edit, archive) and orders (refund). The server checks
-//! the role on every call; these pages only hide what a customer could not use anyway.
+//! Admin pages: products (table, create, edit, archive), orders (refund, resend the receipt),
+//! the job queue ([`jobs`]) and the dev mailbox ([`mailbox`]). The server checks the role on
+//! every call; these pages only hide what a customer could not use anyway.
+
+pub mod jobs;
+pub mod mailbox;
+
+use std::cell::Cell;
 
 use leptos::prelude::*;
 use shared_types::{
@@ -11,11 +17,16 @@ use web_sys::{FormData, HtmlInputElement};
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    date, dynamic, error_slot, form_error_slot, redirect_signed_out, set_title, ErrorBox,
-    FieldMessage, Loading,
+    date, dynamic, error_slot, form_error_slot, redirect_signed_out, set_title, when, ErrorBox,
+    FieldMessage, Loading, ResendReceipt,
 };
 use crate::router;
 use crate::upload::send_form;
+
+/// `/admin/...?…` parts into the address as one value each.
+fn encode(value: &str) -> String {
+    String::from(js_sys::encode_uri_component(value))
+}
 
 /// Its children for an admin. A signed-out visitor is sent to the sign-in page (in the shop
 /// bundle, which brings them back); a signed-in customer is told the page is not for them.
@@ -47,11 +58,48 @@ pub fn Home() -> impl IntoView {
     view! { <Loading/> }
 }
 
+thread_local! {
+    /// Whether the server keeps its mail in the dev mailbox (`GET /api/v1/config`), once known.
+    static DEV_MAILBOX: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Whether the admin has a Mailbox page: asks the server once per page load.
+fn dev_mailbox() -> ReadSignal<bool> {
+    let known = DEV_MAILBOX.with(Cell::get);
+    let (shown, set_shown) = signal(known.unwrap_or(false));
+    if known.is_none() {
+        leptos::task::spawn_local(async move {
+            if let Ok(config) = api::get::<ClientConfig>("/api/v1/config").await {
+                DEV_MAILBOX.with(|c| c.set(Some(config.dev_mailbox)));
+                set_shown.try_set(config.dev_mailbox);
+            }
+        });
+    }
+    shown
+}
+
+/// A link of the admin's navigation, marked while its page (or one below it) is shown.
+fn admin_link(href: &'static str, id: &'static str, label: &'static str) -> impl IntoView {
+    let loc = router::location();
+    let current = move || {
+        loc.with(|l| {
+            l.path
+                .strip_prefix(href)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+        .then_some("page")
+    };
+    view! { <a href=href id=id aria-current=current>{label}</a> }
+}
+
 fn admin_nav() -> impl IntoView {
+    let mailbox = dev_mailbox();
     view! {
         <nav class="admin-nav" aria-label="Admin">
-            <a href="/admin/products">"Products"</a>
-            <a href="/admin/orders">"Orders"</a>
+            {admin_link("/admin/products", "admin-products", "Products")}
+            {admin_link("/admin/orders", "admin-orders", "Orders")}
+            {admin_link("/admin/jobs", "admin-jobs", "Jobs")}
+            {when(move || mailbox.get(), || admin_link("/admin/mailbox", "admin-mailbox", "Mailbox").into_any())}
             <a href="/admin/products/new" id="new-product" class="button small">"New product"</a>
         </nav>
     }
@@ -558,12 +606,14 @@ fn OrderTable() -> impl IntoView {
                                         <td data-label="Status"><span class=format!("status status-{}", o.status.as_str())>{o.status.as_str()}</span></td>
                                         <td data-label="Date">{date(&o.created_at)}</td>
                                         <td class="row-actions">
-                                            <Show when=move || paid>
+                                            // Refund first: the receipt's note ends the cell.
+                                            {paid.then(|| view! {
                                                 <button class="button small danger refund" on:click={
                                                     let o = for_refund.clone();
                                                     move |_| refund(o.clone())
                                                 }>"Refund"</button>
-                                            </Show>
+                                                <ResendReceipt path=format!("/api/v1/admin/orders/{}/receipt", o.id)/>
+                                            })}
                                         </td>
                                     </tr>
                                 }

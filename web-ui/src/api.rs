@@ -119,8 +119,8 @@ pub fn session() -> Session {
 
 /// One request to the API: the status and body text of the answer. The only code that talks
 /// to `fetch` (the browser's, through web_sys: a wrapper crate cost kilobytes of wasm), and not
-/// generic, so its async machinery exists once. Cookies go along on this origin, as the
-/// refresh cookie must.
+/// generic, so its async machinery exists once. Cookies go along on this origin (and only
+/// there), as the refresh cookie and a guest's checkout cookie must.
 async fn fetch(
     method: &str,
     path: &str,
@@ -132,6 +132,7 @@ async fn fetch(
     let network = |_| ApiError::network();
     let init = web_sys::RequestInit::new();
     init.set_method(method);
+    init.set_credentials(web_sys::RequestCredentials::SameOrigin);
     let headers = web_sys::Headers::new().map_err(network)?;
     if let Some(token) = token {
         headers
@@ -328,6 +329,20 @@ pub async fn post_public<B: Serialize, T: DeserializeOwned>(
             .await
             .and_then(body_text),
     )
+}
+
+/// An auth call whose answer has no body (204), like setting a new password.
+pub async fn post_public_no_content<B: Serialize>(path: &str, body: &B) -> Result<(), ApiError> {
+    let json = to_json(body)?;
+    fetch("POST", path, None, Some(&json))
+        .await
+        .and_then(body_text)
+        .map(drop)
+}
+
+/// This tab's sessionStorage (kept over reloads, gone with the tab), when the browser allows it.
+pub fn tab_storage() -> Option<web_sys::Storage> {
+    window().session_storage().ok().flatten()
 }
 
 /// The current access token, for the upload request that bypasses fetch.

@@ -1,7 +1,7 @@
 //! Small pieces every page uses: loading and error states, prices, the tab title, downloads.
 
 use leptos::prelude::*;
-use shared_types::{DownloadTokenResponse, Product};
+use shared_types::{AcceptedResponse, DownloadTokenResponse, Product};
 
 use crate::api::{self, ApiError};
 use crate::router;
@@ -136,22 +136,24 @@ pub fn FieldMessage(field: &'static str, message: Signal<Option<String>>) -> imp
     })
 }
 
-/// A Download button: asks for a short-lived link, then lets the browser fetch the file.
+/// A Download button: asks for a short-lived link, then lets the browser fetch the file. The
+/// link comes from the product's download-token endpoint, or from `token_path` (a guest's
+/// checkout session's).
 #[component]
-pub fn DownloadButton(slug: String, #[prop(optional)] id: Option<&'static str>) -> impl IntoView {
+pub fn DownloadButton(
+    slug: String,
+    #[prop(optional)] id: Option<&'static str>,
+    #[prop(optional)] token_path: Option<String>,
+) -> impl IntoView {
     let (link, set_link) = signal(None::<String>);
     let (error, set_error) = signal(None::<ApiError>);
     let (busy, set_busy) = signal(false);
-    let slug_for_click = slug.clone();
+    let path = token_path.unwrap_or_else(|| format!("/api/v1/products/{slug}/download-token"));
     let download = move |_| {
-        let slug = slug_for_click.clone();
+        let path = path.clone();
         set_busy.set(true);
         leptos::task::spawn_local(async move {
-            match api::post_empty::<DownloadTokenResponse>(&format!(
-                "/api/v1/products/{slug}/download-token"
-            ))
-            .await
-            {
+            match api::post_empty::<DownloadTokenResponse>(&path).await {
                 Ok(token) => {
                     set_error.set(None);
                     set_link.set(Some(token.url.clone()));
@@ -187,6 +189,15 @@ pub fn DownloadButton(slug: String, #[prop(optional)] id: Option<&'static str>) 
 /// In the browser a timestamp is the server's RFC 3339 text; text the browser cannot read is
 /// shown as it came.
 pub fn date(t: &impl std::fmt::Display) -> String {
+    intl_date(t, false)
+}
+
+/// The day and time of a timestamp (`Dec 1, 2026, 10:21 AM`), as [`date`] writes the day.
+pub fn date_time(t: &impl std::fmt::Display) -> String {
+    intl_date(t, true)
+}
+
+fn intl_date(t: &impl std::fmt::Display, with_time: bool) -> String {
     let text = t.to_string();
     let when = js_sys::Date::new(&text.as_str().into());
     if when.get_time().is_nan() {
@@ -198,7 +209,39 @@ pub fn date(t: &impl std::fmt::Display) -> String {
         .unwrap_or_else(|| "en".to_owned());
     let options = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
+    if with_time {
+        let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
+        return when.to_locale_string(&locale, &options).into();
+    }
     when.to_locale_date_string(&locale, &options).into()
+}
+
+/// "Resend receipt" for a paid order: posts to `path` (the buyer's or the admin's receipt
+/// endpoint) and says beside the button what the server said (queued, or asked too often).
+#[component]
+pub fn ResendReceipt(path: String) -> impl IntoView {
+    let (said, set_said) = signal(None::<Result<String, String>>);
+    let (busy, set_busy) = signal(false);
+    let resend = move |_| {
+        let path = path.clone();
+        set_busy.set(true);
+        set_said.set(None);
+        leptos::task::spawn_local(async move {
+            let answer = api::post_empty::<AcceptedResponse>(&path).await;
+            set_said.set(Some(answer.map(|a| a.message).map_err(|e| e.message)));
+            set_busy.set(false);
+        });
+    };
+    view! {
+        <button class="button small secondary resend-receipt" on:click=resend disabled=busy>
+            {text(move || if busy.get() { "Sending…" } else { "Resend receipt" })}
+        </button>
+        {dynamic(move || match said.get() {
+            Some(Ok(m)) => view! { <span class="row-note receipt-sent" role="status">{m}</span> }.into_any(),
+            Some(Err(m)) => view! { <span class="row-note receipt-refused" role="alert">{m}</span> }.into_any(),
+            None => ().into_any(),
+        })}
+    }
 }
 
 /// Resolves after `ms` milliseconds.

@@ -1,8 +1,11 @@
 //! Folio's web UI: three Leptos single-page apps over the same REST API third-party programs
 //! use, built from this library; each links only the pages it routes to.
 //!
-//! - `shop`: the catalog, product pages, sign-in and registration, what every visitor loads;
-//! - `account`: the signed-in customer's library, orders and the page Stripe returns to;
+//! - `shop`: the catalog, product pages (with a guest's checkout), sign-in and registration:
+//!   what every visitor loads;
+//! - `account`: the signed-in customer's library and orders, the page Stripe returns to (a
+//!   guest's too), and the pages of mailed links (asking for one, signing in with one, choosing
+//!   a new password with one);
 //! - `admin` (admin.html, which the server answers for `/admin/...`): the admin pages.
 //!
 //! The server answers index.html for every other client route; its start script (written by
@@ -62,12 +65,14 @@ pub fn start_shop() {
     );
 }
 
-/// The signed-in customer's pages.
+/// The signed-in customer's pages, the checkout's return and the mailed links' pages.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum AccountPage {
     Library,
     Orders,
     CheckoutSuccess,
+    SignInLink,
+    ResetPassword,
     NotFound,
 }
 
@@ -76,6 +81,8 @@ fn account_route(path: &str) -> AccountPage {
         "/library" => AccountPage::Library,
         "/orders" => AccountPage::Orders,
         "/checkout/success" => AccountPage::CheckoutSuccess,
+        "/signin/link" => AccountPage::SignInLink,
+        "/reset-password" => AccountPage::ResetPassword,
         _ => AccountPage::NotFound,
     }
 }
@@ -85,11 +92,13 @@ fn account_page(page: AccountPage) -> AnyView {
         AccountPage::Library => library::Library().into_any(),
         AccountPage::Orders => orders::MyOrders().into_any(),
         AccountPage::CheckoutSuccess => checkout::Success().into_any(),
+        AccountPage::SignInLink => links::SignInLink().into_any(),
+        AccountPage::ResetPassword => links::ResetPassword().into_any(),
         AccountPage::NotFound => not_found::NotFound().into_any(),
     }
 }
 
-/// The account bundle: `/library`, `/orders` and `/checkout/...`.
+/// The account bundle: the paths of [`shell::ACCOUNT_PATHS`].
 pub fn start_account() {
     shell::start(
         |p| shell::bundle_of(p) == shell::Bundle::Account,
@@ -106,6 +115,9 @@ enum AdminPage {
     NewProduct,
     EditProduct,
     Orders,
+    Jobs,
+    Mailbox,
+    MailboxMessage,
     NotFound,
 }
 
@@ -117,6 +129,9 @@ fn admin_route(path: &str) -> AdminPage {
         ["admin", "products", "new"] => AdminPage::NewProduct,
         ["admin", "products", _, "edit"] => AdminPage::EditProduct,
         ["admin", "orders"] => AdminPage::Orders,
+        ["admin", "jobs"] => AdminPage::Jobs,
+        ["admin", "mailbox"] => AdminPage::Mailbox,
+        ["admin", "mailbox", _] => AdminPage::MailboxMessage,
         _ => AdminPage::NotFound,
     }
 }
@@ -128,6 +143,9 @@ fn admin_page(page: AdminPage) -> AnyView {
         AdminPage::NewProduct => view! { <admin::NewProduct/> }.into_any(),
         AdminPage::EditProduct => view! { <admin::EditProduct/> }.into_any(),
         AdminPage::Orders => view! { <admin::Orders/> }.into_any(),
+        AdminPage::Jobs => view! { <admin::jobs::Jobs/> }.into_any(),
+        AdminPage::Mailbox => view! { <admin::mailbox::Mailbox/> }.into_any(),
+        AdminPage::MailboxMessage => view! { <admin::mailbox::Message/> }.into_any(),
         AdminPage::NotFound => view! { <not_found::NotFound/> }.into_any(),
     }
 }
@@ -155,7 +173,11 @@ mod tests {
         assert!(account_route("/checkout/success") == AccountPage::CheckoutSuccess);
         assert!(account_route("/library") == AccountPage::Library);
         assert!(account_route("/checkout/elsewhere") == AccountPage::NotFound);
+        assert!(account_route("/signin/link") == AccountPage::SignInLink);
+        assert!(account_route("/reset-password") == AccountPage::ResetPassword);
         assert!(admin_route("/admin/products/0190/edit") == AdminPage::EditProduct);
+        assert!(admin_route("/admin/jobs") == AdminPage::Jobs);
+        assert!(admin_route("/admin/mailbox/ab12") == AdminPage::MailboxMessage);
         assert!(admin_route("/admin/nope") == AdminPage::NotFound);
         for (path, bundle) in [
             ("/", Bundle::Shop),
@@ -171,6 +193,9 @@ mod tests {
             ("/orders", Bundle::Account),
             ("/checkout/success", Bundle::Account),
             ("/checkout", Bundle::Account),
+            ("/signin/link", Bundle::Account),
+            ("/reset-password", Bundle::Account),
+            ("/signin/linkx", Bundle::Shop),
             ("/admin", Bundle::Admin),
             ("/admin/", Bundle::Admin),
             ("/admin/products", Bundle::Admin),

@@ -17,9 +17,16 @@ pub enum Bundle {
     Server,
 }
 
-/// The account bundle's paths, each with everything below it. `cargo xtask` writes the same
+/// The account bundle's paths, each with everything below it: the signed-in customer's pages,
+/// the page Stripe returns to, and the pages mailed links open. `cargo xtask` writes the same
 /// list into index.html's start script, which picks the bundle to load.
-pub const ACCOUNT_PATHS: [&str; 3] = ["/library", "/orders", "/checkout"];
+pub const ACCOUNT_PATHS: [&str; 5] = [
+    "/library",
+    "/orders",
+    "/checkout",
+    "/signin/link",
+    "/reset-password",
+];
 
 /// Which bundle renders `path`.
 pub fn bundle_of(path: &str) -> Bundle {
@@ -102,7 +109,11 @@ pub fn signin_href() -> String {
 
 /// `/signin?next=<next>`.
 pub fn signin_href_to(next: &str) -> String {
-    if next == "/" || next.starts_with("/signin") || next.starts_with("/register") {
+    if next == "/"
+        || ["/signin", "/register", "/reset-password"]
+            .iter()
+            .any(|p| next.starts_with(p))
+    {
         return "/signin".to_owned();
     }
     format!(

@@ -4,6 +4,9 @@
 //!            a demo shop on first run unless --no-demo)
 //!   dist     a release `folio` with the web UI inside it → target/dist/folio
 //!   test     every test: unit, API on SQLite and PostgreSQL, the web UI's wasm build
+//!   web      build the web UI into web-ui/dist and print its sizes (what `test` and `run` do
+//!            first; the browser tests alone: `FOLIO_TEST_WEB_DIST=web-ui/dist cargo test -p
+//!            folio-tests --test browser`)
 //!   openapi  write openapi.yaml from the code
 //!   schema   write api/src/schema.rs from the migrations
 //!   readme   write the README's settings table from the code
@@ -42,6 +45,7 @@ fn main() -> Result<()> {
         Some("run") => run(&root, &args[1..]),
         Some("dist") => dist(&root, &args[1..]).map(drop),
         Some("test") => test(),
+        Some("web") => build_web_ui(&root),
         Some("openapi") => openapi(&root),
         Some("readme") => readme(&root),
         Some("schema") => schema(&root),
@@ -50,7 +54,7 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz::fuzz_command(&root, &args[1..]),
         Some("stripe-spec") => stripe_spec::stripe_spec_command(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask run [--no-demo] | dist | test | openapi | schema | readme | bench | fuzz | soak | stripe-spec");
+            eprintln!("usage: cargo xtask run [--no-demo] | dist | test | web | openapi | schema | readme | bench | fuzz | soak | stripe-spec");
             std::process::exit(2);
         }
     }
@@ -226,7 +230,13 @@ fn build_web_ui(root: &Path) -> Result<()> {
 
 /// The paths the account bundle renders, each with everything below it: the same list as
 /// `ACCOUNT_PATHS` in web-ui/src/shell.rs, which the bundles' routers use (a test compares them).
-const ACCOUNT_PATHS: [&str; 3] = ["/library", "/orders", "/checkout"];
+const ACCOUNT_PATHS: [&str; 5] = [
+    "/library",
+    "/orders",
+    "/checkout",
+    "/signin/link",
+    "/reset-password",
+];
 
 /// The value of `name="..."` in `html`.
 fn attribute<'a>(html: &'a str, name: &str) -> Option<&'a str> {
@@ -255,7 +265,10 @@ fn with_start_script(shop_page: &str, account_page: &str) -> Result<String> {
             .find("</script>")
             .context("the start script does not end")?
         + "</script>".len();
-    let paths = ACCOUNT_PATHS.map(|p| p.trim_start_matches('/')).join("|");
+    // Inside a regular expression literal a `/` ends it: escaped.
+    let paths = ACCOUNT_PATHS
+        .map(|p| p.trim_start_matches('/').replace('/', "\\/"))
+        .join("|");
     let script = format!(
         "<script type=\"module\">\n\
          const account = /^\\/({paths})(\\/|$)/.test(location.pathname);\n\
@@ -776,10 +789,26 @@ mod web_ui_tests {
     #[test]
     fn the_start_script_knows_the_account_bundle_paths_the_web_ui_routes() {
         let shell = std::fs::read_to_string(workspace_root().join("web-ui/src/shell.rs")).unwrap();
-        let list = format!("{ACCOUNT_PATHS:?}");
+        // The list as written there (rustfmt puts one path a line), without the spacing.
+        let start = shell
+            .find("pub const ACCOUNT_PATHS")
+            .expect("shell.rs has ACCOUNT_PATHS");
+        let end = start + shell[start..].find("];").unwrap() + 1;
+        let written: String = shell[start..end]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let list: String = format!("{ACCOUNT_PATHS:?}")
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let expected = format!(
+            "pubconstACCOUNT_PATHS:[&str;{}]={list}",
+            ACCOUNT_PATHS.len()
+        );
         assert!(
-            shell.contains(&format!("ACCOUNT_PATHS: [&str; 3] = {list};")),
-            "web-ui/src/shell.rs must list the account paths as xtask does: {list}"
+            written.replace(",]", "]") == expected,
+            "web-ui/src/shell.rs must list the account paths as xtask does: {written} vs {expected}"
         );
     }
 
@@ -797,7 +826,7 @@ mod web_ui_tests {
         assert!(merged.starts_with("<head><link rel=\"stylesheet\" href=\"/style-1.css\"/>\n"));
         assert!(merged.ends_with("</script></head>"), "{merged}");
         assert!(
-            merged.contains("/^\\/(library|orders|checkout)(\\/|$)/"),
+            merged.contains("/^\\/(library|orders|checkout|signin\\/link|reset-password)(\\/|$)/"),
             "{merged}"
         );
         for file in [

@@ -31,7 +31,7 @@ async fn the_upload_limits_are_served_to_clients(app: TestApp) {
     let config: Value = res.json().await.unwrap();
     assert_eq!(
         config,
-        json!({"max_file_bytes": 4096, "max_preview_bytes": 64})
+        json!({"max_file_bytes": 4096, "max_preview_bytes": 64, "dev_mailbox": false})
     );
 }
 

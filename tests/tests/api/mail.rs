@@ -708,6 +708,9 @@ async fn without_smtp_mail_is_kept_in_the_dev_mailbox() {
         .spawn()
         .await
         .unwrap();
+    // The web UI shows its Mailbox page when the server says mail is kept there.
+    let config: Value = app.get("/api/v1/config", None).await.json().await.unwrap();
+    assert_eq!(config["dev_mailbox"], true, "{config}");
     app.customer("ada@example.com").await;
     request_link(&app, "/api/v1/auth/email-link", "ada@example.com").await;
     let admin = app.admin().await;
@@ -744,8 +747,10 @@ async fn without_smtp_mail_is_kept_in_the_dev_mailbox() {
             .status(),
         StatusCode::FORBIDDEN
     );
-    // With SMTP there is no mailbox to read.
+    // With SMTP there is no mailbox to read, and the config says so.
     let smtp = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let config: Value = smtp.get("/api/v1/config", None).await.json().await.unwrap();
+    assert_eq!(config["dev_mailbox"], false, "{config}");
     let admin = smtp.admin().await;
     assert_eq!(
         smtp.get("/api/v1/admin/mailbox", Some(&admin))

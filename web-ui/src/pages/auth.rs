@@ -1,5 +1,9 @@
 //! Sign in and registration. Inputs are checked with the server's own parsers, so the message
 //! under a field is the one the server would send; the server's answer is shown the same way.
+//!
+//! Signing in without the password and a forgotten password are pages of the account bundle
+//! (`/signin/link`, `/reset-password`: the pages the mailed links open, which ask for a link
+//! when opened without one), so the shop carries only the links to them.
 
 use leptos::prelude::*;
 use shared_types::{CredentialsRequest, Password, TokenResponse};
@@ -8,10 +12,21 @@ use crate::api::{self, ApiError};
 use crate::components::{form_error_slot, set_title, FieldMessage};
 use crate::router;
 
-#[derive(Clone, Copy, PartialEq)]
-enum Mode {
-    SignIn,
-    Register,
+/// Where the address typed into the sign-in form is kept for the link pages (this tab's
+/// sessionStorage: they are another bundle, a page load away), so it is not asked for twice.
+pub const TYPED_EMAIL_KEY: &str = "folio_typed_email";
+
+/// The address typed last into a sign-in or link form, in this tab.
+pub fn typed_email() -> String {
+    api::tab_storage()
+        .and_then(|s| s.get_item(TYPED_EMAIL_KEY).ok().flatten())
+        .unwrap_or_default()
+}
+
+pub fn remember_email(email: &str) {
+    if let Some(s) = api::tab_storage() {
+        let _ = s.set_item(TYPED_EMAIL_KEY, email);
+    }
 }
 
 #[component]
@@ -26,6 +41,12 @@ pub fn Register() -> impl IntoView {
     view! { <CredentialsForm mode=Mode::Register/> }
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    SignIn,
+    Register,
+}
+
 #[component]
 fn CredentialsForm(mode: Mode) -> impl IntoView {
     let session = api::session();
@@ -36,12 +57,14 @@ fn CredentialsForm(mode: Mode) -> impl IntoView {
             .and_then(|n| router::safe_next(&n))
             .unwrap_or_else(|| "/".to_owned())
     };
-    let (email, set_email) = signal(String::new());
+    let (email, set_email) = signal(typed_email());
     let (password, set_password) = signal(String::new());
     let (email_error, set_email_error) = signal(None::<String>);
     let (password_error, set_password_error) = signal(None::<String>);
     let (form_error, set_form_error) = signal(None::<String>);
     let (busy, set_busy) = signal(false);
+    // Back from choosing a new password (the reset page sends the reader here).
+    let reset = router::query("password").as_deref() == Some("reset");
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -117,16 +140,26 @@ fn CredentialsForm(mode: Mode) -> impl IntoView {
     view! {
         <section class="narrow card">
             <h1>{title}</h1>
+            {reset.then(|| view! {
+                <div class="notice" role="status" id="password-was-reset">"Your new password is set, and every session of your account has ended. Sign in with the new password."</div>
+            })}
             <form class="form" on:submit=submit novalidate>
                 <div class="field">
                     <label for="email">"Email"</label>
                     <input id="email" name="email" type="email" autocomplete="email" required
                         aria-describedby="email-error"
-                        prop:value=email on:input=move |ev| set_email.set(event_target_value(&ev))/>
+                        prop:value=email on:input=move |ev| {
+                            let v = event_target_value(&ev);
+                            remember_email(&v);
+                            set_email.set(v);
+                        }/>
                     <FieldMessage field="email" message=email_error.into()/>
                 </div>
                 <div class="field">
-                    <label for="password">"Password"</label>
+                    <div class="label-row">
+                        <label for="password">"Password"</label>
+                        {(mode == Mode::SignIn).then(|| view! { <a href="/reset-password" id="forgot-password" class="small-link">"Forgot password?"</a> })}
+                    </div>
                     <input id="password" name="password" type="password" required
                         autocomplete=if mode == Mode::Register { "new-password" } else { "current-password" }
                         aria-describedby="password-error"
@@ -136,6 +169,9 @@ fn CredentialsForm(mode: Mode) -> impl IntoView {
                 </div>
                 {form_error_slot(form_error)}
                 <button id="submit" class="button primary" type="submit" disabled=busy>{button}</button>
+                {(mode == Mode::SignIn).then(|| view! {
+                    <a href="/signin/link" id="email-link" class="button secondary">"Email me a sign-in link instead"</a>
+                })}
             </form>
             {other}
         </section>

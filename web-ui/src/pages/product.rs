@@ -1,12 +1,22 @@
-//! One product: preview, description, price, and Buy, Download or Sign in to buy.
+//! One product: preview, description, price, and Buy, Download or Sign in. Signed out, a paid
+//! item is bought with an email address alone (a guest checkout): the server keeps the
+//! checkout's claim in an HttpOnly cookie, and the success page (the account bundle) follows it
+//! to the file.
 
 use leptos::prelude::*;
 use shared_types::{CheckoutRequest, CheckoutResponse, Product};
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    dynamic, error_slot, set_title, when, DownloadButton, ErrorBox, Loading, Preview, PriceTag,
+    dynamic, error_slot, set_title, when, DownloadButton, ErrorBox, FieldMessage, Loading, Preview,
+    PriceTag,
 };
+
+/// Where a guest's checkout keeps the address it gave, by session id, for the success page to
+/// say where the receipt went (this tab's sessionStorage: Stripe comes back to the same tab).
+pub fn guest_email_key(session_id: &str) -> String {
+    format!("folio_guest_email:{session_id}")
+}
 
 #[component]
 pub fn ProductPage() -> impl IntoView {
@@ -44,25 +54,38 @@ fn ProductDetail(product: Product) -> impl IntoView {
     let session = api::session();
     let signed_in = move || session.user.with(Option::is_some);
     let (error, set_error) = signal(None::<ApiError>);
+    let (email_error, set_email_error) = signal(None::<String>);
     let (busy, set_busy) = signal(false);
     let slug = product.slug.clone();
-    let buy = move |_| {
+    // Signed in, for the account; signed out, for the address in the form's field. One form
+    // either way, so the shop carries one Buy button.
+    let buy = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        set_error.set(None);
+        set_email_error.set(None);
+        // The address is left to the server's parser (see the registration form); the field is
+        // read when the form is sent rather than bound to a signal.
+        let email = document()
+            .get_element_by_id("guest-email")
+            .and_then(|el| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(el).ok())
+            .map(|input| input.value());
         let slug = slug.clone();
         set_busy.set(true);
         leptos::task::spawn_local(async move {
-            match api::post::<_, CheckoutResponse>(
-                "/api/v1/checkout",
-                &CheckoutRequest { slug, email: None },
-            )
-            .await
-            {
+            let request = CheckoutRequest { slug, email };
+            // Signed out there is no access token to send: the same call is a guest checkout.
+            match api::post::<_, CheckoutResponse>("/api/v1/checkout", &request).await {
                 Ok(c) => {
-                    if let Some(w) = web_sys::window() {
-                        let _ = w.location().set_href(&c.checkout_url);
+                    if let (Some(storage), Some(email)) = (api::tab_storage(), &request.email) {
+                        let _ = storage.set_item(&guest_email_key(&c.session_id), email);
                     }
+                    let _ = window().location().set_href(&c.checkout_url);
                 }
                 Err(e) => {
-                    set_error.set(Some(e));
+                    set_email_error.set(e.field("email"));
+                    if e.fields.is_empty() {
+                        set_error.set(Some(e));
+                    }
                     set_busy.set(false);
                 }
             }
@@ -73,22 +96,33 @@ fn ProductDetail(product: Product) -> impl IntoView {
     let action = {
         let product = product.clone();
         dynamic(move || {
-            if !signed_in() {
-                let label = if product.is_free {
-                    "Sign in to download"
-                } else {
-                    "Sign in to buy"
-                };
-                view! { <a href=signin_href.clone() id="signin-to-buy" class="button">{label}</a> }
+            let guest = !signed_in();
+            if guest && product.is_free {
+                view! { <a href=signin_href.clone() id="signin-to-buy" class="button">"Sign in to download"</a> }
                     .into_any()
-            } else if can_download {
+            } else if !guest && can_download {
                 view! { <DownloadButton slug=product.slug.clone() id="download"/> }.into_any()
             } else {
                 let label = format!("Buy for {}", product.price.display);
+                let signin_href = signin_href.clone();
                 view! {
-                    <button id="buy" class="button primary" on:click=buy.clone() disabled=busy>
-                        {dynamic(move || if busy.get() { "Opening checkout…".to_owned() } else { label.clone() }.into_any())}
-                    </button>
+                    <form class="form buy" on:submit=buy.clone() novalidate>
+                        {guest.then(|| view! {
+                            <div class="field">
+                                <label for="guest-email">"Your email, for the receipt"</label>
+                                <input id="guest-email" name="email" type="email" autocomplete="email" required
+                                    aria-describedby="email-error"/>
+                                <FieldMessage field="email" message=email_error.into()/>
+                            </div>
+                        })}
+                        <button id=if guest { "guest-buy" } else { "buy" } class="button primary" type="submit" disabled=busy>
+                            {dynamic(move || if busy.get() { "Opening checkout…".to_owned() } else { label.clone() }.into_any())}
+                        </button>
+                        {guest.then(|| view! {
+                            <p class="hint">"No account needed: the receipt brings a link to your library. Have an account? "
+                                <a href=signin_href id="signin-to-buy">"Sign in"</a></p>
+                        })}
+                    </form>
                 }
                 .into_any()
             }

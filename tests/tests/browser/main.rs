@@ -8,6 +8,13 @@
 //!
 //! Every browser has a profile of its own, so nothing is cached between tests: the first
 //! catalog view's `transferSize` figures are what a new visitor downloads.
+//!
+//! This file has the harness and the tests of navigation, layout and the first view; [`mail`]
+//! has the flows that go through mail (a guest's checkout, sign-in links, password resets,
+//! receipts) and [`admin`] the job queue and the dev mailbox.
+
+mod admin;
+mod mail;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -201,6 +208,51 @@ impl Browser {
         self.client.find(Locator::Css(css)).await.is_err()
     }
 
+    /// Waits until `css` matches exactly `n` elements.
+    async fn wait_count(&self, css: &str, n: usize) {
+        let script = format!(
+            "return document.querySelectorAll({}).length",
+            serde_json::Value::from(css)
+        );
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            let found = self.js(&script).await.as_u64().unwrap_or(0) as usize;
+            if found == n {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.step::<()>(&format!("{n} of {css} (are {found})"), async {
+                    Err(CmdError::WaitTimeout)
+                })
+                .await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Chooses the option `value` of the `<select>` at `css`.
+    async fn choose(&self, css: &str, value: &str) {
+        let el = self.wait(css).await;
+        self.step(
+            &format!("choose {value} in {css}"),
+            el.select_by_value(value),
+        )
+        .await;
+    }
+
+    /// The current value of the form control at `css`.
+    async fn value(&self, css: &str) -> String {
+        self.wait(css).await;
+        self.js(&format!(
+            "return document.querySelector({}).value",
+            serde_json::Value::from(css)
+        ))
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
     /// Waits for the UI to settle on a page whose heading says `title`.
     async fn wait_heading(&self, title: &str) {
         let deadline = Instant::now() + STEP_TIMEOUT;
@@ -346,10 +398,47 @@ impl Browser {
     }
 
     async fn sign_in(&self, email: &str) {
+        self.sign_in_with(email, PASSWORD).await;
+    }
+
+    async fn sign_in_with(&self, email: &str, password: &str) {
         self.wait_heading("Sign in").await;
         self.fill("#email", email).await;
-        self.fill("#password", PASSWORD).await;
+        self.fill("#password", password).await;
         self.click("#submit").await;
+    }
+
+    /// Saves `<name>-360.png` and `<name>-1440.png` of the page as it is, then gives the window
+    /// back its usual size; fails if the page scrolls sideways at either width.
+    async fn shots_at_both_widths(&self, name: &str) {
+        for (width, height) in [(360, 800), (1440, 900)] {
+            self.resize(width, height).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let overflow = self
+                .js("return document.documentElement.scrollWidth - innerWidth")
+                .await
+                .as_i64()
+                .unwrap();
+            assert!(
+                overflow <= 0,
+                "{name} at {width} px scrolls sideways by {overflow} px"
+            );
+            self.shot(&format!("{name}-{width}")).await;
+        }
+        self.resize(1280, 900).await;
+    }
+
+    /// The console since the last look, but for the failed requests named in `expected` (the
+    /// browser reports every 4xx answer there, e.g. `410 (Gone)`, and some are the point).
+    async fn console_but(&self, expected: &[&str]) -> Vec<(String, String)> {
+        self.console()
+            .await
+            .into_iter()
+            .filter(|(_, message)| {
+                !(message.contains("Failed to load resource")
+                    && expected.iter().any(|e| message.contains(e)))
+            })
+            .collect()
     }
 
     /// The downloaded file's bytes, once Chromium finished writing it.
@@ -443,15 +532,18 @@ async fn stock(app: &TestApp, admin: &str, titles: &[(&str, &str)]) -> Vec<serde
 }
 
 async fn app_with_ui() -> Option<TestApp> {
+    app_with_ui_and(&[]).await
+}
+
+/// The server with the built UI and some settings of the test's own.
+async fn app_with_ui_and(settings: &[(&str, &str)]) -> Option<TestApp> {
     let Some(dist) = web_dist() else {
         skip_or_fail("the web UI is not built (FOLIO_TEST_WEB_DIST): run `cargo xtask test`");
         return None;
     };
-    TestApp::spawn_with(
-        Backend::Sqlite,
-        &[("FOLIO_WEB_DIST", dist.to_str().unwrap())],
-    )
-    .await
+    let mut all = vec![("FOLIO_WEB_DIST", dist.to_str().unwrap())];
+    all.extend_from_slice(settings);
+    TestApp::spawn_with(Backend::Sqlite, &all).await
 }
 
 #[actix_web::test]
@@ -1066,7 +1158,8 @@ async fn signing_in_goes_on_to_next_only_within_this_shop() {
 
 #[actix_web::test]
 async fn every_page_renders_on_reload_and_reads_at_360_and_1440_px() {
-    let Some(app) = app_with_ui().await else {
+    // Without SMTP: the receipt lands in the dev mailbox, whose pages are on the tour.
+    let Some(app) = app_with_ui_and(&[("FOLIO_SMTP_URL", "")]).await else {
         return;
     };
     let admin = app.admin().await;
@@ -1085,6 +1178,25 @@ async fn every_page_renders_on_reload_and_reads_at_360_and_1440_px() {
     let session: serde_json::Value = paid.json().await.unwrap();
     let session_id = session["session_id"].as_str().unwrap().to_owned();
     app.emulator.pay(&session_id).unwrap();
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let mail = loop {
+        let list: Vec<serde_json::Value> = app
+            .get("/api/v1/admin/mailbox", Some(&admin))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if let Some(m) = list.into_iter().next() {
+            break m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the receipt never reached the mailbox"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let message = format!("/admin/mailbox/{}", mail["id"].as_str().unwrap());
+    let subject = mail["subject"].as_str().unwrap().to_owned();
     let Some(b) = browser_sized("pages", 1440, 900).await else {
         return;
     };
@@ -1103,6 +1215,31 @@ async fn every_page_renders_on_reload_and_reads_at_360_and_1440_px() {
         ("library", "/library", "/library", "Your library"),
         ("orders", "/orders", "/orders", "Your orders"),
         ("checkout-success", &success, &success, "Thank you!"),
+        (
+            "sign-in-link-ask",
+            "/signin/link",
+            "/signin/link",
+            "Sign in with a link",
+        ),
+        // A made-up token: the page shows its button (and takes the token out of the address).
+        (
+            "sign-in-link",
+            "/signin/link#token=tour",
+            "/signin/link",
+            "Sign in with a link",
+        ),
+        (
+            "forgot-password",
+            "/reset-password",
+            "/reset-password",
+            "Forgot your password?",
+        ),
+        (
+            "reset-password",
+            "/reset-password#token=tour",
+            "/reset-password",
+            "Choose a new password",
+        ),
         (
             "not-found",
             "/no/such/page",
@@ -1124,6 +1261,14 @@ async fn every_page_renders_on_reload_and_reads_at_360_and_1440_px() {
         ),
         ("admin-edit-product", &edit, &edit, "Edit product"),
         ("admin-orders", "/admin/orders", "/admin/orders", "Orders"),
+        ("admin-jobs", "/admin/jobs", "/admin/jobs", "Jobs"),
+        (
+            "admin-mailbox",
+            "/admin/mailbox",
+            "/admin/mailbox",
+            "Mailbox",
+        ),
+        ("admin-mailbox-message", &message, &message, &subject),
         (
             "admin-not-found",
             "/admin/nope",
@@ -1136,6 +1281,8 @@ async fn every_page_renders_on_reload_and_reads_at_360_and_1440_px() {
         let inner = b.js("return innerWidth").await.as_i64().unwrap();
         assert_eq!(inner, i64::from(width), "the window's width");
         for (name, address, lands, heading) in &pages {
+            // What a mailed link's page kept in this tab from the last one.
+            b.js("sessionStorage.clear()").await;
             b.goto(&app.url(address)).await;
             b.wait_heading(heading).await;
             b.wait_here(&app, lands).await;
@@ -1146,6 +1293,13 @@ async fn every_page_renders_on_reload_and_reads_at_360_and_1440_px() {
             for (page, row) in [
                 ("admin-products", ".admin-product"),
                 ("admin-orders", ".admin-order"),
+                ("admin-jobs", ".admin-job"),
+                ("admin-mailbox", ".mail-row"),
+                ("admin-mailbox-message", "#mail-text"),
+                ("sign-in-link", "#redeem"),
+                ("sign-in-link-ask", "#send-link"),
+                ("reset-password", "#password"),
+                ("forgot-password", "#send-link"),
                 ("orders", ".order-row"),
                 ("library", ".library-item"),
                 ("catalog", ".product-card img"),
