@@ -26,10 +26,9 @@ macro_rules! text_column {
             String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
         {
             fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
-                let text = <String as diesel::deserialize::FromSql<
-                                                            diesel::sql_types::Text,
-                                                            DB,
-                                                        >>::from_sql(bytes)?;
+                use diesel::deserialize::FromSql;
+                use diesel::sql_types::Text;
+                let text = <String as FromSql<Text, DB>>::from_sql(bytes)?;
                 ($from)(text).map_err(|e: String| e.into())
             }
         }
