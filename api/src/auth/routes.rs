@@ -242,9 +242,7 @@ pub async fn request_email_link(
     req: HttpRequest,
     body: web::Json<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = req.peer_addr().map(|a| a.ip());
-    super::links::request(&state, &body.email, super::links::Purpose::SignIn, ip).await?;
-    Ok(accepted())
+    mail_link(&state, &req, &body, super::links::Purpose::SignIn).await
 }
 
 /// Sign in with the token of a mailed link (once).
@@ -282,14 +280,18 @@ pub async fn request_password_reset(
     req: HttpRequest,
     body: web::Json<EmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    mail_link(&state, &req, &body, super::links::Purpose::PasswordReset).await
+}
+
+/// Both link requests: rate limited per address and per client, answered alike.
+async fn mail_link(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &EmailRequest,
+    purpose: super::links::Purpose,
+) -> Result<HttpResponse, ApiError> {
     let ip = req.peer_addr().map(|a| a.ip());
-    super::links::request(
-        &state,
-        &body.email,
-        super::links::Purpose::PasswordReset,
-        ip,
-    )
-    .await?;
+    super::links::request(state, &body.email, purpose, ip).await?;
     Ok(accepted())
 }
 
