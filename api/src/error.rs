@@ -26,6 +26,12 @@ pub enum ApiError {
     DownloadTokenExpired,
     #[error("the file changed since this download link was issued")]
     DownloadTokenStale,
+    #[error("you have used all {limit} downloads of “{file}”; the seller can reset them")]
+    DownloadLimitReached { file: String, limit: i32 },
+    #[error("your access to this item ended on {0} (it lasted {1} days after purchase)")]
+    AccessExpired(String, i32),
+    #[error("a product keeps at least one file: upload another before removing this one")]
+    LastFile,
     #[error("this action needs the admin role")]
     Forbidden,
     #[error("this item must be purchased first")]
@@ -102,6 +108,9 @@ impl ApiError {
             ApiError::RefreshTokenReused => "refresh_token_reused",
             ApiError::DownloadTokenExpired => "token_expired",
             ApiError::DownloadTokenStale => "token_stale",
+            ApiError::DownloadLimitReached { .. } => "download_limit_reached",
+            ApiError::AccessExpired(..) => "access_expired",
+            ApiError::LastFile => "last_file",
             ApiError::Forbidden => "forbidden",
             ApiError::NotPurchased => "not_purchased",
             ApiError::NotFound(_) => "not_found",
@@ -166,7 +175,10 @@ impl ResponseError for ApiError {
             | ApiError::RefreshTokenInvalid
             | ApiError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
             ApiError::DownloadTokenExpired | ApiError::DownloadTokenStale => StatusCode::GONE,
-            ApiError::Forbidden | ApiError::NotPurchased => StatusCode::FORBIDDEN,
+            ApiError::Forbidden
+            | ApiError::NotPurchased
+            | ApiError::DownloadLimitReached { .. }
+            | ApiError::AccessExpired(..) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::EmailTaken | ApiError::SlugTaken(_) => StatusCode::CONFLICT,
@@ -178,7 +190,9 @@ impl ResponseError for ApiError {
             ApiError::FreeItem | ApiError::AlreadyOwned | ApiError::OrderNotRefundable(_) => {
                 StatusCode::CONFLICT
             }
-            ApiError::JobNotFailed | ApiError::OrderNotPaid(_) => StatusCode::CONFLICT,
+            ApiError::JobNotFailed | ApiError::OrderNotPaid(_) | ApiError::LastFile => {
+                StatusCode::CONFLICT
+            }
             ApiError::LinkExpired | ApiError::LinkUsed => StatusCode::GONE,
             // The token is the caller's only credential here.
             ApiError::LinkInvalid | ApiError::SignInOrGiveEmail => StatusCode::UNAUTHORIZED,

@@ -2,10 +2,12 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod downloads;
 pub mod error;
+pub mod files;
 pub mod jobs;
 pub mod library;
 pub mod mail;
@@ -53,6 +55,10 @@ pub struct AppState {
     pub link_limiter_by_ip: Arc<RateLimiter>,
     /// Receipt resends per order.
     pub receipt_limiter: Arc<RateLimiter<shared_types::OrderId>>,
+    /// What access windows are judged by.
+    pub clock: Arc<clock::Clock>,
+    /// Stamping plans read from storage, kept a while.
+    pub stamp_plans: Arc<files::stamping::PlanCache>,
 }
 
 impl AppState {
@@ -76,6 +82,8 @@ impl AppState {
                 settings.mail_link_rate_limit_per_hour.saturating_mul(10),
             )),
             receipt_limiter: Arc::new(RateLimiter::per_hour(3)),
+            clock: Arc::default(),
+            stamp_plans: Arc::default(),
             storage,
             settings: Arc::new(settings),
         })

@@ -163,7 +163,7 @@ fn seed(settings: &Settings, count: &str, file: &str, price_cents: &str) -> anyh
                 .put_stream(
                     futures_util::stream::iter(chunks),
                     u64::MAX,
-                    folio_api::storage::sniff::FILE_KINDS,
+                    folio_api::storage::Purpose::File,
                 )
                 .await
         })

@@ -13,7 +13,7 @@ use actix_web::{web, HttpResponse, Route};
 use utoipa::OpenApi;
 
 use crate::error::ApiError;
-use crate::{auth, catalog, downloads, jobs, library, mail, ops, payments};
+use crate::{auth, catalog, downloads, files, jobs, library, mail, ops, payments};
 
 /// The prefix of the routes that need the admin role.
 pub const ADMIN_PREFIX: &str = "/api/v1/admin";
@@ -59,8 +59,15 @@ operations! {
     catalog::admin_routes::create_product,
     catalog::admin_routes::update_product,
     catalog::admin_routes::archive_product,
-    catalog::admin_routes::replace_product_file,
     catalog::admin_routes::replace_product_preview,
+    files::routes::add_product_file,
+    files::routes::update_product_file,
+    files::routes::remove_product_file,
+    files::routes::add_file_version,
+    files::routes::list_file_versions,
+    files::routes::unsubscribe_notices,
+    library::routes::list_product_entitlements,
+    library::routes::reset_entitlement_downloads,
     payments::routes::start_checkout,
     payments::routes::get_checkout_session,
     payments::routes::issue_session_download_token,

@@ -2,12 +2,29 @@
 // A test renders it again from both PostgreSQL and SQLite and fails on any difference.
 
 diesel::table! {
+    download_counts (user_id, file_id) {
+        user_id -> Text,
+        file_id -> Text,
+        used -> Integer,
+    }
+}
+
+diesel::table! {
     download_events (id) {
         id -> Text,
         user_id -> Text,
         product_id -> Text,
         file_sha256 -> Text,
         bytes -> BigInt,
+        created_at -> Timestamp,
+        unstamped_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    download_links (id) {
+        id -> Text,
+        user_id -> Text,
         created_at -> Timestamp,
     }
 }
@@ -20,6 +37,23 @@ diesel::table! {
         order_id -> Nullable<Text>,
         granted_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        notices_off_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    file_versions (id) {
+        id -> Text,
+        file_id -> Text,
+        version -> Integer,
+        object_key -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        content_type -> Text,
+        note -> Nullable<Text>,
+        stamp_plan_key -> Nullable<Text>,
+        stamp_error -> Nullable<Text>,
+        uploaded_at -> Timestamp,
     }
 }
 
@@ -70,6 +104,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    product_files (id) {
+        id -> Text,
+        product_id -> Text,
+        position -> Integer,
+        name -> Text,
+        created_at -> Timestamp,
+        removed_at -> Nullable<Timestamp>,
+        kept_for_owners -> Bool,
+    }
+}
+
+diesel::table! {
     products (id) {
         id -> Text,
         slug -> Text,
@@ -78,15 +124,13 @@ diesel::table! {
         price_cents -> BigInt,
         currency -> Text,
         status -> Text,
-        file_key -> Text,
-        file_name -> Text,
-        file_size -> BigInt,
-        file_sha256 -> Text,
-        file_content_type -> Text,
         preview_key -> Nullable<Text>,
         preview_content_type -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        download_limit -> Nullable<Integer>,
+        access_days -> Nullable<Integer>,
+        stamp_pdfs -> Bool,
     }
 }
 
@@ -124,22 +168,31 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(download_counts -> product_files (file_id));
+diesel::joinable!(download_counts -> users (user_id));
 diesel::joinable!(download_events -> products (product_id));
 diesel::joinable!(download_events -> users (user_id));
+diesel::joinable!(download_links -> users (user_id));
 diesel::joinable!(entitlements -> orders (order_id));
 diesel::joinable!(entitlements -> products (product_id));
 diesel::joinable!(entitlements -> users (user_id));
+diesel::joinable!(file_versions -> product_files (file_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::joinable!(orders -> products (product_id));
 diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(product_files -> products (product_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    download_counts,
     download_events,
+    download_links,
     entitlements,
+    file_versions,
     jobs,
     one_time_tokens,
     orders,
+    product_files,
     products,
     refresh_tokens,
     stripe_events,

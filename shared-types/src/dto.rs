@@ -6,7 +6,7 @@ use crate::wire_time::{DateTime, Utc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{OrderId, ProductId, UserId};
+use crate::ids::{EntitlementId, FileId, FileVersionId, OrderId, ProductId, UserId};
 use crate::money::{Currency, Money};
 
 /// A user's role. Admins manage the catalog and orders.
@@ -120,16 +120,114 @@ pub struct UserProfile {
     pub created_at: DateTime<Utc>,
 }
 
-/// The downloadable file of a product.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One downloadable file of a product, at its latest version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductFile {
+    pub id: FileId,
     /// File name offered to the browser when downloading.
     pub name: String,
-    /// Size in bytes.
+    /// Size in bytes of the latest version.
     pub size: i64,
-    /// MIME type, e.g. `application/pdf`.
+    /// MIME type of the latest version, recognised from its content (`application/pdf`,
+    /// `application/epub+zip`, `application/zip`, `audio/mpeg`, `video/mp4`, `image/png`,
+    /// `image/jpeg`, else `application/octet-stream`).
     pub content_type: String,
+    /// sha256 of the latest version, hex.
+    pub sha256: String,
+    /// The latest version's number, from 1.
+    pub version: i32,
+    /// When the latest version was uploaded.
+    pub updated_at: DateTime<Utc>,
+    /// The note uploaded with the latest version, if any ("Fixed typos in chapter 3").
+    pub note: Option<String>,
+    /// In the library only: downloads of this file the caller has used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downloads_used: Option<i64>,
+    /// In the library only, when the product limits downloads: how many are left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downloads_left: Option<i64>,
+}
+
+/// One version in a file's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileVersion {
+    pub id: FileVersionId,
+    pub version: i32,
+    pub size: i64,
+    pub sha256: String,
+    pub content_type: String,
+    pub note: Option<String>,
+    pub uploaded_at: DateTime<Utc>,
+    /// For PDFs of a product that stamps: why this version cannot be stamped (encrypted,
+    /// damaged); buyers then get it unstamped. Null when it can be, or is not a PDF.
+    pub stamp_error: Option<String>,
+    /// Update notices for this version: queued in all, and sent so far.
+    pub notices_queued: i64,
+    pub notices_sent: i64,
+}
+
+/// A file's history, newest version first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileHistory {
+    pub file: ProductFile,
+    pub versions: Vec<FileVersion>,
+}
+
+/// Body of `PATCH /api/v1/admin/products/{id}/files/{file_id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFileRequest {
+    /// New display name, 1 to 150 characters; the extension of the content is added when missing.
+    pub name: Option<String>,
+    /// New place in the list, from 0; the other files move to make room.
+    pub position: Option<i32>,
+}
+
+/// Which file a download link is for: one file, or all of them as a ZIP.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DownloadTokenRequest {
+    /// The file; may be left out when the product has exactly one.
+    pub file_id: Option<FileId>,
+    /// True for "Download all": one ZIP of every file.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// A buyer's access to one product, for admins: the downloads used per file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EntitlementSummary {
+    pub id: EntitlementId,
+    pub user_id: UserId,
+    pub email: String,
+    pub granted_at: DateTime<Utc>,
+    /// When the access window ends; null when the product has none.
+    pub access_expires_at: Option<DateTime<Utc>>,
+    pub downloads: Vec<FileDownloads>,
+}
+
+/// Downloads of one file by one buyer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileDownloads {
+    pub file_id: FileId,
+    pub used: i64,
+}
+
+/// The result of uploading a new version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewVersionResponse {
+    pub file: ProductFile,
+    pub version: FileVersion,
+    /// Whether buyers are being told (update notices go out through the job queue).
+    pub notifying: bool,
 }
 
 /// A product in the catalog.
@@ -147,9 +245,20 @@ pub struct Product {
     pub status: ProductStatus,
     /// Public URL of the preview image, if there is one.
     pub preview_url: Option<String>,
-    pub file: ProductFile,
+    /// The files, in the seller's order.
+    pub files: Vec<ProductFile>,
+    /// Downloads allowed per buyer per file (one per download link); null: no limit.
+    pub download_limit: Option<i32>,
+    /// Days of access after purchase (or, for free items, after first taking them); null: for
+    /// ever.
+    pub access_days: Option<i32>,
+    /// Whether every PDF a buyer downloads carries "Licensed to <email> · order <id>".
+    pub stamp_pdfs: bool,
     /// Whether the caller owns it; false for anonymous callers.
     pub owned: bool,
+    /// In the library only, with an access window: when the caller's access ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_expires_at: Option<DateTime<Utc>>,
     /// Paid orders for it; only in the admin listing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sales: Option<i64>,
@@ -179,6 +288,32 @@ pub struct UpdateProductRequest {
     pub price: Option<String>,
     pub currency: Option<Currency>,
     pub status: Option<ProductStatus>,
+    /// Downloads per buyer per file, 1 to 10,000; null removes the limit.
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>, minimum = 1, maximum = 10000))]
+    pub download_limit: Option<Option<i32>>,
+    /// Days of access after purchase, 1 to 36,500; null: for ever.
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>, minimum = 1, maximum = 36500))]
+    pub access_days: Option<Option<i32>>,
+    /// Stamp every PDF a buyer downloads with their email and order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp_pdfs: Option<bool>,
+}
+
+/// A field that is there, even as null (`Some(None)`), as opposed to left out (`None`).
+fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// A short-lived link to download a product's file.

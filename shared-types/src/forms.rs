@@ -96,6 +96,93 @@ impl ProductFields {
     }
 }
 
+/// Most downloads a product may allow per buyer per file.
+pub const MAX_DOWNLOAD_LIMIT: i32 = 10_000;
+/// Longest access window, in days (a hundred years).
+pub const MAX_ACCESS_DAYS: i32 = 36_500;
+
+/// How a product's files reach buyers: a download limit, an access window, stamping.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivery {
+    pub download_limit: Option<i32>,
+    pub access_days: Option<i32>,
+    pub stamp_pdfs: bool,
+}
+
+fn check_limit(value: i32) -> Result<i32, ValidationError> {
+    if (1..=MAX_DOWNLOAD_LIMIT).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ValidationError::new(
+            "the download limit must be 1 to 10,000 (leave it empty for no limit)",
+        ))
+    }
+}
+
+fn check_days(value: i32) -> Result<i32, ValidationError> {
+    if (1..=MAX_ACCESS_DAYS).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ValidationError::new(
+            "the access window must be 1 to 36,500 days (leave it empty for access for ever)",
+        ))
+    }
+}
+
+/// A whole number typed in a form; empty is `None`.
+fn parse_count(
+    raw: Option<&str>,
+    check: fn(i32) -> Result<i32, ValidationError>,
+) -> Result<Option<i32>, ValidationError> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(text) => text
+            .parse::<i32>()
+            .map_err(|_| ValidationError::new("must be a whole number"))
+            .and_then(|n| check(n).map(Some)),
+    }
+}
+
+/// A checkbox-like field: `true`/`on`/`1` or `false`/`off`/`0`; empty is false.
+fn parse_flag(raw: Option<&str>) -> Result<bool, ValidationError> {
+    match raw.map(str::trim).unwrap_or("") {
+        "" | "false" | "off" | "0" => Ok(false),
+        "true" | "on" | "1" => Ok(true),
+        _ => Err(ValidationError::new("must be true or false")),
+    }
+}
+
+impl Delivery {
+    /// The create form's `download_limit`, `access_days` and `stamp_pdfs` fields.
+    pub fn parse(
+        download_limit: Option<&str>,
+        access_days: Option<&str>,
+        stamp_pdfs: Option<&str>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut problems = Problems::default();
+        let limit = problems.check("download_limit", parse_count(download_limit, check_limit));
+        let days = problems.check("access_days", parse_count(access_days, check_days));
+        let stamp = problems.check("stamp_pdfs", parse_flag(stamp_pdfs));
+        problems.finish(|| {
+            Some(Self {
+                download_limit: limit?,
+                access_days: days?,
+                stamp_pdfs: stamp?,
+            })
+        })
+    }
+
+    /// A form field for a limit as a person types it: empty means none.
+    pub fn parse_limit(raw: &str) -> Result<Option<i32>, ValidationError> {
+        parse_count(Some(raw), check_limit)
+    }
+
+    /// A form field for the access window as a person types it: empty means for ever.
+    pub fn parse_days(raw: &str) -> Result<Option<i32>, ValidationError> {
+        parse_count(Some(raw), check_days)
+    }
+}
+
 /// An edit, checked against the product as it is: the fields to change, and the price (with
 /// its currency) the product will have.
 #[derive(Debug, Clone)]
@@ -104,6 +191,9 @@ pub struct ProductEdit {
     pub description: Option<Description>,
     pub price: Price,
     pub status: Option<ProductStatus>,
+    pub download_limit: Option<Option<i32>>,
+    pub access_days: Option<Option<i32>>,
+    pub stamp_pdfs: Option<bool>,
 }
 
 impl UpdateProductRequest {
@@ -128,12 +218,21 @@ impl UpdateProductRequest {
             Some(p) => problems.check("price", Price::parse(p, currency)),
             None => problems.check("price", Price::from_cents(current_cents, currency)),
         };
+        let download_limit = self
+            .download_limit
+            .map(|limit| problems.check("download_limit", limit.map(check_limit).transpose()));
+        let access_days = self
+            .access_days
+            .map(|days| problems.check("access_days", days.map(check_days).transpose()));
         problems.finish(|| {
             Some(ProductEdit {
                 title: title.map(|t| t.ok_or(())).transpose().ok()?,
                 description: description.map(|d| d.ok_or(())).transpose().ok()?,
                 price: price?,
                 status: self.status,
+                download_limit: download_limit.map(|l| l.ok_or(())).transpose().ok()?,
+                access_days: access_days.map(|d| d.ok_or(())).transpose().ok()?,
+                stamp_pdfs: self.stamp_pdfs,
             })
         })
     }
@@ -185,6 +284,39 @@ mod tests {
         .parse(1999, Currency::Usd)
         .unwrap_err();
         assert_eq!(errors.len(), 2);
+    }
+
+    #[test]
+    fn delivery_settings_are_checked_and_empty_means_none() {
+        let d = Delivery::parse(Some("3"), Some(" 30 "), Some("true")).unwrap();
+        assert_eq!(
+            d,
+            Delivery {
+                download_limit: Some(3),
+                access_days: Some(30),
+                stamp_pdfs: true
+            }
+        );
+        assert_eq!(
+            Delivery::parse(None, Some(""), None).unwrap(),
+            Delivery::default()
+        );
+        let errors = Delivery::parse(Some("0"), Some("x"), Some("maybe")).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["download_limit", "access_days", "stamp_pdfs"]);
+        let edit = UpdateProductRequest {
+            download_limit: Some(None),
+            access_days: Some(Some(36_501)),
+            ..Default::default()
+        }
+        .parse(0, Currency::Usd)
+        .unwrap_err();
+        assert_eq!(edit[0].field, "access_days");
+        let json: UpdateProductRequest =
+            serde_json::from_str(r#"{"download_limit": null}"#).unwrap();
+        assert_eq!(json.download_limit, Some(None), "null clears");
+        assert_eq!(json.access_days, None, "left out keeps");
+        assert_eq!(serde_json::to_string(&UpdateProductRequest::default()).unwrap(), "{\"title\":null,\"description\":null,\"price\":null,\"currency\":null,\"status\":null}");
     }
 
     #[test]

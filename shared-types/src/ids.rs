@@ -111,6 +111,21 @@ id_type!(
     OrderId,
     "order"
 );
+id_type!(
+    /// One file of a product (its versions share it).
+    FileId,
+    "file"
+);
+id_type!(
+    /// One uploaded version of a product file.
+    FileVersionId,
+    "file version"
+);
+id_type!(
+    /// A user's entitlement to a product (bought, or claimed when free).
+    EntitlementId,
+    "entitlement"
+);
 
 #[cfg(test)]
 mod tests {

@@ -17,8 +17,8 @@ pub mod validate;
 mod wire_time;
 
 pub use dto::*;
-pub use forms::{ProductEdit, ProductFields};
-pub use ids::{OrderId, ProductId, UserId};
+pub use forms::{Delivery, ProductEdit, ProductFields};
+pub use ids::{EntitlementId, FileId, FileVersionId, OrderId, ProductId, UserId};
 pub use money::{Currency, Money, Price};
 pub use problem::{FieldError, Problem};
 pub use validate::{Description, Email, Password, Slug, Title, ValidationError};

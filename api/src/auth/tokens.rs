@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use shared_types::{ProductId, Role, UserId};
+use shared_types::{EntitlementId, FileId, ProductId, Role, UserId};
 
 use crate::config::Settings;
 
@@ -12,6 +12,9 @@ pub const ISSUER: &str = "folio";
 pub const ACCESS_AUDIENCE: &str = "folio-api";
 pub const DOWNLOAD_AUDIENCE: &str = "folio-download";
 pub const GUEST_AUDIENCE: &str = "folio-guest";
+pub const UNSUBSCRIBE_AUDIENCE: &str = "folio-unsubscribe";
+/// How long the unsubscribe link of an update notice works.
+const UNSUBSCRIBE_TTL_SECS: i64 = 366 * 24 * 3600;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -29,12 +32,36 @@ pub struct DownloadClaims {
     pub sub: UserId,
     /// The product id.
     pub prd: ProductId,
-    /// sha256 of the file version the link was issued for.
+    /// The file, or none for all of them (one ZIP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fil: Option<FileId>,
+    /// The version the link was issued for: the file version's id, or for all files a digest
+    /// of their version ids. A newer upload makes the link stale.
     pub ver: String,
+    /// The link's own id: it counts once against a download limit however often it is used.
+    pub jti: String,
     pub iss: String,
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+}
+
+/// What an unsubscribe link stands for: one buyer's update notices of one product.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UnsubscribeClaims {
+    pub sub: EntitlementId,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// What a download link is for.
+pub struct DownloadSubject<'a> {
+    pub user: &'a UserId,
+    pub product: &'a ProductId,
+    pub file: Option<&'a FileId>,
+    pub version: &'a str,
 }
 
 /// A guest's claim on the checkout it started: kept by that browser (an HttpOnly cookie), it
@@ -96,18 +123,15 @@ impl Keys {
         self.verify(token, ACCESS_AUDIENCE)
     }
 
-    pub fn issue_download(
-        &self,
-        user_id: &UserId,
-        product_id: &ProductId,
-        version: &str,
-    ) -> (String, DateTime<Utc>) {
+    pub fn issue_download(&self, subject: DownloadSubject<'_>) -> (String, DateTime<Utc>) {
         let now = Utc::now().timestamp();
         let exp = now + self.download_ttl_secs;
         let claims = DownloadClaims {
-            sub: user_id.to_owned(),
-            prd: product_id.to_owned(),
-            ver: version.to_owned(),
+            sub: subject.user.to_owned(),
+            prd: subject.product.to_owned(),
+            fil: subject.file.cloned(),
+            ver: subject.version.to_owned(),
+            jti: uuid::Uuid::new_v4().to_string(),
             iss: ISSUER.into(),
             aud: DOWNLOAD_AUDIENCE.into(),
             iat: now,
@@ -120,6 +144,21 @@ impl Keys {
 
     pub fn verify_download(&self, token: &str) -> Result<DownloadClaims, TokenError> {
         self.verify(token, DOWNLOAD_AUDIENCE)
+    }
+
+    pub fn issue_unsubscribe(&self, entitlement: &EntitlementId) -> String {
+        let now = Utc::now().timestamp();
+        self.sign(&UnsubscribeClaims {
+            sub: entitlement.clone(),
+            iss: ISSUER.into(),
+            aud: UNSUBSCRIBE_AUDIENCE.into(),
+            iat: now,
+            exp: now + UNSUBSCRIBE_TTL_SECS,
+        })
+    }
+
+    pub fn verify_unsubscribe(&self, token: &str) -> Result<UnsubscribeClaims, TokenError> {
+        self.verify(token, UNSUBSCRIBE_AUDIENCE)
     }
 
     pub fn issue_guest(&self, user: &UserId, session_id: &str, ttl_secs: i64) -> String {
@@ -181,7 +220,12 @@ mod tests {
         let keys = keys();
         let (user, product) = (UserId::generate(), ProductId::generate());
         let access = keys.issue_access(&user, Role::Customer);
-        let (download, _) = keys.issue_download(&user, &product, "abc");
+        let (download, _) = keys.issue_download(DownloadSubject {
+            user: &user,
+            product: &product,
+            file: None,
+            version: "abc",
+        });
         assert_eq!(keys.verify_access(&access).unwrap().sub, user);
         assert_eq!(keys.verify_download(&download).unwrap().prd, product);
         assert_eq!(

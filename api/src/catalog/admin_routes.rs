@@ -4,7 +4,7 @@ use actix_multipart::Multipart;
 use actix_web::{web, HttpResponse};
 use shared_types::{Problem, Product, ProductId, ProductPage, UpdateProductRequest};
 
-use super::{upload, ListQuery, Replace};
+use super::{upload, ListQuery};
 use crate::auth::{AdminUser, MaybeUser};
 use crate::error::ApiError;
 use crate::AppState;
@@ -42,23 +42,26 @@ pub struct CreateProductForm {
     /// `published` (default) or `draft`.
     #[serde(default)]
     status: NewProductStatus,
-    /// The PDF, recognised by its content.
+    /// Downloads per buyer per file, 1 to 10,000; empty or left out: no limit.
+    #[serde(default)]
+    #[schema(pattern = "^[0-9]*$")]
+    download_limit: String,
+    /// Days of access after purchase, 1 to 36,500; empty or left out: for ever.
+    #[serde(default)]
+    #[schema(pattern = "^[0-9]*$")]
+    access_days: String,
+    /// `true` to stamp every PDF a buyer downloads with their email and order (default false).
+    #[serde(default)]
+    #[schema(pattern = "^(true|false|on|off|1|0)?$")]
+    stamp_pdfs: String,
+    /// The product's first file, of any kind (its type is recognised from its content). More
+    /// files: `POST /api/v1/admin/products/{id}/files`.
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
     file: String,
     /// PNG, JPEG, WebP or SVG preview image.
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
     #[serde(default)]
     preview: String,
-}
-
-/// Multipart form that replaces a product's file.
-#[derive(utoipa::ToSchema, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct ReplaceFileForm {
-    /// The new PDF.
-    #[schema(format = Binary, content_media_type = "application/octet-stream")]
-    file: String,
 }
 
 /// Multipart form that replaces a product's preview image.
@@ -142,7 +145,7 @@ pub async fn create_product(
     Ok(HttpResponse::Created().json(product))
 }
 
-/// Edit title, description, price, currency or status.
+/// Edit title, description, price, currency, status, download limit, access window or stamping.
 #[utoipa::path(
     patch, path = "/api/v1/admin/products/{id}", tag = "admin",
     params(("id" = String, Path, description = "Product id")),
@@ -189,35 +192,6 @@ pub async fn archive_product(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Replace the downloadable file. Links issued for the old file stop working.
-#[utoipa::path(
-    put, path = "/api/v1/admin/products/{id}/file", tag = "admin",
-    params(("id" = String, Path, description = "Product id")),
-    request_body(content = ReplaceFileForm, content_type = "multipart/form-data"),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, body = Product),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn replace_product_file(
-    state: web::Data<AppState>,
-    _admin: AdminUser,
-    id: web::Path<ProductId>,
-    form: Multipart,
-) -> Result<web::Json<Product>, ApiError> {
-    let (object, name) = upload::read_single_object(&state, form, "file").await?;
-    Ok(web::Json(
-        super::replace_object(&state, id.into_inner(), Replace::File, object, name).await?,
-    ))
-}
-
 /// Replace the preview image.
 #[utoipa::path(
     put, path = "/api/v1/admin/products/{id}/preview", tag = "admin",
@@ -241,8 +215,8 @@ pub async fn replace_product_preview(
     id: web::Path<ProductId>,
     form: Multipart,
 ) -> Result<web::Json<Product>, ApiError> {
-    let (object, _) = upload::read_single_object(&state, form, "preview").await?;
+    let upload = upload::read_file_form(&state, form, "preview", &[]).await?;
     Ok(web::Json(
-        super::replace_object(&state, id.into_inner(), Replace::Preview, object, None).await?,
+        super::replace_preview(&state, id.into_inner(), upload.object).await?,
     ))
 }

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use shared_types::{Product, ProductId, UserId};
 
-use super::repo::ProductRow;
+use super::Listed;
 
 /// How stale a page may be when another node changed the catalog.
 pub const TTL: Duration = Duration::from_secs(1);
@@ -194,7 +194,7 @@ impl<K: std::hash::Hash + Eq, V> Generational<K, V> {
 /// Catalog pages, products by slug, and which products each recent signed-in caller owns.
 pub struct CatalogCache {
     pages: Generational<PageKey, Page>,
-    products: Generational<String, ProductRow>,
+    products: Generational<String, Listed>,
     owners: Generational<UserId, HashSet<ProductId>>,
 }
 
@@ -234,13 +234,14 @@ impl CatalogCache {
         self.products.generation()
     }
 
-    pub fn product(&self, slug: &str) -> Option<Arc<ProductRow>> {
+    pub fn product(&self, slug: &str) -> Option<Arc<Listed>> {
         self.products.get(slug)
     }
 
-    /// Keeps `row` unless a product was written since `generation` was read.
-    pub fn store_product(&self, generation: u64, row: Arc<ProductRow>) {
-        self.products.store(row.slug.clone(), generation, row)
+    /// Keeps `listed` unless a product was written since `generation` was read.
+    pub fn store_product(&self, generation: u64, listed: Arc<Listed>) {
+        self.products
+            .store(listed.row.slug.clone(), generation, listed)
     }
 
     pub fn owners_generation(&self) -> u64 {
@@ -344,12 +345,12 @@ mod tests {
             is_free: false,
             status: shared_types::ProductStatus::Published,
             preview_url: None,
-            file: shared_types::ProductFile {
-                name: "f.pdf".into(),
-                size: 1,
-                content_type: "application/pdf".into(),
-            },
+            files: Vec::new(),
+            download_limit: None,
+            access_days: None,
+            stamp_pdfs: false,
             owned: false,
+            access_expires_at: None,
             sales: None,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),

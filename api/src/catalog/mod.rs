@@ -11,15 +11,23 @@ pub mod routes;
 pub mod seed;
 pub mod upload;
 
-pub use admin::{archive, create, replace_object, update, NewProduct, Replace};
+pub use admin::{archive, create, replace_preview, update, NewProduct};
 pub use read::{get, list, public_page, visible_product, visible_product_cached};
 pub use seed::seed;
 
 use serde::Deserialize;
-use shared_types::{Money, Product, ProductFile};
+use shared_types::{Money, Product};
 
 use crate::config::Settings;
+use crate::files::repo::Current;
 use repo::ProductRow;
+
+/// A product with its files at their latest versions, as the catalog shows it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub row: ProductRow,
+    pub files: Vec<Current>,
+}
 
 /// Longest search text accepted (`q`).
 pub const MAX_SEARCH_CHARS: usize = 200;
@@ -35,7 +43,9 @@ pub struct ListQuery {
     pub q: Option<String>,
 }
 
-pub fn to_dto(settings: &Settings, row: &ProductRow, owned: bool) -> Product {
+/// The API's view of a product: its live files, and for an owner also the removed files the
+/// seller kept for owners.
+pub fn to_dto(settings: &Settings, row: &ProductRow, files: &[Current], owned: bool) -> Product {
     Product {
         id: row.id.clone(),
         slug: row.slug.clone(),
@@ -48,12 +58,16 @@ pub fn to_dto(settings: &Settings, row: &ProductRow, owned: bool) -> Product {
             .preview_key
             .as_ref()
             .map(|key| settings.public(&format!("/media/{key}"))),
-        file: ProductFile {
-            name: row.file_name.clone(),
-            size: row.file_size,
-            content_type: row.file_content_type.clone(),
-        },
+        files: files
+            .iter()
+            .filter(|f| f.visible_to(owned))
+            .map(crate::files::to_dto)
+            .collect(),
+        download_limit: row.download_limit,
+        access_days: row.access_days,
+        stamp_pdfs: row.stamp_pdfs,
         owned,
+        access_expires_at: None,
         sales: None,
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),

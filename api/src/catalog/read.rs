@@ -7,7 +7,7 @@ use std::sync::Arc;
 use shared_types::{Product, ProductId, ProductPage, ProductStatus, Slug, UserId};
 
 use super::repo::{self, ListFilter, ProductRow};
-use super::{cache, to_dto, ListQuery, MAX_SEARCH_CHARS};
+use super::{cache, to_dto, ListQuery, Listed, MAX_SEARCH_CHARS};
 use crate::auth::{AuthUser, MaybeUser};
 use crate::error::ApiError;
 use crate::library;
@@ -114,7 +114,7 @@ async fn list_parsed(
         search,
     } = query;
     let user_id = user.0.as_ref().map(|u| u.id.clone());
-    let (rows, owned, sales) = state
+    let (rows, files, owned, sales) = state
         .db
         .run(move |conn| {
             let rows = repo::list(
@@ -127,6 +127,7 @@ async fn list_parsed(
                 },
             )?;
             let ids: Vec<ProductId> = rows.iter().map(|r| r.id.clone()).collect();
+            let files = crate::files::repo::current_for(conn, &ids)?;
             let sales = if all {
                 crate::payments::repo::paid_orders_by_product(conn, &ids)?
             } else {
@@ -136,7 +137,7 @@ async fn list_parsed(
                 Some(uid) => library::repo::owned_among(conn, &uid, &ids)?,
                 None => Default::default(),
             };
-            Ok((rows, owned, sales))
+            Ok((rows, files, owned, sales))
         })
         .await?;
     let (rows, next_cursor) = pagination::finish(rows, limit, |r| (r.created_at, r.id.as_str()));
@@ -145,7 +146,12 @@ async fn list_parsed(
             .iter()
             .map(|r| Product {
                 sales: all.then(|| sales.get(&r.id).copied().unwrap_or(0)),
-                ..to_dto(&state.settings, r, owned.contains(&r.id))
+                ..to_dto(
+                    &state.settings,
+                    r,
+                    files.get(&r.id).map(Vec::as_slice).unwrap_or_default(),
+                    owned.contains(&r.id),
+                )
             })
             .collect(),
         next_cursor,
@@ -195,7 +201,7 @@ pub async fn visible_product_cached(
     state: &AppState,
     user: Option<&AuthUser>,
     slug: String,
-) -> Result<(Arc<ProductRow>, bool), ApiError> {
+) -> Result<(Arc<Listed>, bool), ApiError> {
     if Slug::parse(&slug).is_err() {
         return Err(ApiError::NotFound("product"));
     }
@@ -203,26 +209,29 @@ pub async fn visible_product_cached(
         Some(row) => row,
         None => {
             let generation = state.catalog.products_generation();
-            let row = state
+            let listed = state
                 .db
                 .run(move |conn| {
-                    repo::find_by_slug(conn, &slug)?.ok_or(ApiError::NotFound("product"))
+                    let row =
+                        repo::find_by_slug(conn, &slug)?.ok_or(ApiError::NotFound("product"))?;
+                    let files = crate::files::repo::current_of(conn, &row.id)?;
+                    Ok(Listed { row, files })
                 })
                 .await?;
-            let row = Arc::new(row);
-            state.catalog.store_product(generation, row.clone());
-            row
+            let listed = Arc::new(listed);
+            state.catalog.store_product(generation, listed.clone());
+            listed
         }
     };
     let owned = match user {
-        Some(u) => owned_by(state, &u.id).await?.contains(&row.id),
+        Some(u) => owned_by(state, &u.id).await?.contains(&row.row.id),
         None => false,
     };
-    visible(&row, user, owned)?;
+    visible(&row.row, user, owned)?;
     Ok((row, owned))
 }
 
 pub async fn get(state: &AppState, user: &MaybeUser, slug: String) -> Result<Product, ApiError> {
-    let (row, owned) = visible_product_cached(state, user.0.as_ref(), slug).await?;
-    Ok(to_dto(&state.settings, &row, owned))
+    let (listed, owned) = visible_product_cached(state, user.0.as_ref(), slug).await?;
+    Ok(to_dto(&state.settings, &listed.row, &listed.files, owned))
 }

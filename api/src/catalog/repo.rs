@@ -19,15 +19,13 @@ pub struct ProductRow {
     pub price_cents: i64,
     pub currency: Currency,
     pub status: ProductStatus,
-    pub file_key: String,
-    pub file_name: String,
-    pub file_size: i64,
-    pub file_sha256: String,
-    pub file_content_type: String,
     pub preview_key: Option<String>,
     pub preview_content_type: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub download_limit: Option<i32>,
+    pub access_days: Option<i32>,
+    pub stamp_pdfs: bool,
 }
 
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -38,11 +36,9 @@ pub struct ProductChanges {
     pub price_cents: Option<i64>,
     pub currency: Option<Currency>,
     pub status: Option<ProductStatus>,
-    pub file_key: Option<String>,
-    pub file_name: Option<String>,
-    pub file_size: Option<i64>,
-    pub file_sha256: Option<String>,
-    pub file_content_type: Option<String>,
+    pub download_limit: Option<Option<i32>>,
+    pub access_days: Option<Option<i32>>,
+    pub stamp_pdfs: Option<bool>,
     pub preview_key: Option<Option<String>>,
     pub preview_content_type: Option<Option<String>>,
     pub updated_at: Option<NaiveDateTime>,
@@ -143,10 +139,10 @@ pub fn update(
         .execute(conn)
 }
 
-/// How many products use `key` as their file or preview.
+/// How many products use `key` as their preview.
 pub fn references(conn: &mut DbConnection, key: &str) -> QueryResult<i64> {
     products::table
-        .filter(products::file_key.eq(key).or(products::preview_key.eq(key)))
+        .filter(products::preview_key.eq(key))
         .count()
         .get_result(conn)
 }

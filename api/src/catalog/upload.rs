@@ -38,7 +38,7 @@ fn file_name(field: &Field) -> Option<String> {
 async fn store_file(state: &AppState, field: &mut Field) -> Result<StoredObject, ApiError> {
     state
         .storage
-        .put_stream(field, state.settings.max_file_bytes, sniff::FILE_KINDS)
+        .put_stream(field, state.settings.max_file_bytes, sniff::Purpose::File)
         .await
         .map_err(|e| e.into_api("file"))
 }
@@ -49,7 +49,7 @@ async fn store_preview(state: &AppState, field: &mut Field) -> Result<StoredObje
         .put_stream(
             field,
             state.settings.max_preview_bytes,
-            sniff::PREVIEW_KINDS,
+            sniff::Purpose::Preview,
         )
         .await
         .map_err(|e| e.into_api("preview"))
@@ -100,6 +100,9 @@ async fn read_fields(
             "price" => &mut input.price,
             "currency" => &mut input.currency,
             "status" => &mut input.status,
+            "download_limit" => &mut input.download_limit,
+            "access_days" => &mut input.access_days,
+            "stamp_pdfs" => &mut input.stamp_pdfs,
             "file" => {
                 if input.file.is_some() {
                     return Err(duplicate("file"));
@@ -125,6 +128,9 @@ async fn read_fields(
             "description" => "description",
             "price" => "price",
             "currency" => "currency",
+            "download_limit" => "download_limit",
+            "access_days" => "access_days",
+            "stamp_pdfs" => "stamp_pdfs",
             _ => "status",
         };
         *slot = Some(read_text(&mut field, field_name).await?);
@@ -132,17 +138,43 @@ async fn read_fields(
     Ok(())
 }
 
-/// Reads a replace form: exactly one field, `file` or `preview`, stored as it streams.
-pub async fn read_single_object(
+/// An uploaded file with the text fields that came with it.
+pub struct FileUpload {
+    pub object: StoredObject,
+    /// The name the browser gave the file.
+    pub uploaded_name: Option<String>,
+    /// The text fields, by name (only the ones the form allows).
+    pub fields: std::collections::HashMap<&'static str, String>,
+}
+
+impl FileUpload {
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+/// Reads a form of one file field (`file` or `preview`, stored as it streams) and the text
+/// fields in `texts`. Whatever was stored before an error is removed again.
+pub async fn read_file_form(
     state: &AppState,
     mut form: Multipart,
     expected: &'static str,
-) -> Result<(StoredObject, Option<String>), ApiError> {
+    texts: &[&'static str],
+) -> Result<FileUpload, ApiError> {
     let mut found: Option<(StoredObject, Option<String>)> = None;
+    let mut fields = std::collections::HashMap::new();
     let result: Result<(), ApiError> = async {
         while let Some(mut field) = form.try_next().await.map_err(multipart_error)? {
-            if field.name() != Some(expected) {
-                return Err(unknown_field(field.name().unwrap_or_default()));
+            let name = field.name().unwrap_or_default().to_owned();
+            if let Some(text) = texts.iter().find(|t| **t == name) {
+                if fields.contains_key(text) {
+                    return Err(duplicate(text));
+                }
+                fields.insert(*text, read_text(&mut field, text).await?);
+                continue;
+            }
+            if name != expected {
+                return Err(unknown_field(&name));
             }
             if found.is_some() {
                 return Err(duplicate(expected));
@@ -159,7 +191,11 @@ pub async fn read_single_object(
     }
     .await;
     match (result, found) {
-        (Ok(()), Some(found)) => Ok(found),
+        (Ok(()), Some((object, uploaded_name))) => Ok(FileUpload {
+            object,
+            uploaded_name,
+            fields,
+        }),
         (Ok(()), None) => Err(ApiError::validation(
             expected,
             format!("the `{expected}` field is required"),

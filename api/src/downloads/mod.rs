@@ -1,34 +1,141 @@
-//! Downloads: short-lived signed links bound to user, product and file version, and the grant
-//! that serving one starts with (the entitlement checked again, the range worked out, the
-//! download recorded). The route turns a grant into the response; this module owns the
-//! download records ([`repo`]).
+//! Downloads: short-lived signed links bound to user, product, file and version, and the grant
+//! that serving one starts with (the entitlement checked again, the access window and download
+//! limit enforced, the range worked out, the download recorded). The route turns a grant into
+//! the response; this module owns the download records and counts ([`repo`]).
 
 pub mod range;
 pub mod repo;
 pub mod routes;
 
+use bytes::Bytes;
+use diesel::Connection;
 use futures_util::stream::BoxStream;
-use shared_types::{DownloadTokenResponse, UserId};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use shared_types::{DownloadTokenRequest, DownloadTokenResponse, FileId, UserId};
 
-use crate::auth::tokens::{DownloadClaims, TokenError};
+use crate::auth::tokens::{DownloadClaims, DownloadSubject, TokenError};
 use crate::auth::AuthUser;
 use crate::catalog::repo::ProductRow;
 use crate::error::ApiError;
-use crate::library::access;
-use crate::AppState;
+use crate::files::repo::Current;
+use crate::files::{stamping, zip};
+use crate::library::access::{self, Access};
 use range::Plan;
+
+use crate::AppState;
+
+/// The version a link names: the file version's id, or for "all" a digest of every version id.
+fn version_of(files: &[&Current], all: bool) -> String {
+    if !all {
+        return files[0].version.id.to_string();
+    }
+    let mut hasher = Sha256::new();
+    for c in files {
+        hasher.update(c.version.id.as_str());
+        hasher.update(b"\n");
+    }
+    format!("all:{}", &hex::encode(hasher.finalize())[..32])
+}
+
+/// The files a link is for, from what the caller may see.
+fn choose<'a>(
+    files: &'a [Current],
+    owner: bool,
+    file: Option<&FileId>,
+    all: bool,
+) -> Result<Vec<&'a Current>, ApiError> {
+    let visible: Vec<&Current> = crate::files::downloadable(files, owner).collect();
+    match (file, all) {
+        (Some(_), true) => Err(ApiError::validation(
+            "all",
+            "ask for one file (file_id) or for all of them, not both",
+        )),
+        (Some(id), false) => visible
+            .into_iter()
+            .find(|c| &c.file.id == id)
+            .map(|c| vec![c])
+            .ok_or(ApiError::NotFound("file")),
+        (None, true) if visible.is_empty() => Err(ApiError::NotFound("file")),
+        (None, true) => Ok(visible),
+        (None, false) if visible.len() == 1 => Ok(visible),
+        (None, false) => Err(ApiError::validation(
+            "file_id",
+            "this product has several files: say which (file_id), or ask for all of them",
+        )),
+    }
+}
+
+/// The buyer's counts of `files` against the product's limit: the first file used up, if any.
+fn check_limit(
+    conn: &mut crate::db::DbConnection,
+    product: &ProductRow,
+    user: &UserId,
+    files: &[&Current],
+) -> Result<(), ApiError> {
+    let Some(limit) = product.download_limit else {
+        return Ok(());
+    };
+    let ids: Vec<FileId> = files.iter().map(|c| c.file.id.clone()).collect();
+    let used = repo::used(conn, user, &ids)?;
+    match files
+        .iter()
+        .find(|c| used.get(&c.file.id).copied().unwrap_or(0) >= i64::from(limit))
+    {
+        Some(c) => Err(ApiError::DownloadLimitReached {
+            file: c.file.name.clone(),
+            limit,
+        }),
+        None => Ok(()),
+    }
+}
 
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn issue_token(
     state: &AppState,
     user: &AuthUser,
     slug: String,
+    req: DownloadTokenRequest,
 ) -> Result<DownloadTokenResponse, ApiError> {
-    let (row, owned) = crate::catalog::visible_product_cached(state, Some(user), slug).await?;
-    access::decide(&row, user.role, owned)?;
-    let (token, expires_at) = state
-        .keys
-        .issue_download(&user.id, &row.id, &row.file_sha256);
+    let (listed, owned) = crate::catalog::visible_product_cached(state, Some(user), slug).await?;
+    let access = access::decide(&listed.row, user.role, owned)?;
+    let chosen = choose(
+        &listed.files,
+        access != Access::Free,
+        req.file_id.as_ref(),
+        req.all,
+    )?;
+    let version = version_of(&chosen, req.all);
+    let file = (!req.all).then(|| chosen[0].file.id.clone());
+    if access != Access::Admin {
+        // Checked now so that the buyer hears why at once; the download checks again.
+        let (row, user_id, now) = (listed.row.clone(), user.id.clone(), state.clock.now());
+        let chosen: Vec<Current> = chosen.iter().map(|c| (*c).clone()).collect();
+        state
+            .db
+            .write(move |conn| {
+                conn.transaction(|conn| {
+                    if access == Access::Free {
+                        // A free item goes into the library when first taken: its window (if
+                        // any) starts now, and its buyer hears of new versions.
+                        crate::library::repo::claim_free(conn, &user_id, &row.id, now)?;
+                    }
+                    let held = crate::library::repo::held(conn, &user_id, &row.id)?;
+                    access::within_window(&row, access, held.as_ref(), now)?;
+                    check_limit(conn, &row, &user_id, &chosen.iter().collect::<Vec<_>>())
+                })
+            })
+            .await?;
+        if access == Access::Free {
+            state.catalog.invalidate_owners();
+        }
+    }
+    let (token, expires_at) = state.keys.issue_download(DownloadSubject {
+        user: &user.id,
+        product: &listed.row.id,
+        file: file.as_ref(),
+        version: &version,
+    });
     Ok(DownloadTokenResponse {
         url: state.settings.public(&format!("/api/v1/downloads/{token}")),
         token,
@@ -36,23 +143,107 @@ pub async fn issue_token(
     })
 }
 
-/// A download that may go ahead: what to send, to whom, and its record.
+/// A link for one file of an order (the guest's success page): the product's only file, or its
+/// first.
+pub fn order_link(
+    state: &AppState,
+    user: &UserId,
+    product: &ProductRow,
+    files: &[Current],
+) -> Result<DownloadTokenResponse, ApiError> {
+    let visible: Vec<&Current> = crate::files::downloadable(files, true).collect();
+    let all = visible.len() > 1;
+    if visible.is_empty() {
+        return Err(ApiError::NotFound("file"));
+    }
+    let version = version_of(&visible, all);
+    let file = (!all).then(|| visible[0].file.id.clone());
+    let (token, expires_at) = state.keys.issue_download(DownloadSubject {
+        user,
+        product: &product.id,
+        file: file.as_ref(),
+        version: &version,
+    });
+    Ok(DownloadTokenResponse {
+        url: state.settings.public(&format!("/api/v1/downloads/{token}")),
+        token,
+        expires_at,
+    })
+}
+
+/// Who a stamped copy is licensed to.
+#[derive(Debug, Clone)]
+pub struct Licensee {
+    pub email: String,
+    /// The order id, or for free items and admins what stands in for it.
+    pub order: String,
+}
+
+fn licensee(checked: &access::Checked) -> Licensee {
+    let order = match (&checked.access, checked.held.as_ref()) {
+        (Access::Admin, None) => "admin copy".to_owned(),
+        (_, Some(held)) => match &held.order_id {
+            Some(order) => order.to_string(),
+            None => format!("free-{}", &held.id.as_str()[..8]),
+        },
+        (_, None) => "free".to_owned(),
+    };
+    Licensee {
+        email: checked.email.clone(),
+        order,
+    }
+}
+
+/// A download that may go ahead: what to send, to whom.
 pub struct Grant {
     pub product: ProductRow,
-    pub plan: Plan,
     pub user: UserId,
-    /// The download's record, taken back if the file cannot be opened.
-    record: String,
+    pub what: Granted,
 }
 
-/// The ETag of a product's current file: its sha256 (content-addressed).
-pub fn etag(row: &ProductRow) -> String {
-    format!("\"{}\"", row.file_sha256)
+pub enum Granted {
+    /// One file: its bytes (stamped or not), the range to send, and its record.
+    File {
+        file: Box<Current>,
+        body: Body,
+        plan: Plan,
+        record: String,
+    },
+    /// Every file, as one ZIP.
+    All {
+        files: Vec<(Current, Body)>,
+        record: String,
+    },
 }
 
-/// Checks the link, checks the entitlement again (a refund between issue and use revokes at
-/// once), works out what to send and records the download: one database job
-/// ([`crate::db::Db::record`]).
+/// A file's bytes as sent: the stored object, and for a stamped PDF the tail appended to it.
+#[derive(Clone)]
+pub struct Body {
+    pub key: String,
+    pub size: u64,
+    pub tail: Option<Bytes>,
+    pub etag: String,
+}
+
+impl Body {
+    pub fn len(&self) -> u64 {
+        self.size + self.tail.as_ref().map_or(0, |t| t.len() as u64)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What the database said about a link.
+struct Checked {
+    checked: access::Checked,
+    files: Vec<Current>,
+}
+
+/// Checks the link, checks the entitlement, the window and the limit again (a refund between
+/// issue and use revokes at once), counts the link once per file, stamps when the product says
+/// so, works out what to send and records the download.
 #[tracing::instrument(skip_all)]
 pub async fn grant(
     state: &AppState,
@@ -64,59 +255,228 @@ pub async fn grant(
         TokenError::Expired => ApiError::DownloadTokenExpired,
         TokenError::Invalid => ApiError::TokenInvalid,
     })?;
-    state
+    let now = state.clock.now();
+    let DownloadClaims {
+        sub,
+        prd,
+        fil,
+        ver,
+        jti,
+        ..
+    } = claims;
+    let user = sub.clone();
+    let all = fil.is_none();
+    let Checked { checked, files } = state
         .db
         .record(move |conn| {
-            let DownloadClaims { sub, prd, ver, .. } = claims;
-            let (product, _why) = access::check(conn, &sub, &prd)?;
-            if product.file_sha256 != ver {
-                return Err(ApiError::DownloadTokenStale);
-            }
-            let size = product.file_size as u64;
-            let plan = range::plan(size, &etag(&product), range.as_deref(), if_range.as_deref())
-                .ok_or(ApiError::RangeNotSatisfiable { size })?;
-            let record = repo::record(conn, &sub, &product.id, &product.file_sha256, plan.length)?;
-            Ok(Grant {
-                product,
-                plan,
-                user: sub,
-                record,
+            conn.transaction(|conn| {
+                let checked = access::check(conn, &sub, &prd)?;
+                let all = crate::files::repo::current_of(conn, &prd)?;
+                let owner = checked.access != Access::Free;
+                let chosen = match choose(&all, owner, fil.as_ref(), fil.is_none()) {
+                    Ok(chosen) => chosen,
+                    // The file was removed since the link was made.
+                    Err(ApiError::NotFound(_)) => return Err(ApiError::DownloadTokenStale),
+                    Err(e) => return Err(e),
+                };
+                if version_of(&chosen, fil.is_none()) != ver {
+                    return Err(ApiError::DownloadTokenStale);
+                }
+                let files: Vec<Current> = chosen.into_iter().cloned().collect();
+                if checked.access != Access::Admin {
+                    access::within_window(
+                        &checked.product,
+                        checked.access,
+                        checked.held.as_ref(),
+                        now,
+                    )?;
+                    let ids: Vec<FileId> = files.iter().map(|c| c.file.id.clone()).collect();
+                    let limit = checked.product.download_limit;
+                    if let Err(repo::Refused::LimitReached(file)) =
+                        repo::use_link(conn, &jti, &sub, &ids, limit, now)?
+                    {
+                        let name = files
+                            .iter()
+                            .find(|c| c.file.id == file)
+                            .map(|c| c.file.name.clone())
+                            .unwrap_or_default();
+                        return Err(ApiError::DownloadLimitReached {
+                            file: name,
+                            limit: limit.unwrap_or(0),
+                        });
+                    }
+                }
+                Ok(Checked { checked, files })
             })
         })
-        .await
+        .await?;
+    let stamp_as = checked.product.stamp_pdfs.then(|| licensee(&checked));
+    let mut bodies = Vec::with_capacity(files.len());
+    let mut unstamped: Option<String> = None;
+    for current in files {
+        let (body, why) = body_of(state, &current, stamp_as.as_ref()).await;
+        unstamped = unstamped.or(why);
+        bodies.push((current, body));
+    }
+    let product = checked.product;
+    let (product_id, who) = (product.id.clone(), user.clone());
+    if all {
+        let total: u64 = bodies.iter().map(|(_, b)| b.len()).sum();
+        let reason = unstamped.clone();
+        let record = state
+            .db
+            .record(move |conn| {
+                Ok(repo::record(
+                    conn,
+                    &who,
+                    &product_id,
+                    "all",
+                    total,
+                    reason.as_deref(),
+                )?)
+            })
+            .await?;
+        return Ok(Grant {
+            product,
+            user,
+            what: Granted::All {
+                files: bodies,
+                record,
+            },
+        });
+    }
+    let (current, body) = bodies.pop().expect("one file was chosen");
+    let plan = range::plan(
+        body.len(),
+        &body.etag,
+        range.as_deref(),
+        if_range.as_deref(),
+    )
+    .ok_or(ApiError::RangeNotSatisfiable { size: body.len() })?;
+    let (sha, length) = (current.version.sha256.clone(), plan.length);
+    let record = state
+        .db
+        .record(move |conn| {
+            Ok(repo::record(
+                conn,
+                &who,
+                &product_id,
+                &sha,
+                length,
+                unstamped.as_deref(),
+            )?)
+        })
+        .await?;
+    Ok(Grant {
+        product,
+        user,
+        what: Granted::File {
+            file: Box::new(current),
+            body,
+            plan,
+            record,
+        },
+    })
+}
+
+/// The bytes of one file for this download: stamped when asked and possible; otherwise the
+/// original, with the reason stamping did not happen.
+async fn body_of(
+    state: &AppState,
+    current: &Current,
+    stamp_as: Option<&Licensee>,
+) -> (Body, Option<String>) {
+    let v = &current.version;
+    let plain = Body {
+        key: v.object_key.clone(),
+        size: v.size as u64,
+        tail: None,
+        etag: format!("\"{}\"", v.sha256),
+    };
+    let Some(licensee) = stamp_as.filter(|_| v.content_type == "application/pdf") else {
+        return (plain, None);
+    };
+    match stamping::tail(state, v, licensee).await {
+        Ok(tail) => {
+            let digest = hex::encode(Sha256::digest(&tail));
+            let body = Body {
+                etag: format!("\"{}-{}\"", v.sha256, &digest[..16]),
+                tail: Some(tail),
+                ..plain
+            };
+            (body, None)
+        }
+        Err(reason) => {
+            tracing::warn!(version_id = %v.id, %reason, "serving a PDF unstamped");
+            (plain, Some(reason))
+        }
+    }
 }
 
 /// How the bytes of a grant reach the client.
 pub enum Delivery {
     /// The reverse proxy in front sends them (nginx's `X-Accel-Redirect` to this path).
     Proxy(String),
-    /// Folio streams them from storage.
-    Stream(BoxStream<'static, Result<bytes::Bytes, object_store::Error>>),
+    /// Folio streams them.
+    Stream(BoxStream<'static, Result<Bytes, object_store::Error>>),
 }
 
-/// Opens what `grant` sends. When the file cannot be opened the download is not counted.
+/// Opens what `grant` sends. When a file cannot be opened the download is not recorded (its
+/// link stays counted: using it again costs nothing).
 pub async fn open(state: &AppState, grant: &Grant) -> Result<Delivery, ApiError> {
-    let row = &grant.product;
-    if let Some(prefix) = &state.settings.download_accel_prefix {
-        // The proxy sends the bytes (sendfile, its own Range handling); folio has decided who
-        // may have them and recorded the download.
-        tracing::info!(product_id = %row.id, user_id = %grant.user, bytes = grant.plan.length, "download handed to the proxy");
-        return Ok(Delivery::Proxy(format!("{prefix}{}", row.file_key)));
-    }
-    match state
-        .storage
-        .get(&row.file_key, grant.plan.range.clone())
-        .await
-    {
+    let (record, opened) = match &grant.what {
+        Granted::File {
+            body, plan, record, ..
+        } => {
+            if let (Some(prefix), None) = (&state.settings.download_accel_prefix, &body.tail) {
+                // The proxy sends the bytes (sendfile, its own Range handling); folio has
+                // decided who may have them and recorded the download.
+                tracing::info!(product_id = %grant.product.id, user_id = %grant.user, bytes = plan.length, "download handed to the proxy");
+                return Ok(Delivery::Proxy(format!("{prefix}{}", body.key)));
+            }
+            (record, body_stream(state, body, plan.range.clone()).await)
+        }
+        Granted::All { files, record } => (record, Ok(zip::stream(state.clone(), files.clone()))),
+    };
+    match opened {
         Ok(stream) => {
-            tracing::info!(product_id = %row.id, user_id = %grant.user, bytes = grant.plan.length, "download started");
+            tracing::info!(product_id = %grant.product.id, user_id = %grant.user, "download started");
             Ok(Delivery::Stream(stream))
         }
         Err(e) => {
-            unrecord(state, grant.record.clone()).await;
+            unrecord(state, record.clone()).await;
             Err(e.into())
         }
     }
+}
+
+/// `range` of a body: the stored bytes it covers, then the part of the tail it covers.
+pub async fn body_stream(
+    state: &AppState,
+    body: &Body,
+    range: Option<std::ops::Range<u64>>,
+) -> Result<BoxStream<'static, Result<Bytes, object_store::Error>>, object_store::Error> {
+    let range = range.unwrap_or(0..body.len());
+    let stored = range.start.min(body.size)..range.end.min(body.size);
+    let head = if stored.is_empty() {
+        futures_util::stream::empty().boxed()
+    } else if stored == (0..body.size) {
+        state.storage.get(&body.key, None).await?
+    } else {
+        state.storage.get(&body.key, Some(stored)).await?
+    };
+    let Some(tail) = &body.tail else {
+        return Ok(head);
+    };
+    let from = range.start.max(body.size) - body.size;
+    let to = range.end.max(body.size) - body.size;
+    if from >= to {
+        return Ok(head);
+    }
+    let piece = tail.slice(from as usize..to as usize);
+    Ok(head
+        .chain(futures_util::stream::once(async move { Ok(piece) }))
+        .boxed())
 }
 
 /// Takes back the record of a download that could not start.

@@ -1,52 +1,57 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::TryStreamExt;
-use shared_types::{DownloadTokenResponse, Problem};
+use shared_types::{DownloadTokenRequest, DownloadTokenResponse, Problem};
 
-use super::Delivery;
+use super::{Delivery, Granted};
 use crate::auth::AuthUser;
-use crate::catalog::repo::ProductRow;
 use crate::error::ApiError;
 use crate::storage::Kind;
 use crate::AppState;
 
-/// A short-lived link to the product's file, for free items and items the caller owns.
+/// A short-lived link to one of the product's files (`file_id`; may be left out when there is
+/// one), or to all of them as a ZIP (`all`), for free items and items the caller owns. The
+/// body may be left out for a product with one file.
 #[utoipa::path(
     post, path = "/api/v1/products/{slug}/download-token", tag = "downloads",
     params(("slug" = String, Path, description = "The product's slug")),
+    request_body(content = Option<DownloadTokenRequest>, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
         (status = 200, body = DownloadTokenResponse),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`not_purchased`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_purchased`, `download_limit_reached` or `access_expired`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such product or file", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: which file is missing", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn issue_download_token(
     state: web::Data<AppState>,
     user: AuthUser,
     slug: web::Path<String>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let token = super::issue_token(&state, &user, slug.into_inner()).await?;
+    let req: DownloadTokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        DownloadTokenRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
+    };
+    let token = super::issue_token(&state, &user, slug.into_inner(), req).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(token))
 }
 
-// Served with the stored content type, which is always application/pdf: uploads are sniffed
-// and only PDFs are accepted as product files (the assertion below keeps this true).
-/// The file's bytes (product files are PDFs).
+/// The file's bytes, of the type it was recognised as.
 #[derive(utoipa::ToSchema)]
 #[schema(value_type = String, format = Binary)]
 #[allow(dead_code)] // documentation only
 struct FileBytes(Vec<u8>);
 
-const _: () = assert!(
-    matches!(crate::storage::sniff::FILE_KINDS, [Kind::Pdf]),
-    "a new product file kind must be documented on download_file"
-);
-
-/// The file behind a download link. Supports single byte ranges.
+/// The file behind a download link, as an attachment (`nosniff`), stamped when its product
+/// stamps PDFs; or all files as one ZIP. Single byte ranges are supported for one file.
 #[utoipa::path(
     get, path = "/api/v1/downloads/{token}", tag = "downloads",
     params(
@@ -54,10 +59,10 @@ const _: () = assert!(
         ("Range" = Option<String>, Header, description = "A single byte range, e.g. `bytes=0-1023`"),
     ),
     responses(
-        (status = 200, description = "The whole file", content_type = "application/pdf", body = inline(FileBytes)),
-        (status = 206, description = "The requested range", content_type = "application/pdf", body = inline(FileBytes)),
+        (status = 200, description = "The whole file (its own type), or the ZIP of all files", content_type = "application/octet-stream", body = inline(FileBytes)),
+        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = inline(FileBytes)),
         (status = 401, description = "`token_invalid`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`not_purchased`: access was revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`not_purchased` (access was revoked), `download_limit_reached` or `access_expired`", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`token_expired` or `token_stale`", body = Problem, content_type = "application/problem+json"),
         (status = 416, description = "`range_not_satisfiable`", body = Problem, content_type = "application/problem+json"),
@@ -82,47 +87,53 @@ pub async fn download_file(
     )
     .await?;
     let delivery = super::open(&state, &grant).await?;
-    let row = &grant.product;
+    let (name, content_type, length) = match &grant.what {
+        Granted::File { file, plan, .. } => (
+            file.file.name.clone(),
+            file.version.content_type.clone(),
+            plan.length,
+        ),
+        Granted::All { files, .. } => (
+            crate::catalog::safe_file_name(Some(&grant.product.title), &grant.product.slug, "zip"),
+            "application/zip".to_owned(),
+            crate::files::zip::length(files),
+        ),
+    };
+    let mut response = attachment(StatusCode::OK, &name, &content_type);
     Ok(match delivery {
-        Delivery::Proxy(path) => attachment(StatusCode::OK, row)
-            .insert_header(("X-Accel-Redirect", path))
-            .finish(),
+        Delivery::Proxy(path) => response.insert_header(("X-Accel-Redirect", path)).finish(),
         Delivery::Stream(stream) => {
-            let plan = &grant.plan;
-            let status = if plan.range.is_some() {
-                StatusCode::PARTIAL_CONTENT
+            if let Granted::File { body, plan, .. } = &grant.what {
+                response
+                    .insert_header((header::ETAG, body.etag.clone()))
+                    .insert_header((header::ACCEPT_RANGES, "bytes"));
+                if let Some(r) = &plan.range {
+                    response.status(StatusCode::PARTIAL_CONTENT).insert_header((
+                        header::CONTENT_RANGE,
+                        format!("bytes {}-{}/{}", r.start, r.end - 1, plan.size),
+                    ));
+                }
             } else {
-                StatusCode::OK
-            };
-            let mut response = attachment(status, row);
-            response
-                .insert_header((header::ETAG, super::etag(row)))
-                .insert_header((header::ACCEPT_RANGES, "bytes"))
-                .no_chunking(plan.length);
-            if let Some(r) = &plan.range {
-                response.insert_header((
-                    header::CONTENT_RANGE,
-                    format!("bytes {}-{}/{}", r.start, r.end - 1, plan.size),
-                ));
+                response.insert_header((header::ACCEPT_RANGES, "none"));
             }
-            let key = row.file_key.clone();
+            response.no_chunking(length);
+            let product = grant.product.id.clone();
             response.streaming(stream.map_err(move |e| {
-                tracing::error!(%key, error = %e, "download stream failed");
+                tracing::error!(product_id = %product, error = %e, "download stream failed");
                 actix_web::error::ErrorInternalServerError("storage")
             }))
         }
     })
 }
 
-/// The headers of every granted download, whoever sends the bytes.
-fn attachment(status: StatusCode, row: &ProductRow) -> HttpResponseBuilder {
+/// The headers of every granted download, whoever sends the bytes: an attachment, never
+/// sniffed into something the browser would render.
+fn attachment(status: StatusCode, name: &str, content_type: &str) -> HttpResponseBuilder {
     let mut response = HttpResponse::build(status);
     response
-        .insert_header((header::CONTENT_TYPE, row.file_content_type.clone()))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            content_disposition(&row.file_name),
-        ))
+        .insert_header((header::CONTENT_TYPE, content_type.to_owned()))
+        .insert_header((header::CONTENT_DISPOSITION, content_disposition(name)))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "private, no-store"));
     response
 }
@@ -162,8 +173,8 @@ pub async fn serve_preview(
         && hash
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    let kind = Kind::from_extension(ext)
-        .filter(|k| *k != Kind::Pdf && valid_hash)
+    let kind = Kind::preview_from_extension(ext)
+        .filter(|_| valid_hash)
         .ok_or(ApiError::NotFound("preview"))?;
     let key = format!("previews/{name}");
     let stream = match state.storage.get(&key, None).await {

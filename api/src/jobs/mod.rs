@@ -16,7 +16,7 @@ pub mod worker;
 
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
-use shared_types::{Job, JobStatus, OrderId, UserId};
+use shared_types::{EntitlementId, FileVersionId, Job, JobStatus, OrderId, UserId};
 
 use crate::config::JobSettings;
 use crate::db::DbConnection;
@@ -38,6 +38,19 @@ pub enum Task {
     /// A password-reset link.
     #[serde(rename = "mail.password_reset")]
     PasswordReset { user: UserId },
+    /// Fans a new file version out to its buyers: one [`Task::UpdateNotice`] each, a batch at a
+    /// time (`after`: the last entitlement of the previous batch).
+    #[serde(rename = "files.update_notices")]
+    UpdateNotices {
+        version: FileVersionId,
+        after: Option<EntitlementId>,
+    },
+    /// Tells one buyer that a file they own has a new version.
+    #[serde(rename = "mail.update_notice")]
+    UpdateNotice {
+        version: FileVersionId,
+        entitlement: EntitlementId,
+    },
 }
 
 impl Task {

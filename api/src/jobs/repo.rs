@@ -238,3 +238,21 @@ pub fn list(conn: &mut DbConnection, filter: ListFilter<'_>) -> QueryResult<Vec<
     }
     query.load(conn)
 }
+
+/// Jobs whose dedupe key starts with `prefix`: how many there are, and how many are done.
+pub fn count_by_key_prefix(conn: &mut DbConnection, prefix: &str) -> QueryResult<(i64, i64)> {
+    let pattern = format!(
+        "{}%",
+        prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let matching = || jobs::table.filter(jobs::dedupe_key.like(pattern.clone()).escape('\\'));
+    let total = matching().count().get_result(conn)?;
+    let done = matching()
+        .filter(jobs::done_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok((total, done))
+}

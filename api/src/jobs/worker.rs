@@ -131,6 +131,13 @@ async fn dispatch(state: &AppState, job: &JobRow, task: Task) -> Result<(), JobE
         Task::RefundNotice { order } => {
             crate::payments::mails::refund_notice(state, job, &order).await
         }
+        Task::UpdateNotices { version, after } => {
+            crate::files::notices::fan_out(state, &version, after.as_ref()).await
+        }
+        Task::UpdateNotice {
+            version,
+            entitlement,
+        } => crate::files::notices::send(state, job, &version, &entitlement).await,
         Task::SignInLink { user } => crate::auth::links::mail_sign_in_link(state, job, &user).await,
         Task::PasswordReset { user } => {
             crate::auth::links::mail_password_reset(state, job, &user).await

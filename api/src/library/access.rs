@@ -5,9 +5,11 @@
 //! one. Ownership comes from entitlements (today granted by paid orders); the download checks it
 //! again in the database when the file is served, so a refund revokes access at once.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use shared_types::{ProductId, ProductStatus, Role, UserId};
 
+use super::repo::Held;
 use crate::catalog::repo::ProductRow;
 use crate::db::DbConnection;
 use crate::error::ApiError;
@@ -36,28 +38,79 @@ pub fn decide(product: &ProductRow, role: Role, owned: bool) -> Result<Access, A
     }
 }
 
-/// The product, and why `user` may have it, read now in one statement (product, role and
-/// entitlement): for serving a file. `ApiError::TokenInvalid` when the user no longer exists.
+/// What [`check`] found.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub product: ProductRow,
+    pub access: Access,
+    /// The user's live entitlement, if any (a free item is held once taken).
+    pub held: Option<Held>,
+    /// The user's email (stamped into PDFs).
+    pub email: String,
+}
+
+/// The product, and why `user` may have it, read now (product, role and email in one
+/// statement, then the entitlement): for serving a file. `ApiError::TokenInvalid` when the user
+/// no longer exists.
 pub fn check(
     conn: &mut DbConnection,
     user: &UserId,
     product: &ProductId,
-) -> Result<(ProductRow, Access), ApiError> {
+) -> Result<Checked, ApiError> {
     use crate::schema::{products, users};
     let role = users::table
         .filter(users::id.eq(user))
         .select(users::role)
         .single_value();
-    let owned = diesel::dsl::exists(super::repo::live(user, product));
-    let (row, role, owned): (ProductRow, Option<Role>, bool) = products::table
+    let email = users::table
+        .filter(users::id.eq(user))
+        .select(users::email)
+        .single_value();
+    let (row, role, email): (ProductRow, Option<Role>, Option<String>) = products::table
         .find(product)
-        .select((ProductRow::as_select(), role, owned))
+        .select((ProductRow::as_select(), role, email))
         .first(conn)
         .optional()?
         .ok_or(ApiError::NotFound("product"))?;
-    let role = role.ok_or(ApiError::TokenInvalid)?;
-    let access = decide(&row, role, owned)?;
-    Ok((row, access))
+    let (role, email) = role.zip(email).ok_or(ApiError::TokenInvalid)?;
+    let held: Option<Held> = super::repo::live(user, product)
+        .select(Held::as_select())
+        .first(conn)
+        .optional()?;
+    let access = decide(&row, role, held.is_some())?;
+    Ok(Checked {
+        product: row,
+        access,
+        held,
+        email,
+    })
+}
+
+/// When the access `held` gives to `product` ends, if the product has a window.
+pub fn window_end(product: &ProductRow, held: Option<&Held>) -> Option<NaiveDateTime> {
+    let days = product.access_days?;
+    let start = held?.granted_at;
+    Some(start + chrono::TimeDelta::days(days.into()))
+}
+
+/// Refuses a download outside the product's access window (admins are never refused; a free
+/// item not taken yet has not started its window).
+pub fn within_window(
+    product: &ProductRow,
+    access: Access,
+    held: Option<&Held>,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    if access == Access::Admin {
+        return Ok(());
+    }
+    match (window_end(product, held), product.access_days) {
+        (Some(end), Some(days)) if now >= end => Err(ApiError::AccessExpired(
+            end.format("%-d %B %Y").to_string(),
+            days,
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -75,16 +128,40 @@ mod tests {
             price_cents,
             currency: Currency::Usd,
             status,
-            file_key: "files/x".into(),
-            file_name: "x.pdf".into(),
-            file_size: 1,
-            file_sha256: "x".into(),
-            file_content_type: "application/pdf".into(),
             preview_key: None,
             preview_content_type: None,
             created_at: at,
             updated_at: at,
+            download_limit: None,
+            access_days: None,
+            stamp_pdfs: false,
         }
+    }
+
+    #[test]
+    fn the_window_runs_from_the_grant_and_spares_admins() {
+        let mut row = product(500, ProductStatus::Published);
+        row.access_days = Some(30);
+        let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        let held = Held {
+            id: shared_types::EntitlementId::generate(),
+            order_id: None,
+            granted_at: start,
+        };
+        let day = |n: i64| start + chrono::TimeDelta::days(n);
+        assert!(within_window(&row, Access::Owned, Some(&held), day(29)).is_ok());
+        let err = within_window(&row, Access::Owned, Some(&held), day(30)).unwrap_err();
+        assert!(matches!(&err, ApiError::AccessExpired(end, 30) if end == "31 January 2026"));
+        assert!(within_window(&row, Access::Admin, Some(&held), day(400)).is_ok());
+        assert!(
+            within_window(&row, Access::Free, None, day(400)).is_ok(),
+            "not taken yet"
+        );
+        row.access_days = None;
+        assert!(within_window(&row, Access::Owned, Some(&held), day(4000)).is_ok());
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! What a user owns: the entitlements (this module owns the table) and the rule that says who
-//! may have a product ([`access`]).
+//! may have a product ([`access`]). The library shows, per item, when access ends and, per file,
+//! the downloads used and left.
 
 pub mod access;
 pub mod repo;
 pub mod routes;
 
-use shared_types::Product;
+use shared_types::{EntitlementId, EntitlementSummary, FileDownloads, FileId, Product, ProductId};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
@@ -14,12 +15,101 @@ use crate::AppState;
 /// The user's library, most recently acquired first; archived products stay in it.
 pub async fn library(state: &AppState, user: &AuthUser) -> Result<Vec<Product>, ApiError> {
     let user_id = user.id.clone();
-    let rows = state
+    let (rows, files, used) = state
         .db
-        .run(move |conn| Ok(repo::library(conn, &user_id)?))
+        .run(move |conn| {
+            let rows = repo::library(conn, &user_id)?;
+            let ids: Vec<ProductId> = rows.iter().map(|(r, _)| r.id.clone()).collect();
+            let files = crate::files::repo::current_for(conn, &ids)?;
+            let file_ids: Vec<FileId> = files
+                .values()
+                .flatten()
+                .map(|c| c.file.id.clone())
+                .collect();
+            let used = crate::downloads::repo::used(conn, &user_id, &file_ids)?;
+            Ok((rows, files, used))
+        })
         .await?;
     Ok(rows
         .iter()
-        .map(|row| crate::catalog::to_dto(&state.settings, row, true))
+        .map(|(row, held)| {
+            let files = files.get(&row.id).map(Vec::as_slice).unwrap_or_default();
+            let mut product = crate::catalog::to_dto(&state.settings, row, files, true);
+            product.access_expires_at =
+                access::window_end(row, Some(held)).map(|end| end.and_utc());
+            for file in &mut product.files {
+                let n = used.get(&file.id).copied().unwrap_or(0);
+                file.downloads_used = Some(n);
+                file.downloads_left = row.download_limit.map(|l| (i64::from(l) - n).max(0));
+            }
+            product
+        })
         .collect())
+}
+
+/// Everybody with access to a product, with their downloads per file: for admins.
+pub async fn holders(
+    state: &AppState,
+    product: ProductId,
+) -> Result<Vec<EntitlementSummary>, ApiError> {
+    state
+        .db
+        .run(move |conn| {
+            let row =
+                crate::catalog::repo::find(conn, &product)?.ok_or(ApiError::NotFound("product"))?;
+            let files = crate::files::repo::current_of(conn, &product)?;
+            let file_ids: Vec<FileId> = files.iter().map(|c| c.file.id.clone()).collect();
+            let used = crate::downloads::repo::used_by_all(conn, &file_ids)?;
+            let holders = repo::holders(conn, &product)?;
+            Ok(holders
+                .into_iter()
+                .map(|h| {
+                    let held = repo::Held {
+                        id: h.id.clone(),
+                        order_id: None,
+                        granted_at: h.granted_at,
+                    };
+                    let downloads = used
+                        .get(&h.user_id)
+                        .map(|files| {
+                            files
+                                .iter()
+                                .map(|(file_id, used)| FileDownloads {
+                                    file_id: file_id.clone(),
+                                    used: *used,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    EntitlementSummary {
+                        access_expires_at: access::window_end(&row, Some(&held))
+                            .map(|e| e.and_utc()),
+                        id: h.id,
+                        user_id: h.user_id,
+                        email: h.email,
+                        granted_at: h.granted_at.and_utc(),
+                        downloads,
+                    }
+                })
+                .collect())
+        })
+        .await
+}
+
+/// Gives a buyer their downloads of every file of the product back.
+pub async fn reset_downloads(state: &AppState, entitlement: EntitlementId) -> Result<(), ApiError> {
+    state
+        .db
+        .write(move |conn| {
+            let (user, product) =
+                repo::find(conn, &entitlement)?.ok_or(ApiError::NotFound("entitlement"))?;
+            let files: Vec<FileId> = crate::files::repo::current_of(conn, &product)?
+                .into_iter()
+                .map(|c| c.file.id)
+                .collect();
+            crate::downloads::repo::reset(conn, &user, &files)?;
+            tracing::info!(%entitlement, "downloads reset");
+            Ok(())
+        })
+        .await
 }

@@ -114,7 +114,9 @@ impl Mailer {
             .message_id(Some(mail.message_id.clone()))
             .date_now();
         if let Some(url) = &mail.list_unsubscribe {
-            builder = builder.header(ListUnsubscribe(format!("<{url}>")));
+            builder = builder
+                .header(ListUnsubscribe(format!("<{url}>")))
+                .header(ListUnsubscribePost);
         }
         builder
             .multipart(MultiPart::alternative_plain_html(
@@ -147,6 +149,25 @@ impl Mailer {
                 Ok(())
             }
         }
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): the URL unsubscribes on a
+/// POST, without a page.
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl header::Header for ListUnsubscribePost {
+    fn name() -> header::HeaderName {
+        header::HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> header::HeaderValue {
+        header::HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
     }
 }
 

@@ -88,3 +88,21 @@ message!(
     LinkHtml = "mail/link.html",
     LinkText = "mail/link.txt"
 );
+
+/// A new version of a file a buyer owns.
+pub struct Update<'a> {
+    pub subject: &'a str,
+    pub shop_url: &'a str,
+    pub title: &'a str,
+    pub file_name: &'a str,
+    pub version: i32,
+    pub date: &'a str,
+    pub note: Option<&'a str>,
+    pub library_url: &'a str,
+    pub unsubscribe_url: &'a str,
+}
+message!(
+    Update,
+    UpdateHtml = "mail/update.html",
+    UpdateText = "mail/update.txt"
+);

@@ -251,15 +251,13 @@ mod tests {
                 price_cents: 999,
                 currency: Currency::Usd,
                 status: ProductStatus::Published,
-                file_key: "files/x".into(),
-                file_name: "guide.pdf".into(),
-                file_size: 1,
-                file_sha256: "x".into(),
-                file_content_type: "application/pdf".into(),
                 preview_key: None,
                 preview_content_type: None,
                 created_at: at,
                 updated_at: at,
+                download_limit: None,
+                access_days: None,
+                stamp_pdfs: false,
             },
         )
         .unwrap();

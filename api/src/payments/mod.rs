@@ -121,7 +121,7 @@ pub async fn checkout(state: &AppState, buyer: Buyer, slug: String) -> Result<St
         .await?;
     order.user_id = user_id;
 
-    let preview = crate::catalog::to_dto(&state.settings, &product, false).preview_url;
+    let preview = crate::catalog::to_dto(&state.settings, &product, &[], false).preview_url;
     let created = state
         .payments
         .gateway
@@ -311,21 +311,15 @@ pub async fn session_download_token(
         return Err(ApiError::NotPurchased);
     }
     let (user, product) = (order.user_id.clone(), order.product_id.clone());
-    let row = state
+    let (row, files) = state
         .db
         .run(move |conn| {
-            let (row, _why) = crate::library::access::check(conn, &user, &product)?;
-            Ok(row)
+            let checked = crate::library::access::check(conn, &user, &product)?;
+            let files = crate::files::repo::current_of(conn, &product)?;
+            Ok((checked.product, files))
         })
         .await?;
-    let (token, expires_at) = state
-        .keys
-        .issue_download(&order.user_id, &row.id, &row.file_sha256);
-    Ok(shared_types::DownloadTokenResponse {
-        url: state.settings.public(&format!("/api/v1/downloads/{token}")),
-        token,
-        expires_at,
-    })
+    crate::downloads::order_link(state, &order.user_id, &row, &files)
 }
 
 /// Mails the receipt of a paid order again (asked by its buyer or an admin).

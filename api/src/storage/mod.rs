@@ -29,7 +29,7 @@ use object_store::{
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-pub use sniff::Kind;
+pub use sniff::{Kind, Purpose};
 
 const PART_SIZE: usize = 5 * 1024 * 1024;
 /// Read size for local files: large enough that thread hops do not dominate, small enough that
@@ -215,13 +215,13 @@ impl Storage {
         }
     }
 
-    /// Streams `body` into storage, refusing it past `max_bytes` or when its content is not one of
-    /// `accepted`. On any error nothing is left behind.
+    /// Streams `body` into storage, refusing it past `max_bytes` or when its content is not what
+    /// `purpose` accepts. On any error nothing is left behind.
     pub async fn put_stream<S, E>(
         &self,
         mut body: S,
         max_bytes: u64,
-        accepted: &[Kind],
+        purpose: Purpose,
     ) -> Result<StoredObject, UploadError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -243,18 +243,9 @@ impl Storage {
                 return Err(UploadError::TooLarge { limit: max_bytes });
             }
         }
-        let kind = sniff::detect(&head)
-            .filter(|k| accepted.contains(k))
-            .ok_or_else(|| {
-                UploadError::Unsupported(format!(
-                    "the content is not {}",
-                    accepted
-                        .iter()
-                        .map(|k| k.describe())
-                        .collect::<Vec<_>>()
-                        .join(" or ")
-                ))
-            })?;
+        let kind = purpose.accept(&head).ok_or_else(|| {
+            UploadError::Unsupported(format!("the content is not {}", purpose.describe()))
+        })?;
 
         let temp = Path::from(format!("tmp/{}", uuid::Uuid::new_v4()));
         let upload = self
@@ -295,9 +286,9 @@ impl Storage {
         writer.finish().await.map_err(UploadError::Store)?;
 
         let sha256 = hex::encode(hasher.finalize());
-        let key = match kind {
-            Kind::Pdf => format!("files/{sha256}"),
-            _ => format!("previews/{sha256}.{}", kind.extension()),
+        let key = match purpose {
+            Purpose::File => format!("files/{sha256}"),
+            Purpose::Preview => format!("previews/{sha256}.{}", kind.extension()),
         };
         let created = match self
             .store
@@ -322,6 +313,17 @@ impl Storage {
             extension: kind.extension(),
             created,
         })
+    }
+
+    /// Stores a small object whole (a stamping plan), replacing what `key` held.
+    pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<(), object_store::Error> {
+        self.store
+            .put(
+                &Path::from(key),
+                object_store::PutPayload::from_bytes(bytes),
+            )
+            .await
+            .map(drop)
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {

@@ -10,12 +10,12 @@ backend_tests!(
     search_matches_title_and_description_case_insensitively,
     unknown_slugs_and_ids_are_404_problems,
     bad_product_input_is_refused_and_leaves_nothing_behind,
-    a_non_pdf_file_or_a_non_image_preview_is_refused_by_content,
+    files_are_typed_by_content_and_a_non_image_preview_is_refused,
     a_duplicate_title_is_a_conflict_and_keeps_the_first_products_file,
     slugs_are_transliterated_and_unique,
     editing_changes_price_and_status_and_validates,
     archiving_hides_a_product_from_the_catalog_but_not_from_its_owner,
-    replacing_a_file_removes_the_old_object_when_unused,
+    replacing_a_preview_removes_the_old_object_when_unused,
     catalog_marks_owned_items_for_the_signed_in_user,
     malformed_multipart_bodies_are_refused_and_leave_nothing,
     admins_read_any_product_by_id_whatever_its_place_in_the_list,
@@ -47,7 +47,7 @@ async fn admins_read_any_product_by_id_whatever_its_place_in_the_list(app: TestA
         .put_stream(
             futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))]),
             u64::MAX,
-            folio_api::storage::sniff::FILE_KINDS,
+            folio_api::storage::Purpose::File,
         )
         .await
         .unwrap();
@@ -110,8 +110,10 @@ async fn an_admin_upload_appears_in_the_catalog_with_exact_money(app: TestApp) {
     );
     assert_eq!(product["is_free"], false);
     assert_eq!(product["status"], "published");
-    assert_eq!(product["file"]["content_type"], "application/pdf");
-    assert_eq!(product["file"]["size"], pdf("a").len());
+    assert_eq!(product["files"][0]["content_type"], "application/pdf");
+    assert_eq!(product["files"][0]["size"], pdf("a").len());
+    assert_eq!(product["files"][0]["version"], 1);
+    assert_eq!(product["files"][0]["sha256"], sha256_hex(&pdf("a")));
     let preview = product["preview_url"].as_str().unwrap();
     assert!(
         preview.starts_with(&app.address) && preview.contains("/media/previews/"),
@@ -318,10 +320,10 @@ async fn bad_product_input_is_refused_and_leaves_nothing_behind(app: TestApp) {
     expect_refused(&app, &admin, too_long, unprocessable, "description").await;
 }
 
-async fn a_non_pdf_file_or_a_non_image_preview_is_refused_by_content(app: TestApp) {
+async fn files_are_typed_by_content_and_a_non_image_preview_is_refused(app: TestApp) {
     let admin = app.admin().await;
     let media = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-    // A PNG named .pdf is not a PDF.
+    // A PNG named .pdf is stored and offered as the PNG it is.
     let png_as_pdf = Form::new()
         .text("title", "Fine title")
         .text("price", "5")
@@ -332,7 +334,16 @@ async fn a_non_pdf_file_or_a_non_image_preview_is_refused_by_content(app: TestAp
                 .mime_str("application/pdf")
                 .unwrap(),
         );
-    expect_refused(&app, &admin, png_as_pdf, media, "file").await;
+    let res = app.create_product(&admin, png_as_pdf).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let p: Value = res.json().await.unwrap();
+    assert_eq!(p["files"][0]["content_type"], "image/png");
+    assert_eq!(p["files"][0]["name"], "book.pdf.png");
+    app.state
+        .storage
+        .delete(&format!("files/{}", sha256_hex(&png())))
+        .await
+        .unwrap();
     let html_preview = product_form("Fine title", "5", pdf("x"), None).part(
         "preview",
         Part::bytes(b"<html><script>x</script></html>".to_vec()).file_name("a.png"),
@@ -342,7 +353,7 @@ async fn a_non_pdf_file_or_a_non_image_preview_is_refused_by_content(app: TestAp
     assert_eq!(problem(res).await["code"], "unsupported_file_type");
     assert!(
         app.objects().await.is_empty(),
-        "the PDF stored before the bad preview is removed"
+        "the PDF stored before the bad preview is removed (and the PNG was removed above)"
     );
     // A PDF named .png is accepted as the PDF it is, and offered under a .pdf name.
     let pdf_as_png = Form::new()
@@ -358,8 +369,8 @@ async fn a_non_pdf_file_or_a_non_image_preview_is_refused_by_content(app: TestAp
     let res = app.create_product(&admin, pdf_as_png).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let p: Value = res.json().await.unwrap();
-    assert_eq!(p["file"]["name"], "cover.png.pdf");
-    assert_eq!(p["file"]["content_type"], "application/pdf");
+    assert_eq!(p["files"][0]["name"], "cover.png.pdf");
+    assert_eq!(p["files"][0]["content_type"], "application/pdf");
 }
 
 async fn uploads_over_the_limit_are_refused_with_413_and_leave_nothing(app: TestApp) {
@@ -545,7 +556,7 @@ async fn archiving_hides_a_product_from_the_catalog_but_not_from_its_owner(app: 
     );
 }
 
-async fn replacing_a_file_removes_the_old_object_when_unused(app: TestApp) {
+async fn replacing_a_preview_removes_the_old_object_when_unused(app: TestApp) {
     let admin = app.admin().await;
     let p = app.product(&admin, "Versioned", "0", pdf("v1")).await;
     let id = p["id"].as_str().unwrap();
@@ -562,18 +573,10 @@ async fn replacing_a_file_removes_the_old_object_when_unused(app: TestApp) {
                 .unwrap()
         }
     };
+    // Files are no longer replaced (they get versions): the old route is gone.
     let res = put("file", pdf("v2")).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let updated: Value = res.json().await.unwrap();
-    assert_eq!(updated["file"]["name"], "new-edition.pdf");
-    let files: Vec<String> = app
-        .objects()
-        .await
-        .into_iter()
-        .filter(|k| k.starts_with("files/"))
-        .collect();
-    assert_eq!(files, [format!("files/{}", sha256_hex(&pdf("v2")))]);
-    let res = put("file", png()).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = put("preview", pdf("not an image")).await;
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let res = put("preview", svg_with_script()).await;
     assert_eq!(res.status(), StatusCode::OK);

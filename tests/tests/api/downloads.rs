@@ -222,7 +222,8 @@ async fn expired_forged_and_stale_links_are_refused(app: TestApp) {
     let user_id = app.user_id(&user).await;
     let now = chrono::Utc::now().timestamp();
     let claims = json!({
-        "sub": user_id, "prd": product["id"], "ver": sha256_hex(&pdf("v1")),
+        "sub": user_id, "prd": product["id"], "fil": product["files"][0]["id"],
+        "ver": product["files"][0]["id"], "jti": "x",
         "iss": "folio", "aud": "folio-download", "iat": now - 700, "exp": now - 400,
     });
     let expired = jsonwebtoken::encode(
@@ -240,12 +241,13 @@ async fn expired_forged_and_stale_links_are_refused(app: TestApp) {
         assert_eq!(problem(res).await["code"], "token_invalid");
     }
     // A link names the file version: after a new upload it is stale.
-    let link = link(&app, &user, "linked").await;
+    let old = link(&app, &user, "linked").await;
     let res = app
         .bare_client()
-        .put(app.url(&format!(
-            "/api/v1/admin/products/{}/file",
-            product["id"].as_str().unwrap()
+        .post(app.url(&format!(
+            "/api/v1/admin/products/{}/files/{}/versions",
+            product["id"].as_str().unwrap(),
+            product["files"][0]["id"].as_str().unwrap()
         )))
         .bearer_auth(&admin)
         .multipart(reqwest::multipart::Form::new().part(
@@ -255,10 +257,15 @@ async fn expired_forged_and_stale_links_are_refused(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let res = app.get(&path_of(&app, &link), None).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app.get(&path_of(&app, &old), None).await;
     assert_eq!(res.status(), StatusCode::GONE);
     assert_eq!(problem(res).await["code"], "token_stale");
+    // The next link gets the new version.
+    let fresh = link(&app, &user, "linked").await;
+    let res = app.get(&path_of(&app, &fresh), None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().await.unwrap(), pdf("v2"));
 }
 
 async fn downloads_are_recorded(app: TestApp) {

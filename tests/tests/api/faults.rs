@@ -270,7 +270,16 @@ async fn storage_failures_leave_no_object_and_no_row(backend: Backend) {
             .db
             .run(move |conn| {
                 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
-                use folio_api::schema::products;
+                use folio_api::schema::{file_versions, product_files, products};
+                let files = product_files::table
+                    .filter(product_files::product_id.eq(id.clone()))
+                    .select(product_files::id);
+                diesel::delete(file_versions::table.filter(file_versions::file_id.eq_any(files)))
+                    .execute(conn)?;
+                diesel::delete(
+                    product_files::table.filter(product_files::product_id.eq(id.clone())),
+                )
+                .execute(conn)?;
                 diesel::delete(products::table.filter(products::id.eq(id))).execute(conn)?;
                 Ok(())
             })

@@ -6,6 +6,7 @@ mod catalog;
 mod contract;
 mod downloads;
 mod faults;
+mod files;
 mod mail;
 mod payments;
 mod security;

@@ -287,7 +287,7 @@ async fn path_traversal_in_names_and_slugs_goes_nowhere(app: TestApp) {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
             "{slug}"
         );
-        let shown = p["file"]["name"].as_str().unwrap();
+        let shown = p["files"][0]["name"].as_str().unwrap();
         assert!(!shown.contains('/') && !shown.contains('\\'), "{shown}");
         // The download names the file without any directory part.
         let (url, _) = app.download_link(&user, slug).await;

@@ -199,61 +199,80 @@ fn book_pdf(item: &Item) -> Vec<u8> {
 async fn store(
     storage: &Storage,
     bytes: Vec<u8>,
-    kinds: &[sniff::Kind],
+    purpose: sniff::Purpose,
 ) -> anyhow::Result<StoredObject> {
     let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))]);
     storage
-        .put_stream(chunks, u64::MAX, kinds)
+        .put_stream(chunks, u64::MAX, purpose)
         .await
         .map_err(|e| anyhow::anyhow!("storing a demo file: {e:?}"))
 }
 
+/// A demo product with its one file.
+pub type DemoItem = (
+    ProductRow,
+    crate::files::repo::FileRow,
+    crate::files::repo::VersionRow,
+);
+
 /// The demo products, their files stored: ready to insert.
-pub async fn build(storage: &Storage) -> anyhow::Result<Vec<ProductRow>> {
+pub async fn build(storage: &Storage) -> anyhow::Result<Vec<DemoItem>> {
     let base = now();
     let mut rows = Vec::new();
     for (i, item) in ITEMS.iter().enumerate() {
         let slug = Slug::from_title(item.title).map_err(|e| anyhow::anyhow!("{e}"))?;
         let price = Price::parse(item.price, item.currency).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let file = store(storage, book_pdf(item), sniff::FILE_KINDS).await?;
-        let preview = store(storage, cover_png(item), sniff::PREVIEW_KINDS).await?;
+        let file = store(storage, book_pdf(item), sniff::Purpose::File).await?;
+        let preview = store(storage, cover_png(item), sniff::Purpose::Preview).await?;
         // Listed in the order above (the catalog shows the newest first).
         let at = base - chrono::TimeDelta::seconds(i as i64);
-        rows.push(ProductRow {
-            id: ProductId::generate(),
-            file_name: crate::catalog::safe_file_name(
+        let id = ProductId::generate();
+        let (file_row, version) = crate::files::repo::new_file(
+            &id,
+            0,
+            crate::catalog::safe_file_name(
                 Some(&format!("{slug}.pdf")),
                 slug.as_ref(),
                 file.extension,
             ),
+            &file,
+            at,
+        );
+        let row = ProductRow {
+            id,
             slug: slug.into_inner(),
             title: item.title.to_owned(),
             description: item.description.to_owned(),
             price_cents: price.cents(),
             currency: price.currency(),
             status: ProductStatus::Published,
-            file_key: file.key,
-            file_size: file.size,
-            file_sha256: file.sha256,
-            file_content_type: file.content_type.to_owned(),
             preview_key: Some(preview.key),
             preview_content_type: Some(preview.content_type.to_owned()),
             created_at: at,
             updated_at: at,
-        });
+            download_limit: None,
+            access_days: None,
+            stamp_pdfs: false,
+        };
+        rows.push((row, file_row, version));
     }
     Ok(rows)
 }
 
 /// Inserts `rows` if the catalog is empty; how many were inserted.
-pub fn insert_if_empty(conn: &mut DbConnection, rows: &[ProductRow]) -> anyhow::Result<usize> {
+pub fn insert_if_empty(conn: &mut DbConnection, rows: &[DemoItem]) -> anyhow::Result<usize> {
     use diesel::Connection;
     let inserted = conn.transaction(|conn| {
         if repo::count(conn)? > 0 {
             return diesel::QueryResult::Ok(0);
         }
-        for row in rows {
+        for (row, file, version) in rows {
             repo::insert(conn, row)?;
+            crate::files::repo::insert(
+                conn,
+                std::slice::from_ref(file),
+                std::slice::from_ref(version),
+            )?;
         }
         Ok(rows.len())
     })?;

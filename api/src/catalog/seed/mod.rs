@@ -36,23 +36,28 @@ pub fn seed(
                 price_cents,
                 currency: Currency::Usd,
                 status: ProductStatus::Published,
-                file_key: file.key.clone(),
-                file_name: format!("item-{i}.pdf"),
-                file_size: file.size,
-                file_sha256: file.sha256.clone(),
-                file_content_type: file.content_type.into(),
                 preview_key: None,
                 preview_content_type: None,
                 created_at: at,
                 updated_at: at,
+                download_limit: None,
+                access_days: None,
+                stamp_pdfs: false,
             }
         })
         .collect();
+    let (files, versions): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            crate::files::repo::new_file(&row.id, 0, format!("item-{i}.pdf"), file, row.created_at)
+        })
+        .unzip();
     conn.transaction(|conn| {
         for chunk in rows.chunks(500) {
             repo::insert_many(conn, chunk)?;
         }
-        diesel::QueryResult::Ok(())
+        crate::files::repo::insert(conn, &files, &versions)
     })?;
     Ok(rows.len())
 }
