@@ -32,6 +32,8 @@ pub enum ApiError {
     AccessExpired(String, i32),
     #[error("a product keeps at least one file: upload another before removing this one")]
     LastFile,
+    #[error("this product has several files: say which (file_id), or ask for all of them (all)")]
+    FileRequired,
     #[error("this action needs the admin role")]
     Forbidden,
     #[error("this item must be purchased first")]
@@ -111,6 +113,7 @@ impl ApiError {
             ApiError::DownloadLimitReached { .. } => "download_limit_reached",
             ApiError::AccessExpired(..) => "access_expired",
             ApiError::LastFile => "last_file",
+            ApiError::FileRequired => "file_required",
             ApiError::Forbidden => "forbidden",
             ApiError::NotPurchased => "not_purchased",
             ApiError::NotFound(_) => "not_found",
@@ -190,9 +193,10 @@ impl ResponseError for ApiError {
             ApiError::FreeItem | ApiError::AlreadyOwned | ApiError::OrderNotRefundable(_) => {
                 StatusCode::CONFLICT
             }
-            ApiError::JobNotFailed | ApiError::OrderNotPaid(_) | ApiError::LastFile => {
-                StatusCode::CONFLICT
-            }
+            ApiError::JobNotFailed
+            | ApiError::OrderNotPaid(_)
+            | ApiError::LastFile
+            | ApiError::FileRequired => StatusCode::CONFLICT,
             ApiError::LinkExpired | ApiError::LinkUsed => StatusCode::GONE,
             // The token is the caller's only credential here.
             ApiError::LinkInvalid | ApiError::SignInOrGiveEmail => StatusCode::UNAUTHORIZED,

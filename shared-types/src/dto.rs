@@ -181,9 +181,20 @@ pub struct FileHistory {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateFileRequest {
-    /// New display name, 1 to 150 characters; the extension of the content is added when missing.
+    /// New display name, 1 to 150 characters (not only spaces); the extension of the content
+    /// is added when missing.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 150, pattern = "\\S")
+    )]
     pub name: Option<String>,
-    /// New place in the list, from 0; the other files move to make room.
+    /// New place in the list, from 0 (past the end: last); the other files move to make room.
+    #[serde(
+        default,
+        deserialize_with = "whole",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub position: Option<i32>,
 }
 
@@ -291,7 +302,7 @@ pub struct UpdateProductRequest {
     /// Downloads per buyer per file, 1 to 10,000; null removes the limit.
     #[serde(
         default,
-        deserialize_with = "some",
+        deserialize_with = "some_whole",
         skip_serializing_if = "Option::is_none"
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>, minimum = 1, maximum = 10000))]
@@ -299,7 +310,7 @@ pub struct UpdateProductRequest {
     /// Days of access after purchase, 1 to 36,500; null: for ever.
     #[serde(
         default,
-        deserialize_with = "some",
+        deserialize_with = "some_whole",
         skip_serializing_if = "Option::is_none"
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>, minimum = 1, maximum = 36500))]
@@ -309,11 +320,25 @@ pub struct UpdateProductRequest {
     pub stamp_pdfs: Option<bool>,
 }
 
-/// A field that is there, even as null (`Some(None)`), as opposed to left out (`None`).
-fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
+/// A whole number as JSON Schema counts one: `3` and `3.0` alike (the document says
+/// `integer`, and a client may well send either).
+fn whole_number<E: serde::de::Error>(value: f64) -> Result<i32, E> {
+    if value.fract() == 0.0 && value >= f64::from(i32::MIN) && value <= f64::from(i32::MAX) {
+        Ok(value as i32)
+    } else {
+        Err(E::custom(format!("expected a whole number, got {value}")))
+    }
+}
+
+/// An optional whole number.
+fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+    Option::<f64>::deserialize(d)?.map(whole_number).transpose()
+}
+
+/// A whole number that is there, even as null (`Some(None)`: clear it), as opposed to left
+/// out (`None`: keep it).
+fn some_whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i32>>, D::Error> {
+    whole(d).map(Some)
 }
 
 /// A short-lived link to download a product's file.

@@ -316,6 +316,15 @@ mod tests {
             serde_json::from_str(r#"{"download_limit": null}"#).unwrap();
         assert_eq!(json.download_limit, Some(None), "null clears");
         assert_eq!(json.access_days, None, "left out keeps");
+        let json: UpdateProductRequest =
+            serde_json::from_str(r#"{"download_limit": 3.0, "access_days": 30}"#).unwrap();
+        assert_eq!(
+            (json.download_limit, json.access_days),
+            (Some(Some(3)), Some(Some(30)))
+        );
+        assert!(
+            serde_json::from_str::<UpdateProductRequest>(r#"{"download_limit": 2.5}"#).is_err()
+        );
         assert_eq!(serde_json::to_string(&UpdateProductRequest::default()).unwrap(), "{\"title\":null,\"description\":null,\"price\":null,\"currency\":null,\"status\":null}");
     }
 

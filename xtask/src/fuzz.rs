@@ -303,11 +303,26 @@ fn schemathesis_config(
         accepted("400")
     ));
     toml.push_str(&format!(
-        "# Files are recognised by their content (a PDF starts with %PDF-, a PNG with its\n\
-         # signature); a schema can only say `binary`, so made-up bytes are refused with 415.\n\
-         [[operations]]\ninclude-name-regex = \"^(POST /api/v1/admin/products|PUT /api/v1/admin/products/\\\\{{id\\\\}}/(file|preview))$\"\n\
+        "# Preview images are recognised by their content (a PNG starts with its signature); a\n\
+         # schema can only say `binary`, so made-up bytes as a preview are refused with 415.\n\
+         [[operations]]\ninclude-name-regex = \"^(POST /api/v1/admin/products|PUT /api/v1/admin/products/\\\\{{id\\\\}}/preview)$\"\n\
          checks.positive_data_acceptance.expected-statuses = {}\n\n",
         accepted("415")
+    ));
+    toml.push_str(&format!(
+        "# A download link names the version of what it is for; the admin run's own uploads\n\
+         # (new files, new versions) make the links it holds stale, 410 token_stale, as they must.\n\
+         [[operations]]\ninclude-name = \"GET /api/v1/downloads/{{token}}\"\n\
+         checks.positive_data_acceptance.expected-statuses = {}\n\n",
+        accepted("410")
+    ));
+    toml.push_str(&format!(
+        "# A download-token body names one file (`file_id`) or all of them (`all`), not both, and\n\
+         # may name neither for a one-file product: no schema short of a oneOf that also refuses\n\
+         # `{{}}` says so, so a body with both is refused with 422, as the document describes.\n\
+         [[operations]]\ninclude-name = \"POST /api/v1/products/{{slug}}/download-token\"\n\
+         checks.positive_data_acceptance.expected-statuses = {}\n\n",
+        accepted("422")
     ));
     toml.push_str(
         "# In a multipart body a list is sent as one part per item, so the fuzzer's negative case\n\

@@ -44,11 +44,11 @@ pub struct CreateProductForm {
     status: NewProductStatus,
     /// Downloads per buyer per file, 1 to 10,000; empty or left out: no limit.
     #[serde(default)]
-    #[schema(pattern = "^[0-9]*$")]
+    #[schema(pattern = "^([1-9][0-9]{0,3}|10000)?$")]
     download_limit: String,
     /// Days of access after purchase, 1 to 36,500; empty or left out: for ever.
     #[serde(default)]
-    #[schema(pattern = "^[0-9]*$")]
+    #[schema(pattern = "^([1-9][0-9]{0,3}|[12][0-9]{4}|3[0-5][0-9]{3}|36[0-4][0-9]{2}|36500)?$")]
     access_days: String,
     /// `true` to stamp every PDF a buyer downloads with their email and order (default false).
     #[serde(default)]

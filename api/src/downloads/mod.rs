@@ -59,10 +59,7 @@ fn choose<'a>(
         (None, true) if visible.is_empty() => Err(ApiError::NotFound("file")),
         (None, true) => Ok(visible),
         (None, false) if visible.len() == 1 => Ok(visible),
-        (None, false) => Err(ApiError::validation(
-            "file_id",
-            "this product has several files: say which (file_id), or ask for all of them",
-        )),
+        (None, false) => Err(ApiError::FileRequired),
     }
 }
 

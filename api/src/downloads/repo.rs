@@ -73,6 +73,9 @@ pub fn use_link(
     if first_use == 0 {
         return Ok(Ok(()));
     }
+    // Links a day old have long expired (tokens live minutes): forgetting them keeps the table
+    // to about a day of downloads, and costs a range scan of its creation index.
+    forget_links(conn, at - chrono::TimeDelta::days(1))?;
     // A stable order: two links of one buyer for the same files lock their rows alike.
     let mut files = files.to_vec();
     files.sort();

@@ -23,7 +23,8 @@ use crate::AppState;
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_purchased`, `download_limit_reached` or `access_expired`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such product or file", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: which file is missing", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`file_required`: the product has several files and the body names none", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: both `file_id` and `all`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn issue_download_token(
@@ -32,11 +33,13 @@ pub async fn issue_download_token(
     slug: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    // No body, or `null`: the product's only file.
     let req: DownloadTokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
         DownloadTokenRequest::default()
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice::<Option<DownloadTokenRequest>>(&body)
             .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
+            .unwrap_or_default()
     };
     let token = super::issue_token(&state, &user, slug.into_inner(), req).await?;
     Ok(HttpResponse::Ok()
@@ -59,8 +62,8 @@ struct FileBytes(Vec<u8>);
         ("Range" = Option<String>, Header, description = "A single byte range, e.g. `bytes=0-1023`"),
     ),
     responses(
-        (status = 200, description = "The whole file (its own type), or the ZIP of all files", content_type = "application/octet-stream", body = inline(FileBytes)),
-        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = inline(FileBytes)),
+        (status = 200, description = "The whole file, of its own type (`application/pdf`, `application/epub+zip`, …, `application/octet-stream`), or `application/zip` for all files", content_type = "*/*", body = inline(FileBytes)),
+        (status = 206, description = "The requested range", content_type = "*/*", body = inline(FileBytes)),
         (status = 401, description = "`token_invalid`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_purchased` (access was revoked), `download_limit_reached` or `access_expired`", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),

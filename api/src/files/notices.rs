@@ -84,8 +84,9 @@ pub async fn fan_out(
     Ok(())
 }
 
-/// The unsubscribe URL of one buyer's notices of one product: the API's one-click endpoint,
-/// which the web UI's page posts to as well.
+/// The unsubscribe URLs of one buyer's notices of one product: the API's one-click endpoint
+/// (for `List-Unsubscribe`), and the web UI's page with a button that posts to it (for the
+/// message's own link: opening it does nothing, as mail scanners open links).
 pub fn unsubscribe_url(state: &AppState, entitlement: &EntitlementId) -> (String, String) {
     let token = state.keys.issue_unsubscribe(entitlement);
     (
@@ -94,7 +95,7 @@ pub fn unsubscribe_url(state: &AppState, entitlement: &EntitlementId) -> (String
             .public(&format!("/api/v1/unsubscribe/{token}")),
         state
             .settings
-            .public(&format!("/unsubscribe?token={token}")),
+            .public(&format!("/library/unsubscribe?token={token}")),
     )
 }
 

@@ -19,10 +19,10 @@ pub struct AddFileForm {
     /// Any kind of file; its type is recognised from its content.
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
     file: String,
-    /// The name buyers see, 1 to 150 characters (default: the uploaded file's name); the
-    /// extension of the content is added when missing.
+    /// The name buyers see, 1 to 150 characters, not only spaces (default: the uploaded file's
+    /// name); the extension of the content is added when missing.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 150)]
+    #[schema(min_length = 1, max_length = 150, pattern = "\\S")]
     name: String,
 }
 
@@ -101,11 +101,21 @@ pub async fn update_product_file(
     state: web::Data<AppState>,
     _admin: AdminUser,
     path: web::Path<(ProductId, FileId)>,
-    body: web::Json<UpdateFileRequest>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<web::Json<ProductFile>, ApiError> {
     let (product, file) = path.into_inner();
+    // An object only: serde would take `[name, position]` as the struct too.
+    let body = body.into_inner();
+    if !body.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "the body must be a JSON object",
+        ));
+    }
+    let req: UpdateFileRequest = serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
     Ok(web::Json(
-        super::update_file(&state, product, file, body.into_inner()).await?,
+        super::update_file(&state, product, file, req).await?,
     ))
 }
 

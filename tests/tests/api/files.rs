@@ -184,11 +184,29 @@ async fn several_files_of_any_kind_are_kept_in_order_and_served_as_attachments(a
     // Each file through its own link, as an attachment that is never sniffed.
     let user = app.customer("ada@example.com").await.access_token;
     let res = token_for(&app, &user, "bundle", json!({})).await;
-    assert_eq!(
-        res.status(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "which file?"
-    );
+    assert_eq!(res.status(), StatusCode::CONFLICT, "which file?");
+    assert_eq!(problem(res).await["code"], "file_required");
+    let res = token_for(
+        &app,
+        &user,
+        "bundle",
+        json!({"file_id": e["id"], "all": true}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "not both");
+    // A file is renamed with an object, never an array in the fields' order.
+    let res = app
+        .bare_client()
+        .patch(app.url(&format!(
+            "/api/v1/admin/products/{id}/files/{}",
+            e["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&admin)
+        .json(&json!(["x.epub", 0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     for (file, bytes, kind) in [
         (&e, epub(), "application/epub+zip"),
         (&png_named_pdf, png(), "image/png"),
@@ -358,8 +376,11 @@ async fn update_notices_arrive_once_per_buyer_and_respect_unsubscribe(app: TestA
         "{one_click}"
     );
     assert!(
-        notice.link(&app.url("/unsubscribe?token=")).is_some(),
-        "a visible link too"
+        notice
+            .link(&app.url("/library/unsubscribe?token="))
+            .is_some(),
+        "a visible link too: {}",
+        notice.text()
     );
     // The history counts them once sent.
     let sent = loop {
