@@ -1,7 +1,9 @@
-//! Admin pages: products (table, create, edit, archive), orders (refund, resend the receipt),
-//! the job queue ([`jobs`]) and the dev mailbox ([`mailbox`]). The server checks the role on
+//! Admin pages: products (table, create, edit with its files and buyers ([`files`]), archive),
+//! orders (refund, resend the receipt), the job queue ([`jobs`]) and the dev mailbox
+//! ([`mailbox`]). The server checks the role on
 //! every call; these pages only hide what a customer could not use anyway.
 
+pub mod files;
 pub mod jobs;
 pub mod mailbox;
 
@@ -9,8 +11,8 @@ use std::cell::Cell;
 
 use leptos::prelude::*;
 use shared_types::{
-    ClientConfig, Currency, Order, OrderPage, Product, ProductFields, ProductPage, ProductStatus,
-    UpdateProductRequest,
+    ClientConfig, Currency, Delivery, Order, OrderPage, Product, ProductFields, ProductPage,
+    ProductStatus, UpdateProductRequest,
 };
 use wasm_bindgen::JsCast;
 use web_sys::{FormData, HtmlInputElement};
@@ -212,6 +214,7 @@ fn check_fields(
             price: Some(price.to_owned()),
             currency: currency.parse().ok(),
             status: ProductStatus::from_db(status),
+            ..Default::default()
         }
         .parse(p.price.amount_cents, p.price.currency)
         .err(),
@@ -310,6 +313,12 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
             .map(|p| p.status.as_str().to_owned())
             .unwrap_or_else(|| "published".into()),
     );
+    let count = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or_default();
+    let (download_limit, set_download_limit) =
+        signal(count(existing.as_ref().and_then(|p| p.download_limit)));
+    let (access_days, set_access_days) =
+        signal(count(existing.as_ref().and_then(|p| p.access_days)));
+    let (stamp_pdfs, set_stamp_pdfs) = signal(existing.as_ref().is_some_and(|p| p.stamp_pdfs));
     let errors = RwSignal::new(Vec::<(String, String)>::new());
     let (form_error, set_form_error) = signal(None::<String>);
     let (progress, set_progress) = signal(0u32);
@@ -334,11 +343,28 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
             status.get_untracked(),
         );
         let mut found = check_fields(editing.as_ref(), &t, &d, &p, &c, &s);
-        let file = input_file(&file_ref);
+        let (raw_limit, raw_days, stamp) = (
+            download_limit.get_untracked(),
+            access_days.get_untracked(),
+            stamp_pdfs.get_untracked(),
+        );
+        // The server's own parsers: empty is no limit, access for ever.
+        let limit = Delivery::parse_limit(&raw_limit)
+            .map_err(|e| found.push(("download_limit".into(), e.message)))
+            .unwrap_or(None);
+        let days = Delivery::parse_days(&raw_days)
+            .map_err(|e| found.push(("access_days".into(), e.message)))
+            .unwrap_or(None);
+        // A new product's first file; an existing one's files are in the Files panel.
+        let file = if editing.is_none() {
+            input_file(&file_ref)
+        } else {
+            None
+        };
         let preview = input_file(&preview_ref);
         match &file {
             None if editing.is_none() => {
-                found.push(("file".into(), "choose the PDF to sell".into()))
+                found.push(("file".into(), "choose the first file to sell".into()))
             }
             Some(f) if f.size() > limits.max_file_bytes as f64 => found.push((
                 "file".into(),
@@ -347,12 +373,6 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
                     limit_text(limits.max_file_bytes)
                 ),
             )),
-            Some(f)
-                if !f.name().to_ascii_lowercase().ends_with(".pdf")
-                    && f.type_() != "application/pdf" =>
-            {
-                found.push(("file".into(), "the file must be a PDF".into()))
-            }
             _ => {}
         }
         if let Some(img) = &preview {
@@ -390,9 +410,13 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
                             ("price", &p),
                             ("currency", &c),
                             ("status", &s),
+                            ("download_limit", &raw_limit),
+                            ("access_days", &raw_days),
                         ] {
-                            let _ = form.append_with_str(k, v);
+                            let _ = form.append_with_str(k, v.trim());
                         }
+                        let _ = form
+                            .append_with_str("stamp_pdfs", if stamp { "true" } else { "false" });
                         if let Some(f) = &file {
                             let _ = form.append_with_blob_and_filename("file", f, &f.name());
                         }
@@ -412,21 +436,22 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
                                 price: Some(p),
                                 currency: c.parse().ok(),
                                 status,
+                                download_limit: Some(limit),
+                                access_days: Some(days),
+                                stamp_pdfs: Some(stamp),
                             },
                         )
                         .await?;
-                        for (field, chosen) in [("file", &file), ("preview", &preview)] {
-                            if let Some(f) = chosen {
-                                let form = FormData::new().expect("FormData exists in browsers");
-                                let _ = form.append_with_blob_and_filename(field, f, &f.name());
-                                product = send_form::<Product>(
-                                    "PUT",
-                                    &format!("/api/v1/admin/products/{}/{field}", old.id),
-                                    form,
-                                    set_progress,
-                                )
-                                .await?;
-                            }
+                        if let Some(img) = &preview {
+                            let form = FormData::new().expect("FormData exists in browsers");
+                            let _ = form.append_with_blob_and_filename("preview", img, &img.name());
+                            product = send_form::<Product>(
+                                "PUT",
+                                &format!("/api/v1/admin/products/{}/preview", old.id),
+                                form,
+                                set_progress,
+                            )
+                            .await?;
                         }
                         Ok(product)
                     }
@@ -457,13 +482,27 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
     } else {
         "New product"
     };
-    let file_hint = if existing.is_some() {
-        "Leave empty to keep the current file.".to_owned()
-    } else {
-        format!("A PDF, up to {}.", limit_text(limits.max_file_bytes))
-    };
+    let file_hint = format!(
+        "Any kind of file (PDF, EPUB, ZIP, audio, video, images…), up to {}. Add more files once it is saved.",
+        limit_text(limits.max_file_bytes)
+    );
+    // The edit page's Files and Buyers panels, which know whether the product stamps PDFs
+    // as last saved.
+    let panels = existing.as_ref().map(|p| {
+        let saved_stamp = p.stamp_pdfs;
+        let stamping = Signal::derive(move || {
+            saved.with(|s| s.as_ref().map_or(saved_stamp, |p| p.stamp_pdfs))
+        });
+        let files = files::Files::new(p, stamping, limits.max_file_bytes);
+        view! {
+            <files::FilesPanel files=files/>
+            <files::Buyers files=files/>
+        }
+    });
+    let creating = existing.is_none();
     view! {
-        <section class="narrow card">
+        <div class="edit-page">
+        <section class="card">
             <h1>{heading}</h1>
             {admin_nav()}
             <form class="form" on:submit=submit novalidate>
@@ -499,12 +538,37 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
                         </select>
                     </div>
                 </div>
-                <div class="field">
-                    <label for="file">"PDF file"</label>
-                    <input id="file" type="file" accept="application/pdf,.pdf" node_ref=file_ref/>
-                    <p class="hint">{file_hint}</p>
-                    <FieldMessage field="file" message=message("file")/>
-                </div>
+                <fieldset class="delivery-fields">
+                    <legend>"Delivery"</legend>
+                    <div class="field-row">
+                        <div class="field">
+                            <label for="download_limit">"Downloads per file"</label>
+                            <input id="download_limit" inputmode="numeric" placeholder="No limit" aria-describedby="download_limit-error"
+                                prop:value=download_limit on:input=move |ev| set_download_limit.set(event_target_value(&ev))/>
+                            <FieldMessage field="download_limit" message=message("download_limit")/>
+                        </div>
+                        <div class="field">
+                            <label for="access_days">"Access (days)"</label>
+                            <input id="access_days" inputmode="numeric" placeholder="For ever" aria-describedby="access_days-error"
+                                prop:value=access_days on:input=move |ev| set_access_days.set(event_target_value(&ev))/>
+                            <FieldMessage field="access_days" message=message("access_days")/>
+                        </div>
+                    </div>
+                    <p class="hint">"Each buyer may download each file this many times; access starts at purchase (for free items, at the first download). Empty: no limit, access for ever."</p>
+                    <label class="check">
+                        <input id="stamp_pdfs" type="checkbox" prop:checked=stamp_pdfs on:change=move |ev| set_stamp_pdfs.set(event_target_checked(&ev))/>
+                        "Stamp PDFs with the buyer’s email and order"
+                    </label>
+                    <FieldMessage field="stamp_pdfs" message=message("stamp_pdfs")/>
+                </fieldset>
+                <Show when=move || creating>
+                    <div class="field">
+                        <label for="file">"File"</label>
+                        <input id="file" type="file" node_ref=file_ref/>
+                        <p class="hint">{file_hint.clone()}</p>
+                        <FieldMessage field="file" message=message("file")/>
+                    </div>
+                </Show>
                 <div class="field">
                     <label for="preview">"Preview image"</label>
                     <input id="preview" type="file" accept="image/png,image/jpeg,image/webp,image/svg+xml" node_ref=preview_ref/>
@@ -522,6 +586,9 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
                     <div class="notice saved" role="status" id="saved">
                         {format!("Saved “{}”. ", p.title)}
                         <a href=format!("/products/{}", p.slug) id="view-product">"View it in the shop"</a>
+                        {creating.then(|| view! {
+                            " · "<a href=format!("/admin/products/{}/edit", p.id) id="edit-saved">"Add files and see buyers"</a>
+                        })}
                     </div>
                 })}
                 <button id="submit" class="button primary" type="submit" disabled=busy>
@@ -529,6 +596,8 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
                 </button>
             </form>
         </section>
+        {panels}
+        </div>
     }
 }
 

@@ -309,6 +309,15 @@ pub async fn post_empty<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> 
     parse(call("POST", path, None).await)
 }
 
+/// POST with a JSON body already serialized, or none: a caller whose body is fixed text (or
+/// one made elsewhere) carries no serializer of its own.
+pub async fn post_text<T: DeserializeOwned>(
+    path: &str,
+    json: Option<String>,
+) -> Result<T, ApiError> {
+    parse(call("POST", path, json).await)
+}
+
 pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
     let json = to_json(body)?;
     parse(call("PATCH", path, Some(json)).await)
@@ -348,4 +357,17 @@ pub fn tab_storage() -> Option<web_sys::Storage> {
 /// The current access token, for the upload request that bypasses fetch.
 pub fn access_token() -> Option<String> {
     session().token()
+}
+
+/// A public POST without a body whose answer has none (204), like an unsubscribe link's.
+pub async fn post_public_empty(path: &str) -> Result<(), ApiError> {
+    fetch("POST", path, None, None)
+        .await
+        .and_then(body_text)
+        .map(drop)
+}
+
+/// POST without a body whose answer has none (204), with the access token.
+pub async fn post_no_content(path: &str) -> Result<(), ApiError> {
+    call("POST", path, None).await.map(drop)
 }

@@ -137,23 +137,29 @@ pub fn FieldMessage(field: &'static str, message: Signal<Option<String>>) -> imp
 }
 
 /// A Download button: asks for a short-lived link, then lets the browser fetch the file. The
-/// link comes from the product's download-token endpoint, or from `token_path` (a guest's
-/// checkout session's).
+/// link comes from the product's download-token endpoint (with `body`, a
+/// `DownloadTokenRequest` as JSON: one file, or all of them as a ZIP; none for a product's only
+/// file), or from `token_path` (a guest's checkout session's). The library has its own, with
+/// the counts of a download limit (`pages::library`): this one is the shop's, kept small.
 #[component]
 pub fn DownloadButton(
     slug: String,
     #[prop(optional)] id: Option<&'static str>,
     #[prop(optional)] token_path: Option<String>,
+    #[prop(optional)] body: Option<String>,
+    #[prop(optional)] label: Option<&'static str>,
 ) -> impl IntoView {
     let (link, set_link) = signal(None::<String>);
     let (error, set_error) = signal(None::<ApiError>);
     let (busy, set_busy) = signal(false);
+    let label = label.unwrap_or("Download");
     let path = token_path.unwrap_or_else(|| format!("/api/v1/products/{slug}/download-token"));
     let download = move |_| {
         let path = path.clone();
+        let body = body.clone();
         set_busy.set(true);
         leptos::task::spawn_local(async move {
-            match api::post_empty::<DownloadTokenResponse>(&path).await {
+            match api::post_text::<DownloadTokenResponse>(&path, body).await {
                 Ok(token) => {
                     set_error.set(None);
                     set_link.set(Some(token.url.clone()));
@@ -169,7 +175,7 @@ pub fn DownloadButton(
     view! {
         <div class="download">
             <button id=id class="button download-button" data-slug=slug on:click=download disabled=busy>
-                {text(move || if busy.get() { "Preparing…" } else { "Download" })}
+                {text(move || if busy.get() { "Preparing…" } else { label })}
             </button>
             {dynamic(move || match link.get() {
                 Some(url) => view! {
@@ -182,6 +188,44 @@ pub fn DownloadButton(
             {error_slot(error)}
         </div>
     }
+}
+
+/// What a file is, for people, from its content type: `PDF`, `EPUB`, `ZIP`, `MP3`, `MP4`,
+/// `PNG`, `JPEG`, else `File`.
+pub fn file_kind(content_type: &str) -> &'static str {
+    match content_type {
+        "application/pdf" => "PDF",
+        "application/epub+zip" => "EPUB",
+        "application/zip" => "ZIP",
+        "audio/mpeg" => "MP3",
+        "video/mp4" => "MP4",
+        "image/png" => "PNG",
+        "image/jpeg" => "JPEG",
+        "image/webp" => "WebP",
+        "image/svg+xml" => "SVG",
+        _ => "File",
+    }
+}
+
+/// A product's download limit and access window in one line ("3 downloads per file · access
+/// for 30 days"), or nothing without either.
+pub fn delivery_line(limit: Option<i32>, days: Option<i32>) -> Option<String> {
+    let s = |n: i32| if n == 1 { "" } else { "s" };
+    match (limit, days) {
+        (None, None) => None,
+        (Some(l), None) => Some(format!("{l} download{} per file", s(l))),
+        (None, Some(d)) => Some(format!("Access for {d} day{}", s(d))),
+        (Some(l), Some(d)) => Some(format!(
+            "{l} download{} per file · access for {d} day{}",
+            s(l),
+            s(d)
+        )),
+    }
+}
+
+/// Whether a timestamp is in the past, by the browser's clock.
+pub fn is_past(t: &impl std::fmt::Display) -> bool {
+    js_sys::Date::new(&t.to_string().as_str().into()).get_time() <= js_sys::Date::now()
 }
 
 /// The day of a timestamp as the reader's browser writes dates (`Dec 1, 2026` in English), in

@@ -5,7 +5,7 @@
 //!   what every visitor loads;
 //! - `account`: the signed-in customer's library and orders, the page Stripe returns to (a
 //!   guest's too), and the pages of mailed links (asking for one, signing in with one, choosing
-//!   a new password with one);
+//!   a new password with one, stopping a product's update emails);
 //! - `admin` (admin.html, which the server answers for `/admin/...`): the admin pages.
 //!
 //! The server answers index.html for every other client route; its start script (written by
@@ -31,6 +31,7 @@ enum ShopPage {
     Product,
     SignIn,
     Register,
+    Unsubscribe,
     NotFound,
 }
 
@@ -41,6 +42,7 @@ fn shop_route(path: &str) -> ShopPage {
         ["products", _] => ShopPage::Product,
         ["signin"] => ShopPage::SignIn,
         ["register"] => ShopPage::Register,
+        ["unsubscribe"] => ShopPage::Unsubscribe,
         _ => ShopPage::NotFound,
     }
 }
@@ -52,9 +54,20 @@ fn shop_page(page: ShopPage) -> AnyView {
         ShopPage::Product => product::ProductPage().into_any(),
         ShopPage::SignIn => auth::SignIn().into_any(),
         ShopPage::Register => auth::Register().into_any(),
+        ShopPage::Unsubscribe => {
+            // Update notices link to the account bundle's page (with the other mailed links'
+            // pages, so the first catalog view stays small); a shortened `/unsubscribe?token=…`
+            // still gets there.
+            let search = router::location().with_untracked(|l| l.search.clone());
+            router::navigate(&format!("{UNSUBSCRIBE_PAGE}{search}"), true);
+            ().into_any()
+        }
         ShopPage::NotFound => not_found::NotFound().into_any(),
     }
 }
+
+/// Where the page of an update notice's unsubscribe link is (under an account path).
+const UNSUBSCRIBE_PAGE: &str = "/library/unsubscribe";
 
 /// The shop bundle: every path that is neither the account's nor the admin's.
 pub fn start_shop() {
@@ -73,6 +86,7 @@ enum AccountPage {
     CheckoutSuccess,
     SignInLink,
     ResetPassword,
+    Unsubscribe,
     NotFound,
 }
 
@@ -83,6 +97,7 @@ fn account_route(path: &str) -> AccountPage {
         "/checkout/success" => AccountPage::CheckoutSuccess,
         "/signin/link" => AccountPage::SignInLink,
         "/reset-password" => AccountPage::ResetPassword,
+        UNSUBSCRIBE_PAGE => AccountPage::Unsubscribe,
         _ => AccountPage::NotFound,
     }
 }
@@ -94,6 +109,7 @@ fn account_page(page: AccountPage) -> AnyView {
         AccountPage::CheckoutSuccess => checkout::Success().into_any(),
         AccountPage::SignInLink => links::SignInLink().into_any(),
         AccountPage::ResetPassword => links::ResetPassword().into_any(),
+        AccountPage::Unsubscribe => unsubscribe::Unsubscribe().into_any(),
         AccountPage::NotFound => not_found::NotFound().into_any(),
     }
 }
@@ -169,12 +185,15 @@ mod tests {
         assert!(shop_route("/") == ShopPage::Catalog);
         assert!(shop_route("/products/rust-book") == ShopPage::Product);
         assert!(shop_route("/signin") == ShopPage::SignIn);
+        assert!(shop_route("/unsubscribe") == ShopPage::Unsubscribe);
         assert!(shop_route("/products/a/b") == ShopPage::NotFound);
         assert!(account_route("/checkout/success") == AccountPage::CheckoutSuccess);
         assert!(account_route("/library") == AccountPage::Library);
         assert!(account_route("/checkout/elsewhere") == AccountPage::NotFound);
         assert!(account_route("/signin/link") == AccountPage::SignInLink);
         assert!(account_route("/reset-password") == AccountPage::ResetPassword);
+        assert!(account_route("/library/unsubscribe") == AccountPage::Unsubscribe);
+        assert!(bundle_of(UNSUBSCRIBE_PAGE) == Bundle::Account);
         assert!(admin_route("/admin/products/0190/edit") == AdminPage::EditProduct);
         assert!(admin_route("/admin/jobs") == AdminPage::Jobs);
         assert!(admin_route("/admin/mailbox/ab12") == AdminPage::MailboxMessage);
@@ -184,6 +203,7 @@ mod tests {
             ("/products/x", Bundle::Shop),
             ("/signin", Bundle::Shop),
             ("/register", Bundle::Shop),
+            ("/unsubscribe", Bundle::Shop),
             ("/nope", Bundle::Shop),
             ("/administrator", Bundle::Shop),
             ("/products/admin", Bundle::Shop),

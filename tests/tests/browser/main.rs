@@ -11,9 +11,11 @@
 //!
 //! This file has the harness and the tests of navigation, layout and the first view; [`mail`]
 //! has the flows that go through mail (a guest's checkout, sign-in links, password resets,
-//! receipts) and [`admin`] the job queue and the dev mailbox.
+//! receipts), [`admin`] the job queue and the dev mailbox, and [`files`] a product's files (the
+//! admin's Files and Buyers panels, the library's downloads and limits, the unsubscribe page).
 
 mod admin;
+mod files;
 mod mail;
 
 use std::future::Future;
@@ -1241,6 +1243,12 @@ async fn every_page_renders_on_reload_and_reads_at_360_and_1440_px() {
             "Choose a new password",
         ),
         (
+            "unsubscribe",
+            "/unsubscribe?token=tour",
+            "/library/unsubscribe?token=tour",
+            "Update emails",
+        ),
+        (
             "not-found",
             "/no/such/page",
             "/no/such/page",
@@ -1300,6 +1308,8 @@ async fn every_page_renders_on_reload_and_reads_at_360_and_1440_px() {
                 ("sign-in-link-ask", "#send-link"),
                 ("reset-password", "#password"),
                 ("forgot-password", "#send-link"),
+                ("unsubscribe", "#unsubscribe"),
+                ("admin-edit-product", ".admin-file"),
                 ("orders", ".order-row"),
                 ("library", ".library-item"),
                 ("catalog", ".product-card img"),

@@ -6,3 +6,4 @@ pub mod links;
 pub mod not_found;
 pub mod orders;
 pub mod product;
+pub mod unsubscribe;

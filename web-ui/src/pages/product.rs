@@ -8,8 +8,8 @@ use shared_types::{CheckoutRequest, CheckoutResponse, Product};
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    dynamic, error_slot, set_title, when, DownloadButton, ErrorBox, FieldMessage, Loading, Preview,
-    PriceTag,
+    delivery_line, dynamic, error_slot, file_kind, set_title, when, DownloadButton, ErrorBox,
+    FieldMessage, Loading, Preview, PriceTag,
 };
 
 /// Where a guest's checkout keeps the address it gave, by session id, for the success page to
@@ -101,7 +101,13 @@ fn ProductDetail(product: Product) -> impl IntoView {
                 view! { <a href=signin_href.clone() id="signin-to-buy" class="button">"Sign in to download"</a> }
                     .into_any()
             } else if !guest && can_download {
-                view! { <DownloadButton slug=product.slug.clone() id="download"/> }.into_any()
+                // Several files: one ZIP of them all (the library offers each one).
+                if product.files.len() > 1 {
+                    let all = r#"{"all":true}"#.to_owned();
+                    view! { <DownloadButton slug=product.slug.clone() id="download" body=all label="Download all (ZIP)"/> }.into_any()
+                } else {
+                    view! { <DownloadButton slug=product.slug.clone() id="download"/> }.into_any()
+                }
             } else {
                 let label = format!("Buy for {}", product.price.display);
                 let signin_href = signin_href.clone();
@@ -134,7 +140,9 @@ fn ProductDetail(product: Product) -> impl IntoView {
             <div class="product-info">
                 <h1>{product.title.clone()}</h1>
                 <PriceTag product=product.clone()/>
-                <p class="file-info">{format!("{} · {}", product.file.name, human_size(product.file.size))}</p>
+                // Texts, not a list of elements: each element type is code in the first view.
+                <p class="file-info product-files" id="product-files">{product.files.iter().map(|f| format!("{} · {} · {}", f.name, file_kind(&f.content_type), human_size(f.size))).collect::<Vec<_>>().join("\n")}</p>
+                <p class="file-info delivery" id="delivery">{delivery_line(product.download_limit, product.access_days).unwrap_or_default()}</p>
                 <div class="actions">{action}</div>
                 {error_slot(error)}
                 <div class="description">
