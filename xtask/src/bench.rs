@@ -40,6 +40,7 @@ const SECTIONS: &[&str] = &[
     "login",
     "downloads",
     "webhooks",
+    "files",
     "100k",
 ];
 
@@ -299,6 +300,14 @@ fn post_json(agent: &ureq::Agent, path: &str, token: Option<&str>, body: &Value)
         .into_json()?)
 }
 
+fn get_json_auth(agent: &ureq::Agent, path: &str, token: &str) -> Result<Value> {
+    let res = agent
+        .get(&format!("{}{path}", base()))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()?;
+    Ok(res.into_json()?)
+}
+
 fn get_json(agent: &ureq::Agent, path: &str) -> Result<Value> {
     Ok(agent
         .get(&format!("{}{path}", base()))
@@ -418,7 +427,7 @@ impl Stack {
             .env("FOLIO_AUTH_RATE_LIMIT", "1000000000")
             .env("FOLIO_DOWNLOAD_TOKEN_TTL_SECS", "3600")
             .env("FOLIO_ACCESS_TOKEN_TTL_SECS", "3600")
-            .env("FOLIO_MAX_FILE_BYTES", (300u64 << 20).to_string())
+            .env("FOLIO_MAX_FILE_BYTES", (3u64 << 30).to_string())
             .env("FOLIO_DB_POOL_SIZE", "16")
             .env("STRIPE_SECRET_KEY", "sk_test_bench")
             .env("STRIPE_WEBHOOK_SECRET", SECRET)
@@ -582,9 +591,9 @@ fn run_backend(
     let auth = format!("Authorization: Bearer {token}");
 
     let slug_small = product_where(&agent, |p| {
-        p["file"]["size"] == 1 << 20 && p["is_free"] == true
+        p["files"][0]["size"] == 1 << 20 && p["is_free"] == true
     })?;
-    let slug_big = product_where(&agent, |p| p["file"]["size"] == 200 << 20)?;
+    let slug_big = product_where(&agent, |p| p["files"][0]["size"] == 200 << 20)?;
     let slug_paid = product_where(&agent, |p| p["is_free"] == false)?;
 
     let catalog = format!("{}/api/v1/products?limit=50", base());
@@ -679,6 +688,9 @@ fn run_backend(
     if sel.wants("webhooks") {
         webhooks(b, &token, &agent, &slug_paid, &dir.join("mail"), out)?;
     }
+    if sel.wants("files") {
+        files_section(root, &dir, &db, b, pid, &token, &agent, files, out, extra)?;
+    }
     drop(server);
     if sel.wants("100k") {
         large_catalog(
@@ -686,6 +698,17 @@ fn run_backend(
         )?;
     }
     Ok(())
+}
+
+/// A download link for a one-file product.
+fn download_url(agent: &ureq::Agent, token: &str, slug: &str) -> Result<String> {
+    let t = post_json(
+        agent,
+        &format!("/api/v1/products/{slug}/download-token"),
+        Some(token),
+        &json!({}),
+    )?;
+    Ok(t["url"].as_str().context("url")?.to_owned())
 }
 
 /// Downloads of the 1 MiB and the 200 MiB file, one client and 64, against nginx serving the
@@ -703,15 +726,7 @@ fn downloads(
     out: &mut Vec<Measure>,
     extra: &mut Vec<(String, String)>,
 ) -> Result<()> {
-    let link = |slug: &str| -> Result<String> {
-        let t = post_json(
-            agent,
-            &format!("/api/v1/products/{slug}/download-token"),
-            Some(token),
-            &json!({}),
-        )?;
-        Ok(t["url"].as_str().context("url")?.to_owned())
-    };
+    let link = |slug: &str| download_url(agent, token, slug);
     let nginx_dir = dir.join("nginx");
     std::fs::create_dir_all(nginx_dir.join("tmp"))?;
     let conf = nginx_dir.join("nginx.conf");
@@ -801,6 +816,244 @@ fn downloads(
     }
     drop(nginx);
     drop(accel);
+    Ok(())
+}
+
+/// A PDF of `pages` pages, each with a content stream of about `page_bytes` of text drawing
+/// operators (uncompressed, so the file has the size of a long illustrated book).
+pub(crate) fn make_book(path: &Path, pages: usize, page_bytes: usize) -> Result<()> {
+    use std::io::Write;
+    if path.exists() {
+        return Ok(());
+    }
+    let mut out: Vec<u8> = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::new();
+    let object = |out: &mut Vec<u8>, offsets: &mut Vec<usize>, body: &[u8]| {
+        offsets.push(out.len());
+        writeln!(out, "{} 0 obj", offsets.len()).unwrap();
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    };
+    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
+    object(&mut out, &mut offsets, b"<< /Type /Catalog /Pages 2 0 R >>");
+    object(
+        &mut out,
+        &mut offsets,
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+            kids.join(" ")
+        )
+        .as_bytes(),
+    );
+    object(
+        &mut out,
+        &mut offsets,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    );
+    let line = b"BT /F1 9 Tf 72 700 Td (The quick brown fox jumps over the lazy dog, page after page.) Tj ET\n";
+    for i in 0..pages {
+        object(
+            &mut out,
+            &mut offsets,
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+                5 + 2 * i
+            )
+            .as_bytes(),
+        );
+        let content: Vec<u8> = line
+            .iter()
+            .copied()
+            .cycle()
+            .take(page_bytes / line.len() * line.len())
+            .collect();
+        let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+        stream.extend_from_slice(&content);
+        stream.extend_from_slice(b"\nendstream");
+        object(&mut out, &mut offsets, &stream);
+    }
+    let xref = out.len();
+    write!(out, "xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1)?;
+    for o in &offsets {
+        writeln!(out, "{o:010} 00000 n ")?;
+    }
+    write!(
+        out,
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        offsets.len() + 1
+    )?;
+    std::fs::write(path, out)?;
+    Ok(())
+}
+
+/// Uploads `file` as a new free product through the API with curl (streamed from disk); the
+/// created product and the seconds the upload took.
+fn upload(admin: &str, title: &str, file: &Path, stamp: bool) -> Result<(Value, f64)> {
+    let started = Instant::now();
+    let out = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-H"])
+        .arg(format!("Authorization: Bearer {admin}"))
+        .args(["-F", &format!("title={title}"), "-F", "price=0"])
+        .args(["-F", &format!("stamp_pdfs={stamp}"), "-F"])
+        .arg(format!("file=@{}", file.display()))
+        .arg(format!("{}/api/v1/admin/products", base()))
+        .output()?;
+    let secs = started.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!(
+            "upload of {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    Ok((serde_json::from_slice(&out.stdout)?, secs))
+}
+
+/// The highest VmRSS of `pid` while `work` runs, sampled every 20 ms.
+fn peak_rss_during<T>(pid: u32, work: impl FnOnce() -> Result<T>) -> Result<(T, u64)> {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kb(pid, "VmRSS:").unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let result = work();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.join().unwrap_or(0);
+    Ok((result?, peak))
+}
+
+/// Files: what stamping a 500-page 50 MB PDF costs at upload, stamped downloads as a share of
+/// unstamped ones, and the server's memory while a 2 GiB file goes up and comes down.
+#[allow(clippy::too_many_arguments)]
+fn files_section(
+    root: &Path,
+    dir: &Path,
+    db: &str,
+    b: &'static str,
+    pid: u32,
+    token: &str,
+    agent: &ureq::Agent,
+    files: &Path,
+    out: &mut Vec<Measure>,
+    extra: &mut Vec<(String, String)>,
+) -> Result<()> {
+    let admin_email = format!("bench-admin-{}@example.com", std::process::id());
+    let mut create = BENCH
+        .folio(root, dir, db)
+        .args(["admin", "create", "--email", &admin_email])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    {
+        use std::io::Write;
+        create
+            .stdin
+            .take()
+            .context("stdin")?
+            .write_all(b"bench admin password\n")?;
+    }
+    if !create.wait()?.success() {
+        bail!("folio admin create failed");
+    }
+    let admin = post_json(
+        agent,
+        "/api/v1/auth/login",
+        None,
+        &json!({"email": admin_email, "password": "bench admin password"}),
+    )?["access_token"]
+        .as_str()
+        .context("admin token")?
+        .to_owned();
+
+    let book = files.join("book-500-pages.pdf");
+    make_book(&book, 500, 100_000)?;
+    let size_mb = book.metadata()?.len() as f64 / 1e6;
+    let (plain, plain_secs) = upload(&admin, &format!("Plain {b}"), &book, false)?;
+    let (stamped, stamped_secs) = upload(&admin, &format!("Stamped {b}"), &book, true)?;
+    extra.push((
+        format!(
+            "{b}: upload of a 500-page {size_mb:.0} MB PDF, stamping off / on (on parses it once)"
+        ),
+        format!("{:.2} s / {:.2} s", plain_secs, stamped_secs),
+    ));
+    let link =
+        |product: &Value| download_url(agent, token, product["slug"].as_str().context("slug")?);
+    let history = get_json_auth(
+        agent,
+        &format!(
+            "/api/v1/admin/products/{}/files/{}/versions",
+            stamped["id"].as_str().context("id")?,
+            stamped["files"][0]["id"].as_str().context("file id")?
+        ),
+        &admin,
+    )?;
+    if let Some(why) = history["versions"][0]["stamp_error"].as_str() {
+        bail!("the bench book cannot be stamped: {why}");
+    }
+    let (plain_url, stamped_url) = (link(&plain)?, link(&stamped)?);
+    // One download of each first: both read from the page cache, and the plan is in memory.
+    for url in [&plain_url, &stamped_url] {
+        crate::status(
+            Command::new("curl")
+                .args(["-sS", "--fail", "-o", "/dev/null"])
+                .arg(url),
+        )?;
+    }
+    for c in [1, 64] {
+        let p = wrk(
+            b,
+            "download 500-page PDF, unstamped",
+            c,
+            &plain_url,
+            None,
+            &[],
+        )?;
+        let s = wrk(
+            b,
+            "download 500-page PDF, stamped",
+            c,
+            &stamped_url,
+            None,
+            &[],
+        )?;
+        if let (Some(x), Some(y)) = (s.bytes_per_sec, p.bytes_per_sec) {
+            extra.push((
+                format!("{b}: download 500-page PDF x{c}, stamped MB/s as a share of unstamped"),
+                format!("{:.0}%", 100.0 * x / y),
+            ));
+        }
+        out.extend([p, s]);
+    }
+
+    let huge = files.join("2gib.bin");
+    make_pdf(&huge, 2 << 30)?;
+    let ((product, secs), up_peak) =
+        peak_rss_during(pid, || upload(&admin, &format!("Huge {b}"), &huge, false))?;
+    let url = link(&product)?;
+    let (down_secs, down_peak) = peak_rss_during(pid, || {
+        let started = Instant::now();
+        crate::status(
+            Command::new("curl")
+                .args(["-sS", "--fail", "-o", "/dev/null"])
+                .arg(&url),
+        )?;
+        Ok(started.elapsed().as_secs_f64())
+    })?;
+    extra.push((
+        format!("{b}: a 2 GiB file: upload / download time, server RSS peak during each"),
+        format!(
+            "{secs:.1} s / {down_secs:.1} s, {:.0} MB / {:.0} MB",
+            up_peak as f64 / 1024.0,
+            down_peak as f64 / 1024.0
+        ),
+    ));
     Ok(())
 }
 
