@@ -104,27 +104,34 @@ pub async fn issue_token(
     )?;
     let version = version_of(&chosen, req.all);
     let file = (!req.all).then(|| chosen[0].file.id.clone());
-    if access != Access::Admin {
-        // Checked now so that the buyer hears why at once; the download checks again.
+    // A free item taken for the first time goes into the library (a write); a window or a
+    // limit is checked now so that the buyer hears why at once (a read; the download checks
+    // again). Without either, an owner's link costs no query at all.
+    let claim = access == Access::Free;
+    let check = access != Access::Admin
+        && (listed.row.download_limit.is_some() || listed.row.access_days.is_some());
+    if claim || check {
         let (row, user_id, now) = (listed.row.clone(), user.id.clone(), state.clock.now());
         let chosen: Vec<Current> = chosen.iter().map(|c| (*c).clone()).collect();
-        state
-            .db
-            .write(move |conn| {
-                conn.transaction(|conn| {
-                    if access == Access::Free {
-                        // A free item goes into the library when first taken: its window (if
-                        // any) starts now, and its buyer hears of new versions.
-                        crate::library::repo::claim_free(conn, &user_id, &row.id, now)?;
-                    }
+        let work = move |conn: &mut crate::db::DbConnection| {
+            conn.transaction(|conn| {
+                if claim {
+                    // Its window (if any) starts now, and its buyer hears of new versions.
+                    crate::library::repo::claim_free(conn, &user_id, &row.id, now)?;
+                }
+                if check {
                     let held = crate::library::repo::held(conn, &user_id, &row.id)?;
                     access::within_window(&row, access, held.as_ref(), now)?;
-                    check_limit(conn, &row, &user_id, &chosen.iter().collect::<Vec<_>>())
-                })
+                    check_limit(conn, &row, &user_id, &chosen.iter().collect::<Vec<_>>())?;
+                }
+                Ok(())
             })
-            .await?;
-        if access == Access::Free {
+        };
+        if claim {
+            state.db.write(work).await?;
             state.catalog.invalidate_owners();
+        } else {
+            state.db.run(work).await?;
         }
     }
     let (token, expires_at) = state.keys.issue_download(DownloadSubject {
