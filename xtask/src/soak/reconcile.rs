@@ -203,10 +203,12 @@ pub(super) fn reconcile(
         let items = c
             .json("reconcile", req, Body::None, &[200])
             .with_context(|| format!("library of {}", user.email))?;
+        // Paid items only: free ones taken are in the library too, and no order stands for them.
         let owned: HashSet<&str> = items
             .as_array()
             .into_iter()
             .flatten()
+            .filter(|p| p["is_free"] != true)
             .filter_map(|p| p["slug"].as_str())
             .collect();
         r.entitlements += owned.len();

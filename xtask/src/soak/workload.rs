@@ -191,7 +191,12 @@ pub(super) fn browse(c: &mut Client, rng: &mut Rng, shared: &Shared, user: Optio
         for item in page["items"].as_array().into_iter().flatten() {
             let slug = item["slug"].as_str().unwrap_or_default().to_owned();
             if let Some(u) = &user {
-                if item["owned"] == true && !u.paid.contains(&slug) && !u.unknown.contains(&slug) {
+                // A free item is the user's once they took a link for it.
+                if item["owned"] == true
+                    && item["is_free"] != true
+                    && !u.paid.contains(&slug)
+                    && !u.unknown.contains(&slug)
+                {
                     c.stats.violation(format!(
                         "catalog says {} owns {slug}, which they did not pay for",
                         u.email
@@ -252,7 +257,8 @@ pub(super) fn library(c: &mut Client, user: &mut User) {
     user.owned.clear();
     for item in items.as_array().into_iter().flatten() {
         let slug = item["slug"].as_str().unwrap_or_default().to_owned();
-        if !user.paid.contains(&slug) && !user.unknown.contains(&slug) {
+        // Free items taken (a download link asked for) are in the library too.
+        if item["is_free"] != true && !user.paid.contains(&slug) && !user.unknown.contains(&slug) {
             c.stats.violation(format!(
                 "library of {} has {slug}, which they did not pay for",
                 user.email
