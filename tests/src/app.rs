@@ -339,20 +339,22 @@ impl TestApp {
         tokens
     }
 
-    /// Creates an admin the way `folio admin create` does and signs in.
+    /// Creates an admin the way `folio admin create` does and signs in. Through the server's
+    /// own write path: on SQLite a second writer beside the writer thread (whose jobs keep it
+    /// busy) could find the database locked.
     pub async fn admin(&self) -> String {
-        let db = self.state.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = db.get().unwrap();
-            folio_api::auth::create_admin(
-                &mut conn,
-                &shared_types::Email::parse(ADMIN_EMAIL).unwrap(),
-                &shared_types::Password::parse(PASSWORD).unwrap(),
-            )
+        self.state
+            .db
+            .write(|conn| {
+                folio_api::auth::create_admin(
+                    conn,
+                    &shared_types::Email::parse(ADMIN_EMAIL).unwrap(),
+                    &shared_types::Password::parse(PASSWORD).unwrap(),
+                )
+                .map_err(folio_api::error::ApiError::Internal)
+            })
+            .await
             .unwrap();
-        })
-        .await
-        .unwrap();
         let res = self.login(ADMIN_EMAIL, PASSWORD).await;
         assert_eq!(res.status(), StatusCode::OK);
         let tokens = res.json::<TokenResponse>().await.unwrap();
