@@ -86,11 +86,10 @@ pub fn check(
     })
 }
 
-/// When the access `held` gives to `product` ends, if the product has a window.
-pub fn window_end(product: &ProductRow, held: Option<&Held>) -> Option<NaiveDateTime> {
+/// When access granted at `granted` to `product` ends, if the product has a window.
+pub fn window_end(product: &ProductRow, granted: Option<NaiveDateTime>) -> Option<NaiveDateTime> {
     let days = product.access_days?;
-    let start = held?.granted_at;
-    Some(start + chrono::TimeDelta::days(days.into()))
+    Some(granted? + chrono::TimeDelta::days(days.into()))
 }
 
 /// Refuses a download outside the product's access window (admins are never refused; a free
@@ -104,7 +103,10 @@ pub fn within_window(
     if access == Access::Admin {
         return Ok(());
     }
-    match (window_end(product, held), product.access_days) {
+    match (
+        window_end(product, held.map(|h| h.granted_at)),
+        product.access_days,
+    ) {
         (Some(end), Some(days)) if now >= end => Err(ApiError::AccessExpired(
             end.format("%-d %B %Y").to_string(),
             days,

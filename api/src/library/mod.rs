@@ -36,7 +36,7 @@ pub async fn library(state: &AppState, user: &AuthUser) -> Result<Vec<Product>, 
             let files = files.get(&row.id).map(Vec::as_slice).unwrap_or_default();
             let mut product = crate::catalog::to_dto(&state.settings, row, files, true);
             product.access_expires_at =
-                access::window_end(row, Some(held)).map(|end| end.and_utc());
+                access::window_end(row, Some(held.granted_at)).map(|end| end.and_utc());
             for file in &mut product.files {
                 let n = used.get(&file.id).copied().unwrap_or(0);
                 file.downloads_used = Some(n);
@@ -64,11 +64,6 @@ pub async fn holders(
             Ok(holders
                 .into_iter()
                 .map(|h| {
-                    let held = repo::Held {
-                        id: h.id.clone(),
-                        order_id: None,
-                        granted_at: h.granted_at,
-                    };
                     let downloads = used
                         .get(&h.user_id)
                         .map(|files| {
@@ -82,7 +77,7 @@ pub async fn holders(
                         })
                         .unwrap_or_default();
                     EntitlementSummary {
-                        access_expires_at: access::window_end(&row, Some(&held))
+                        access_expires_at: access::window_end(&row, Some(h.granted_at))
                             .map(|e| e.and_utc()),
                         id: h.id,
                         user_id: h.user_id,
