@@ -120,7 +120,11 @@ pub struct Settings {
     pub public_url: Url,
     pub jwt_secret: Secret,
     pub data_dir: PathBuf,
-    pub storage_dir: PathBuf,
+    /// `FOLIO_STORAGE_URL`: where files and previews are kept.
+    pub storage: StorageLocation,
+    pub download_redirect: DownloadRedirect,
+    /// Load balancers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<crate::net::Cidr>,
     /// `FOLIO_WEB_DIST`: the built web UI to serve instead of the one in the binary.
     pub web_dist: Option<PathBuf>,
     pub max_file_bytes: u64,
@@ -178,6 +182,39 @@ pub struct JobSettings {
     pub lease_secs: u64,
     /// How often an idle worker looks for due jobs (a job enqueued on this node wakes it).
     pub poll_ms: u64,
+}
+
+/// Where files and previews are kept.
+#[derive(Debug, Clone)]
+pub enum StorageLocation {
+    /// `file:///path`: a folder on this machine (one node).
+    Local(PathBuf),
+    /// `s3://bucket/prefix`: an S3-compatible bucket, shared by every node.
+    S3(Box<S3Location>),
+}
+
+#[derive(Debug, Clone)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Keys are stored under it (`prefix/files/<sha256>`); empty for the bucket's root.
+    pub prefix: String,
+    /// An S3-compatible server; None for AWS itself.
+    pub endpoint: Option<Url>,
+    pub region: String,
+    /// None: credentials come from the machine (instance role, web identity), as the AWS SDKs
+    /// find them.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    pub session_token: Option<Secret>,
+}
+
+/// How a download's bytes reach the buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadRedirect {
+    /// Folio streams them (Range passed on to the store).
+    Stream,
+    /// A 302 to a presigned URL of the object store.
+    Presigned,
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -256,10 +293,45 @@ pub mod vars {
     );
     pub const DATA_DIR: Setting =
         Setting::value("FOLIO_DATA_DIR", "./data", "where development data lives");
-    pub const STORAGE_DIR: Setting = Setting::described(
-        "FOLIO_STORAGE_DIR",
-        "<FOLIO_DATA_DIR>/objects",
-        "local object storage for files and previews",
+    pub const STORAGE_URL: Setting = Setting::described(
+        "FOLIO_STORAGE_URL",
+        "file://<FOLIO_DATA_DIR>/objects",
+        "where files and previews are kept: `file:///path` (a folder) or `s3://bucket/prefix` (an S3-compatible bucket; several nodes need this)",
+    );
+    pub const S3_ENDPOINT: Setting = Setting::described(
+        "FOLIO_S3_ENDPOINT",
+        "(none: AWS)",
+        "with `s3://`: the S3-compatible server, e.g. `http://127.0.0.1:8333` (path-style requests; `http://` is allowed)",
+    );
+    pub const S3_REGION: Setting = Setting::value(
+        "FOLIO_S3_REGION",
+        "us-east-1",
+        "with `s3://`: the bucket's region",
+    );
+    pub const AWS_ACCESS_KEY_ID: Setting = Setting::described(
+        "AWS_ACCESS_KEY_ID",
+        "(none: the machine's role, as the AWS SDKs find it)",
+        "with `s3://`: the access key (with AWS_SECRET_ACCESS_KEY, optionally AWS_SESSION_TOKEN)",
+    );
+    pub const AWS_SECRET_ACCESS_KEY: Setting = Setting::described(
+        "AWS_SECRET_ACCESS_KEY",
+        "(none)",
+        "with `s3://`: the secret key",
+    );
+    pub const AWS_SESSION_TOKEN: Setting = Setting::described(
+        "AWS_SESSION_TOKEN",
+        "(none)",
+        "with `s3://`: a temporary session token",
+    );
+    pub const DOWNLOAD_REDIRECT: Setting = Setting::value(
+        "FOLIO_DOWNLOAD_REDIRECT",
+        "stream",
+        "`stream` (folio sends the bytes) or `presigned` (with `s3://`: after the checks and the record, a 302 to a presigned URL that expires with the download link; stamped PDFs and ZIPs are still streamed)",
+    );
+    pub const TRUSTED_PROXIES: Setting = Setting::described(
+        "FOLIO_TRUSTED_PROXIES",
+        "(none: the TCP peer is the client)",
+        "comma-separated addresses or CIDRs of the load balancers in front; from their requests the client is the rightmost untrusted `X-Forwarded-For` hop",
     );
     pub const WEB_DIST: Setting = Setting::described(
         "FOLIO_WEB_DIST",
@@ -304,7 +376,7 @@ pub mod vars {
     pub const DOWNLOAD_ACCEL_PREFIX: Setting = Setting::described(
         "FOLIO_DOWNLOAD_ACCEL_PREFIX",
         "(none: folio streams the file)",
-        "behind nginx: an `internal` location over FOLIO_STORAGE_DIR, e.g. `/_folio_objects/`; downloads answer with `X-Accel-Redirect` and nginx sends the bytes",
+        "behind nginx, with `file://` storage: an `internal` location over the storage folder, e.g. `/_folio_objects/`; downloads answer with `X-Accel-Redirect` and nginx sends the bytes",
     );
     pub const LOG_FORMAT: Setting = Setting::value("FOLIO_LOG_FORMAT", "text", "`text` or `json`");
     pub const STRIPE_SECRET_KEY: Setting = Setting::described(
@@ -384,7 +456,14 @@ pub mod vars {
         &PUBLIC_URL,
         &JWT_SECRET,
         &DATA_DIR,
-        &STORAGE_DIR,
+        &STORAGE_URL,
+        &S3_ENDPOINT,
+        &S3_REGION,
+        &AWS_ACCESS_KEY_ID,
+        &AWS_SECRET_ACCESS_KEY,
+        &AWS_SESSION_TOKEN,
+        &DOWNLOAD_REDIRECT,
+        &TRUSTED_PROXIES,
         &WEB_DIST,
         &MAX_FILE_BYTES,
         &MAX_PREVIEW_BYTES,
@@ -531,10 +610,34 @@ impl Settings {
         };
 
         let data_dir = PathBuf::from(r.parse::<String>(&DATA_DIR));
-        let storage_dir = r
-            .raw(&STORAGE_DIR)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| data_dir.join("objects"));
+        let storage = parse_storage(&mut r, &data_dir);
+        let download_redirect = match r.parse::<String>(&DOWNLOAD_REDIRECT).as_str() {
+            "stream" => DownloadRedirect::Stream,
+            "presigned" => DownloadRedirect::Presigned,
+            other => {
+                r.problem(format!(
+                    "FOLIO_DOWNLOAD_REDIRECT: `{other}` is neither `stream` nor `presigned`"
+                ));
+                DownloadRedirect::Stream
+            }
+        };
+        if download_redirect == DownloadRedirect::Presigned
+            && !matches!(storage, StorageLocation::S3(_))
+        {
+            r.problem(
+                "FOLIO_DOWNLOAD_REDIRECT=presigned needs s3:// storage (FOLIO_STORAGE_URL)".into(),
+            );
+        }
+        let mut trusted_proxies = Vec::new();
+        for raw in r.raw(&TRUSTED_PROXIES).unwrap_or_default().split(',') {
+            if raw.trim().is_empty() {
+                continue;
+            }
+            match raw.trim().parse::<crate::net::Cidr>() {
+                Ok(c) => trusted_proxies.push(c),
+                Err(e) => r.problem(format!("FOLIO_TRUSTED_PROXIES: `{}`: {e}", raw.trim())),
+            }
+        }
         let web_dist = r.raw(&WEB_DIST).map(PathBuf::from);
 
         let jwt_secret = match r.raw(&JWT_SECRET) {
@@ -589,6 +692,9 @@ impl Settings {
         let stripe = parse_stripe(&mut r, production);
 
         let download_accel_prefix = r.raw(&DOWNLOAD_ACCEL_PREFIX);
+        if download_accel_prefix.is_some() && !matches!(storage, StorageLocation::Local(_)) {
+            r.problem("FOLIO_DOWNLOAD_ACCEL_PREFIX needs file:// storage: nginx reads the files from the folder".into());
+        }
         if let Some(prefix) = &download_accel_prefix {
             let safe = prefix
                 .chars()
@@ -643,7 +749,9 @@ impl Settings {
             public_url,
             jwt_secret,
             data_dir,
-            storage_dir,
+            storage,
+            download_redirect,
+            trusted_proxies,
             web_dist,
             max_file_bytes: r.positive(&MAX_FILE_BYTES),
             max_preview_bytes: r.positive(&MAX_PREVIEW_BYTES),
@@ -684,6 +792,71 @@ impl Settings {
     pub fn public(&self, path: &str) -> String {
         format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
     }
+}
+
+fn parse_storage(r: &mut Reader<'_>, data_dir: &Path) -> StorageLocation {
+    use vars::*;
+    let local = || StorageLocation::Local(data_dir.join("objects"));
+    let Some(raw) = r.raw(&STORAGE_URL) else {
+        return local();
+    };
+    let raw = raw.trim().to_owned();
+    if let Some(path) = raw.strip_prefix("file://") {
+        if !path.starts_with('/') {
+            r.problem(format!(
+                "FOLIO_STORAGE_URL: `{raw}` must name an absolute folder, e.g. file:///var/lib/folio/objects"
+            ));
+            return local();
+        }
+        return StorageLocation::Local(PathBuf::from(path));
+    }
+    let Some(rest) = raw.strip_prefix("s3://") else {
+        r.problem(format!(
+            "FOLIO_STORAGE_URL: `{raw}` must start with file:// or s3://"
+        ));
+        return local();
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let prefix = prefix.trim_matches('/').to_owned();
+    let prefix_ok =
+        prefix.split('/').all(|part| part != "." && part != "..") && !prefix.contains("//");
+    if !bucket_ok || !prefix_ok {
+        r.problem(format!(
+            "FOLIO_STORAGE_URL: `{raw}` is not s3://bucket/prefix (a bucket of 3 to 63 lowercase letters, digits, `-` and `.`)"
+        ));
+        return local();
+    }
+    let endpoint = r
+        .raw(&S3_ENDPOINT)
+        .and_then(|raw| match Url::parse(raw.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+            _ => {
+                r.problem(format!("FOLIO_S3_ENDPOINT: `{raw}` is not an http(s) URL"));
+                None
+            }
+        });
+    let access_key_id = r.raw(&AWS_ACCESS_KEY_ID);
+    let secret_access_key = r
+        .raw(&AWS_SECRET_ACCESS_KEY)
+        .map(|s| Secret(s.into_bytes()));
+    if access_key_id.is_some() != secret_access_key.is_some() {
+        r.problem(
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both or neither".into(),
+        );
+    }
+    StorageLocation::S3(Box::new(S3Location {
+        bucket: bucket.to_owned(),
+        prefix,
+        endpoint,
+        region: r.parse(&S3_REGION),
+        access_key_id,
+        secret_access_key,
+        session_token: r.raw(&AWS_SESSION_TOKEN).map(|s| Secret(s.into_bytes())),
+    }))
 }
 
 fn parse_stripe(r: &mut Reader<'_>, production: bool) -> Option<StripeSettings> {
@@ -884,5 +1057,89 @@ mod tests {
                 "{bad}: {problems:?}"
             );
         }
+    }
+
+    #[test]
+    fn storage_is_a_folder_or_a_bucket() {
+        let secret = ("FOLIO_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        match settings(&[secret, ("FOLIO_DATA_DIR", "/srv/folio")])
+            .unwrap()
+            .storage
+        {
+            StorageLocation::Local(dir) => assert_eq!(dir, PathBuf::from("/srv/folio/objects")),
+            other => panic!("{other:?}"),
+        }
+        let s3 = settings(&[
+            secret,
+            ("FOLIO_STORAGE_URL", "s3://shop-files/prod/eu/"),
+            ("FOLIO_S3_ENDPOINT", "http://127.0.0.1:8333"),
+            ("AWS_ACCESS_KEY_ID", "AK"),
+            ("AWS_SECRET_ACCESS_KEY", "SK"),
+            ("FOLIO_DOWNLOAD_REDIRECT", "presigned"),
+        ])
+        .unwrap();
+        match &s3.storage {
+            StorageLocation::S3(b) => {
+                assert_eq!(
+                    (b.bucket.as_str(), b.prefix.as_str()),
+                    ("shop-files", "prod/eu")
+                );
+                assert_eq!(b.region, "us-east-1");
+                assert_eq!(
+                    b.endpoint.as_ref().unwrap().as_str(),
+                    "http://127.0.0.1:8333/"
+                );
+                assert!(
+                    !format!("{s3:?}").contains("SK"),
+                    "the secret is never printed"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s3.download_redirect, DownloadRedirect::Presigned);
+        for (bad, says) in [
+            (vec![("FOLIO_STORAGE_URL", "ftp://x")], "FOLIO_STORAGE_URL"),
+            (vec![("FOLIO_STORAGE_URL", "file://relative")], "absolute"),
+            (vec![("FOLIO_STORAGE_URL", "s3://UPPER")], "bucket"),
+            (vec![("FOLIO_STORAGE_URL", "s3://files/../up")], "bucket"),
+            (
+                vec![
+                    ("FOLIO_STORAGE_URL", "s3://files"),
+                    ("AWS_ACCESS_KEY_ID", "AK"),
+                ],
+                "go together",
+            ),
+            (
+                vec![("FOLIO_DOWNLOAD_REDIRECT", "presigned")],
+                "needs s3://",
+            ),
+            (
+                vec![("FOLIO_DOWNLOAD_REDIRECT", "sometimes")],
+                "FOLIO_DOWNLOAD_REDIRECT",
+            ),
+            (
+                vec![
+                    ("FOLIO_STORAGE_URL", "s3://files"),
+                    ("FOLIO_DOWNLOAD_ACCEL_PREFIX", "/_x/"),
+                ],
+                "needs file://",
+            ),
+            (
+                vec![("FOLIO_TRUSTED_PROXIES", "10.0.0.0/8, nonsense")],
+                "nonsense",
+            ),
+        ] {
+            let mut vars = vec![secret];
+            vars.extend(bad.iter().copied());
+            let problems = settings(&vars).unwrap_err();
+            assert!(
+                problems.iter().any(|p| p.contains(says)),
+                "{bad:?}: {problems:?}"
+            );
+        }
+        let proxies = settings(&[secret, ("FOLIO_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")])
+            .unwrap()
+            .trusted_proxies;
+        assert_eq!(proxies.len(), 2);
     }
 }

@@ -11,6 +11,7 @@ pub mod files;
 pub mod jobs;
 pub mod library;
 pub mod mail;
+pub mod net;
 pub mod openapi;
 pub mod operations;
 pub mod ops;
@@ -30,7 +31,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
-use auth::ratelimit::RateLimiter;
+use auth::ratelimit::RateLimit;
 use auth::tokens::Keys;
 use config::Settings;
 use db::Db;
@@ -44,17 +45,17 @@ pub struct AppState {
     pub db: Db,
     pub storage: Storage,
     pub keys: Arc<Keys>,
-    pub auth_limiter: Arc<RateLimiter>,
+    pub auth_limiter: Arc<RateLimit>,
     pub payments: Arc<payments::Payments>,
     pub catalog: Arc<catalog::cache::CatalogCache>,
     pub mailer: Arc<mail::Mailer>,
     /// Wakes this node's job workers after a commit that enqueued work.
     pub wake: Arc<jobs::Wake>,
     /// Mailed-link requests per email address and per client.
-    pub link_limiter_by_email: Arc<RateLimiter<String>>,
-    pub link_limiter_by_ip: Arc<RateLimiter>,
+    pub link_limiter_by_email: Arc<RateLimit>,
+    pub link_limiter_by_ip: Arc<RateLimit>,
     /// Receipt resends per order.
-    pub receipt_limiter: Arc<RateLimiter<shared_types::OrderId>>,
+    pub receipt_limiter: Arc<RateLimit>,
     /// What access windows are judged by.
     pub clock: Arc<clock::Clock>,
     /// Stamping plans read from storage, kept a while.
@@ -71,17 +72,22 @@ impl AppState {
             payments: Arc::new(payments::Payments::new(stripe)?),
             db: Db::new(&settings.database_url, settings.db_pool_size),
             keys: Arc::new(Keys::new(&settings)),
-            auth_limiter: Arc::new(RateLimiter::per_minute(settings.auth_rate_limit_per_minute)),
+            auth_limiter: Arc::new(RateLimit::per_minute(
+                "auth",
+                settings.auth_rate_limit_per_minute,
+            )),
             catalog: Arc::default(),
             mailer: Arc::new(mail::Mailer::new(&settings)?),
             wake: Arc::default(),
-            link_limiter_by_email: Arc::new(RateLimiter::per_hour(
+            link_limiter_by_email: Arc::new(RateLimit::per_hour(
+                "link_email",
                 settings.mail_link_rate_limit_per_hour,
             )),
-            link_limiter_by_ip: Arc::new(RateLimiter::per_hour(
+            link_limiter_by_ip: Arc::new(RateLimit::per_hour(
+                "link_client",
                 settings.mail_link_rate_limit_per_hour.saturating_mul(10),
             )),
-            receipt_limiter: Arc::new(RateLimiter::per_hour(3)),
+            receipt_limiter: Arc::new(RateLimit::per_hour("receipt", 3)),
             clock: Arc::default(),
             stamp_plans: Arc::default(),
             storage,
@@ -91,11 +97,27 @@ impl AppState {
 }
 
 /// Applies pending migrations. Runs before the server accepts requests.
+///
+/// On PostgreSQL under a session advisory lock: nodes starting together take turns, and each
+/// after the first finds nothing left to apply.
 pub fn migrate(db: &Db) -> anyhow::Result<Vec<String>> {
+    use diesel::connection::SimpleConnection;
+    /// `pg_advisory_lock`'s key for migrations ("folio" + 1).
+    const MIGRATION_LOCK: i64 = 0x666f_6c69_6f01;
     let mut conn = db
         .get()
         .map_err(|e| anyhow::anyhow!("connecting to the database: {e:#}"))?;
-    conn.run_migrations()
+    let postgres = matches!(*conn, db::DbConnection::Postgresql(_));
+    if !postgres {
+        return conn.run_migrations();
+    }
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+        .context("waiting for the migration lock")?;
+    let applied = conn.run_migrations();
+    let unlocked = conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+    let applied = applied?;
+    unlocked.context("releasing the migration lock")?;
+    Ok(applied)
 }
 
 /// The API: the operations of [`operations`], the admin ones in a scope behind its role check.
@@ -128,6 +150,9 @@ pub fn server(state: AppState, listener: TcpListener) -> anyhow::Result<Server> 
     // the size, `Db::record`). The rest queue cheaply.
     let blocking_threads = state.settings.db_pool_size as usize + 16;
     jobs::worker::start(&state);
+    if let config::DatabaseUrl::Postgres(url) = &state.settings.database_url {
+        catalog::notify::start(url, state.catalog.clone())?;
+    }
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -249,12 +274,17 @@ async fn openapi_json() -> web::Json<utoipa::openapi::OpenApi> {
 
 /// `folio serve`: migrate, then serve until SIGINT/SIGTERM (in-flight requests finish first).
 pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
-    let storage = Storage::local(&settings.storage_dir)
-        .with_context(|| format!("opening storage at {}", settings.storage_dir.display()))?;
+    let storage = Storage::open(&settings.storage)
+        .with_context(|| format!("opening storage at {:?}", settings.storage))?;
     let bind = settings.bind;
     if settings.stripe.is_none() {
         settings.stripe = Some(start_emulator(&settings)?);
     }
+    // Held while serving: a second node on the same SQLite file is refused.
+    let _single_node = match &settings.database_url {
+        config::DatabaseUrl::Sqlite(path) => Some(db::sqlite_node_lock(path)?),
+        config::DatabaseUrl::Postgres(_) => None,
+    };
     let state = AppState::new(settings, storage)?;
     let db = state.db.clone();
     let applied = web::block(move || migrate(&db)).await??;

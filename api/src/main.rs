@@ -131,7 +131,7 @@ fn demo(settings: &Settings) -> anyhow::Result<()> {
         println!("the catalog is not empty: no demo products added");
         return Ok(());
     }
-    let storage = folio_api::storage::Storage::local(&settings.storage_dir)?;
+    let storage = folio_api::storage::Storage::open(&settings.storage)?;
     let rows = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
@@ -151,7 +151,7 @@ fn seed(settings: &Settings, count: &str, file: &str, price_cents: &str) -> anyh
     shared_types::Price::from_cents(price_cents, shared_types::Currency::Usd)
         .map_err(|e| anyhow::anyhow!("--price-cents: {e}"))?;
     let bytes = std::fs::read(file)?;
-    let storage = folio_api::storage::Storage::local(&settings.storage_dir)?;
+    let storage = folio_api::storage::Storage::open(&settings.storage)?;
     let stored = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
@@ -164,6 +164,9 @@ fn seed(settings: &Settings, count: &str, file: &str, price_cents: &str) -> anyh
                     futures_util::stream::iter(chunks),
                     u64::MAX,
                     folio_api::storage::Purpose::File,
+                    std::path::Path::new(file)
+                        .file_name()
+                        .and_then(|n| n.to_str()),
                 )
                 .await
         })

@@ -10,28 +10,38 @@ use crate::AppState;
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(HealthResponse {
         status: "ok".into(),
+        database: None,
+        storage: None,
     })
 }
 
-/// The process can serve: the database answers.
+/// The process can serve: the database and the object store both answer.
 #[utoipa::path(
     get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, body = HealthResponse),
-        (status = 503, description = "The database is unreachable", body = HealthResponse),
+        (status = 503, description = "The database or the object store is unreachable (`database` and `storage` say which)", body = HealthResponse),
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().json(HealthResponse {
-            status: "ok".into(),
-        }),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            HttpResponse::ServiceUnavailable().json(HealthResponse {
-                status: "unavailable".into(),
-            })
-        }
+    let (database, storage) = futures_util::join!(state.db.ping(), state.storage.probe());
+    if let Err(e) = &database {
+        tracing::warn!(error = %e, "not ready: the database");
+    }
+    if let Err(e) = &storage {
+        tracing::warn!(error = %e, "not ready: the object store");
+    }
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" }.to_owned();
+    let ready = database.is_ok() && storage.is_ok();
+    let body = HealthResponse {
+        status: word(ready),
+        database: Some(word(database.is_ok())),
+        storage: Some(word(storage.is_ok())),
+    };
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }
 

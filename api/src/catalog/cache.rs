@@ -7,7 +7,10 @@
 //! - every product write on this node ([`CatalogCache::invalidate`]) drops all pages at once,
 //!   and a page read from the database before a write can never be stored after it (the
 //!   generation it was read under no longer matches);
-//! - writes made by other nodes (or by `folio seed` beside a running server) show within [`TTL`],
+//! - on PostgreSQL every write by any node (or by `folio seed`) drops what it changed on every node
+//!   when it commits ([`super::notify`]); while a node's listener is not connected its cache is
+//!   bypassed;
+//! - on SQLite (one node) writes made by `folio seed` beside a running server show within [`TTL`],
 //!   or within twice that while one caller reads the value again: when a value expires, the first
 //!   caller to find it so reloads it and the others keep getting the old one meanwhile, rather
 //!   than every concurrent caller querying the database at once (with 64 connections on one
@@ -22,7 +25,7 @@
 //! which checks the entitlement again.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -196,6 +199,9 @@ pub struct CatalogCache {
     pages: Generational<PageKey, Page>,
     products: Generational<String, Listed>,
     owners: Generational<UserId, HashSet<ProductId>>,
+    /// False while writes of other nodes could go unnoticed (PostgreSQL, listener not
+    /// connected): nothing is served from the cache then.
+    live: AtomicBool,
 }
 
 impl Default for CatalogCache {
@@ -204,18 +210,28 @@ impl Default for CatalogCache {
             pages: Generational::new(MAX_PAGES),
             products: Generational::new(MAX_PRODUCTS),
             owners: Generational::new(MAX_OWNERS),
+            live: AtomicBool::new(true),
         }
     }
 }
 
 impl CatalogCache {
+    /// Whether values may be served (see `live`).
+    pub fn set_live(&self, live: bool) {
+        self.live.store(live, Ordering::SeqCst);
+    }
+
+    fn is_live(&self) -> bool {
+        self.live.load(Ordering::SeqCst)
+    }
+
     /// The generation to read a page under; pass it back to [`CatalogCache::store`].
     pub fn generation(&self) -> u64 {
         self.pages.generation()
     }
 
     pub fn get(&self, key: &PageKey) -> Option<Arc<Page>> {
-        self.pages.get(key)
+        self.pages.get(key).filter(|_| self.is_live())
     }
 
     /// Keeps `page` unless the catalog changed since `generation` was read.
@@ -235,7 +251,7 @@ impl CatalogCache {
     }
 
     pub fn product(&self, slug: &str) -> Option<Arc<Listed>> {
-        self.products.get(slug)
+        self.products.get(slug).filter(|_| self.is_live())
     }
 
     /// Keeps `listed` unless a product was written since `generation` was read.
@@ -250,7 +266,7 @@ impl CatalogCache {
 
     /// The products `user_id` owns, when read within [`TTL`] and since the last grant or revoke.
     pub fn owned(&self, user_id: &UserId) -> Option<Arc<HashSet<ProductId>>> {
-        self.owners.get(user_id)
+        self.owners.get(user_id).filter(|_| self.is_live())
     }
 
     pub fn store_owned(&self, user_id: UserId, generation: u64, owned: Arc<HashSet<ProductId>>) {

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod admin_routes;
 pub mod cache;
+pub mod notify;
 pub mod read;
 pub mod repo;
 pub mod routes;

@@ -36,9 +36,15 @@ fn file_name(field: &Field) -> Option<String> {
 }
 
 async fn store_file(state: &AppState, field: &mut Field) -> Result<StoredObject, ApiError> {
+    let uploaded = file_name(field);
     state
         .storage
-        .put_stream(field, state.settings.max_file_bytes, sniff::Purpose::File)
+        .put_stream(
+            field,
+            state.settings.max_file_bytes,
+            sniff::Purpose::File,
+            uploaded.as_deref(),
+        )
         .await
         .map_err(|e| e.into_api("file"))
 }
@@ -50,6 +56,7 @@ async fn store_preview(state: &AppState, field: &mut Field) -> Result<StoredObje
             field,
             state.settings.max_preview_bytes,
             sniff::Purpose::Preview,
+            None,
         )
         .await
         .map_err(|e| e.into_api("preview"))

@@ -101,6 +101,36 @@ fn stable_sqlite_plans() {
     });
 }
 
+/// Refuses a second `folio serve` on one SQLite database: SQLite is for one node (its caches
+/// and limits are this process's; several nodes need PostgreSQL). An exclusive `flock` on a file
+/// beside the database, held while the returned handle lives; released by the kernel when the
+/// process ends, however it ends. Nodes on other machines sharing the file over a network file
+/// system are not detected (and SQLite's own locking is unreliable there): don't.
+pub fn sqlite_node_lock(path: &str) -> anyhow::Result<Option<std::fs::File>> {
+    use std::os::fd::AsRawFd;
+    if path == ":memory:" {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.node-lock");
+    if let Some(dir) = std::path::Path::new(&lock_path).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| anyhow::anyhow!("opening {lock_path}: {e}"))?;
+    // SAFETY: a valid descriptor, owned by `file`.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        anyhow::bail!(
+            "another folio node is already serving the SQLite database {path}: SQLite is for one \
+             node; to run several, use PostgreSQL (DATABASE_URL=postgres://…) and s3:// storage"
+        );
+    }
+    Ok(Some(file))
+}
+
 /// r2d2 manager that picks the backend from the parsed URL instead of trying each in turn.
 pub struct Manager {
     url: DatabaseUrl,

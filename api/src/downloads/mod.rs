@@ -17,6 +17,7 @@ use shared_types::{DownloadTokenRequest, DownloadTokenResponse, FileId, UserId};
 use crate::auth::tokens::{DownloadClaims, DownloadSubject, TokenError};
 use crate::auth::AuthUser;
 use crate::catalog::repo::ProductRow;
+use crate::config::DownloadRedirect;
 use crate::error::ApiError;
 use crate::files::repo::Current;
 use crate::files::{stamping, zip};
@@ -203,6 +204,8 @@ pub struct Grant {
     pub product: ProductRow,
     pub user: UserId,
     pub what: Granted,
+    /// When the link expires (seconds since the epoch): a presigned URL lives no longer.
+    pub link_expires_at: i64,
 }
 
 pub enum Granted {
@@ -284,6 +287,7 @@ pub async fn grant(
         fil,
         ver,
         jti,
+        exp: link_expires_at,
         ..
     } = claims;
     let user = sub.clone();
@@ -368,6 +372,7 @@ pub async fn grant(
     if let Some((body, plan, record)) = done {
         let file = files.into_iter().next().expect("one file was chosen");
         return Ok(Grant {
+            link_expires_at,
             product: checked.product,
             user,
             what: Granted::File {
@@ -405,6 +410,7 @@ pub async fn grant(
             })
             .await?;
         return Ok(Grant {
+            link_expires_at,
             product,
             user,
             what: Granted::All {
@@ -436,6 +442,7 @@ pub async fn grant(
         })
         .await?;
     Ok(Grant {
+        link_expires_at,
         product,
         user,
         what: Granted::File {
@@ -480,6 +487,8 @@ async fn body_of(
 pub enum Delivery {
     /// The reverse proxy in front sends them (nginx's `X-Accel-Redirect` to this path).
     Proxy(String),
+    /// The object store sends them: a 302 to this presigned URL.
+    Redirect(String),
     /// Folio streams them.
     Stream(BoxStream<'static, Result<Bytes, object_store::Error>>),
 }
@@ -496,6 +505,29 @@ pub async fn open(state: &AppState, grant: &Grant) -> Result<Delivery, ApiError>
                 // decided who may have them and recorded the download.
                 tracing::info!(product_id = %grant.product.id, user_id = %grant.user, bytes = plan.length, "download handed to the proxy");
                 return Ok(Delivery::Proxy(format!("{prefix}{}", body.key)));
+            }
+            if state.settings.download_redirect == DownloadRedirect::Presigned
+                && body.tail.is_none()
+            {
+                // The bucket sends the bytes (and serves Range itself), through a URL that
+                // expires with the link; the checks and the record are done already.
+                let left = (grant.link_expires_at - chrono::Utc::now().timestamp()).max(1) as u64;
+                let presigned = state
+                    .storage
+                    .presigned_get(&body.key, std::time::Duration::from_secs(left))
+                    .await;
+                match presigned {
+                    Some(Ok(url)) => {
+                        tracing::info!(product_id = %grant.product.id, user_id = %grant.user, bytes = plan.length, "download redirected to the object store");
+                        return Ok(Delivery::Redirect(url.to_string()));
+                    }
+                    Some(Err(e)) => {
+                        unrecord(state, record.clone()).await;
+                        return Err(e.into());
+                    }
+                    // Not a bucket (settings refuse this): streamed.
+                    None => {}
+                }
             }
             (record, body_stream(state, body, plan.range.clone()).await)
         }

@@ -64,6 +64,7 @@ struct FileBytes(Vec<u8>);
     responses(
         (status = 200, description = "The whole file, of its own type (`application/pdf`, `application/epub+zip`, …, `application/octet-stream`), or `application/zip` for all files", content_type = "*/*", body = inline(FileBytes)),
         (status = 206, description = "The requested range", content_type = "*/*", body = inline(FileBytes)),
+        (status = 302, description = "With `FOLIO_DOWNLOAD_REDIRECT=presigned`: the file (not a stamped PDF or a ZIP) is at `Location`, a presigned object-store URL that expires with the link; the download is checked and recorded already"),
         (status = 401, description = "`token_invalid`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`not_purchased` (access was revoked), `download_limit_reached` or `access_expired`", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -105,6 +106,10 @@ pub async fn download_file(
     let mut response = attachment(StatusCode::OK, &name, &content_type);
     Ok(match delivery {
         Delivery::Proxy(path) => response.insert_header(("X-Accel-Redirect", path)).finish(),
+        Delivery::Redirect(url) => HttpResponse::Found()
+            .insert_header((header::LOCATION, url))
+            .insert_header((header::CACHE_CONTROL, "private, no-store"))
+            .finish(),
         Delivery::Stream(stream) => {
             if let Granted::File { body, plan, .. } = &grant.what {
                 response
@@ -142,7 +147,7 @@ fn attachment(status: StatusCode, name: &str, content_type: &str) -> HttpRespons
 }
 
 /// `attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266).
-fn content_disposition(name: &str) -> String {
+pub fn content_disposition(name: &str) -> String {
     let ascii: String = name
         .chars()
         .map(|c| {

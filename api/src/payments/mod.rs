@@ -328,10 +328,7 @@ pub async fn resend_receipt(
     owner: Option<&UserId>,
     order_id: OrderId,
 ) -> Result<(), ApiError> {
-    state
-        .receipt_limiter
-        .check(order_id.clone())
-        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+    state.receipt_limiter.check(&state.db, &order_id).await?;
     let (owner, jobs) = (owner.cloned(), state.settings.jobs.clone());
     state
         .db

@@ -1,5 +1,5 @@
-//! Object storage for product files and preview images, through `object_store` (a local folder
-//! by default; any S3-compatible bucket works the same way).
+//! Object storage for product files and preview images, through `object_store`: a local folder
+//! by default (`file://`), or an S3-compatible bucket (`s3://`, which several nodes share).
 //!
 //! Uploads stream into a temporary object while their sha256 is computed, then move to a key
 //! named by that hash (`files/<sha256>`, `previews/<sha256>.<ext>`): two products can never
@@ -22,10 +22,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::prefix::PrefixStore;
+use object_store::signer::Signer;
 use object_store::{
-    local::LocalFileSystem, path::Path, GetOptions, GetRange, GetResultPayload, ObjectStore,
-    WriteMultipart,
+    local::LocalFileSystem, path::Path, Attribute, Attributes, GetOptions, GetRange,
+    GetResultPayload, ObjectStore, PutMultipartOptions, WriteMultipart,
 };
+
+use crate::config::{S3Location, StorageLocation};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -153,6 +158,8 @@ pub struct Storage {
     /// For a local folder with the platform's fast paths (Linux): the folder, opened once, to
     /// open objects in without a thread hop.
     local_dir: Option<Arc<fast::Dir>>,
+    /// For a bucket: the store itself (it signs URLs) and the prefix `store` adds to keys.
+    s3: Option<(Arc<AmazonS3>, Path)>,
 }
 
 /// An object that reached its content-addressed key.
@@ -198,6 +205,7 @@ impl Storage {
         Ok(Self {
             store: Arc::new(store),
             local_dir: Some(Arc::new(fast::open_dir(root)?)),
+            s3: None,
         })
     }
 
@@ -212,16 +220,100 @@ impl Storage {
         Self {
             store,
             local_dir: None,
+            s3: None,
         }
+    }
+
+    /// The store `FOLIO_STORAGE_URL` names (nothing is contacted yet).
+    pub fn open(location: &StorageLocation) -> anyhow::Result<Self> {
+        match location {
+            StorageLocation::Local(dir) => Self::local(dir),
+            StorageLocation::S3(s3) => Self::s3(s3),
+        }
+    }
+
+    /// An S3-compatible bucket, with path-style requests when an endpoint is given (SeaweedFS,
+    /// MinIO, Ceph and the like).
+    pub fn s3(location: &S3Location) -> anyhow::Result<Self> {
+        let mut builder = match (&location.access_key_id, &location.secret_access_key) {
+            (Some(id), Some(secret)) => {
+                let mut b = AmazonS3Builder::new()
+                    .with_access_key_id(id)
+                    .with_secret_access_key(String::from_utf8_lossy(secret.expose()));
+                if let Some(token) = &location.session_token {
+                    b = b.with_token(String::from_utf8_lossy(token.expose()));
+                }
+                b
+            }
+            // The machine's credentials (instance role, web identity, container), as the AWS
+            // SDKs find them.
+            _ => AmazonS3Builder::from_env(),
+        };
+        builder = builder
+            .with_bucket_name(&location.bucket)
+            .with_region(&location.region);
+        if let Some(endpoint) = &location.endpoint {
+            builder = builder
+                .with_endpoint(endpoint.as_str().trim_end_matches('/'))
+                .with_allow_http(endpoint.scheme() == "http")
+                .with_virtual_hosted_style_request(false);
+        }
+        let bucket = Arc::new(builder.build()?);
+        let prefix = Path::from(location.prefix.as_str());
+        let store: Arc<dyn ObjectStore> = if location.prefix.is_empty() {
+            bucket.clone()
+        } else {
+            let inner: Arc<dyn ObjectStore> = bucket.clone();
+            Arc::new(PrefixStore::new(inner, prefix.clone()))
+        };
+        Ok(Self {
+            store,
+            local_dir: None,
+            s3: Some((bucket, prefix)),
+        })
+    }
+
+    /// Whether the store answers: `/readyz` asks before a node takes traffic.
+    pub async fn probe(&self) -> Result<(), object_store::Error> {
+        match self.store.head(&Path::from("readyz-probe")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A URL that fetches `key` without credentials until `expires_in` has passed (only for a
+    /// bucket: None for a folder).
+    pub async fn presigned_get(
+        &self,
+        key: &str,
+        expires_in: std::time::Duration,
+    ) -> Option<Result<url::Url, object_store::Error>> {
+        let (bucket, prefix) = self.s3.as_ref()?;
+        let path = if prefix.as_ref().is_empty() {
+            Path::from(key)
+        } else {
+            Path::from(format!("{prefix}/{key}"))
+        };
+        Some(
+            bucket
+                .signed_url(http::Method::GET, &path, expires_in)
+                .await,
+        )
     }
 
     /// Streams `body` into storage, refusing it past `max_bytes` or when its content is not what
     /// `purpose` accepts. On any error nothing is left behind.
+    ///
+    /// In a bucket a file carries `Content-Disposition: attachment` with the name it was
+    /// uploaded as (made safe, with the extension of its content, as the product shows it): what
+    /// a presigned download saves it as. Identical content uploaded again keeps the first
+    /// upload's name.
     pub async fn put_stream<S, E>(
         &self,
         mut body: S,
         max_bytes: u64,
         purpose: Purpose,
+        uploaded_name: Option<&str>,
     ) -> Result<StoredObject, UploadError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -248,9 +340,24 @@ impl Storage {
         })?;
 
         let temp = Path::from(format!("tmp/{}", uuid::Uuid::new_v4()));
+        let mut options = PutMultipartOptions::default();
+        if self.s3.is_some() {
+            // A folder cannot keep attributes; a bucket serves them with the object.
+            let mut attributes = Attributes::new();
+            attributes.insert(Attribute::ContentType, kind.content_type().into());
+            if purpose == Purpose::File {
+                let name =
+                    crate::catalog::safe_file_name(uploaded_name, "download", kind.extension());
+                attributes.insert(
+                    Attribute::ContentDisposition,
+                    crate::downloads::routes::content_disposition(&name).into(),
+                );
+            }
+            options.attributes = attributes;
+        }
         let upload = self
             .store
-            .put_multipart(&temp)
+            .put_multipart_opts(&temp, options)
             .await
             .map_err(UploadError::Store)?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
@@ -290,11 +397,7 @@ impl Storage {
             Purpose::File => format!("files/{sha256}"),
             Purpose::Preview => format!("previews/{sha256}.{}", kind.extension()),
         };
-        let created = match self
-            .store
-            .rename_if_not_exists(&temp, &Path::from(key.as_str()))
-            .await
-        {
+        let created = match self.settle(&temp, &Path::from(key.as_str())).await {
             Ok(()) => true,
             Err(object_store::Error::AlreadyExists { .. }) => {
                 self.store.delete(&temp).await.map_err(UploadError::Store)?;
@@ -313,6 +416,31 @@ impl Storage {
             extension: kind.extension(),
             created,
         })
+    }
+
+    /// Moves an upload from its temporary key to its content's key, unless an object is there
+    /// already (`AlreadyExists`: the same content, which the caller then shares).
+    ///
+    /// A folder renames atomically. S3 has no rename, and no conditional copy that every
+    /// S3-compatible server offers: the key is looked up, then copied to (the copy keeps the
+    /// upload's attributes). Two identical uploads racing may both copy, harmlessly: the content
+    /// is the same.
+    async fn settle(&self, temp: &Path, key: &Path) -> Result<(), object_store::Error> {
+        if self.s3.is_none() {
+            return self.store.rename_if_not_exists(temp, key).await;
+        }
+        match self.store.head(key).await {
+            Ok(_) => {
+                return Err(object_store::Error::AlreadyExists {
+                    path: key.to_string(),
+                    source: "stored before".into(),
+                })
+            }
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        self.store.copy(temp, key).await?;
+        self.store.delete(temp).await
     }
 
     /// Stores a small object whole (a stamping plan), replacing what `key` held.

@@ -18,6 +18,10 @@ backend_tests!(
 );
 
 backend_tests_with!(&[("FOLIO_AUTH_RATE_LIMIT", "3")] => login_attempts_are_rate_limited_per_client);
+backend_tests_with!(
+    &[("FOLIO_AUTH_RATE_LIMIT", "3"), ("FOLIO_TRUSTED_PROXIES", "127.0.0.0/8")] =>
+    behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget,
+);
 
 async fn registering_returns_tokens_that_identify_the_user(app: TestApp) {
     let res = app.register("  Ada@Example.COM ", PASSWORD).await;
@@ -385,6 +389,51 @@ async fn login_attempts_are_rate_limited_per_client(app: TestApp) {
         .unwrap();
     assert!((1..=60).contains(&retry));
     assert_eq!(problem(res).await["code"], "rate_limited");
+    // No proxy is trusted: a client naming another address in X-Forwarded-For gains nothing.
+    let spoofed = login_from(&app, "203.0.113.50").await;
+    assert_eq!(spoofed, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// A wrong-password login sent as if through a proxy that saw `forwarded_for`.
+async fn login_from(app: &TestApp, forwarded_for: &str) -> StatusCode {
+    app.bare_client()
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&serde_json::json!({"email": "x@example.com", "password": "whatever1"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(app: TestApp) {
+    // The test client connects from 127.0.0.1, which is trusted here: it plays the balancer.
+    for _ in 0..3 {
+        assert_eq!(
+            login_from(&app, "198.51.100.1").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login_from(&app, "198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A second visitor behind the same balancer keeps its own budget.
+    assert_eq!(
+        login_from(&app, "198.51.100.2").await,
+        StatusCode::UNAUTHORIZED
+    );
+    // The first one writing its own header first gains nothing: the balancer's hop is the
+    // rightmost, and that is the one counted.
+    assert_eq!(
+        login_from(&app, "10.9.9.9, 192.0.2.77, 198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A request with no forwarded address is the balancer's own, with its own budget.
+    assert_eq!(
+        app.login("x@example.com", "whatever1").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 async fn concurrent_refreshes_of_one_token_succeed_once_and_never_fail_with_500(app: TestApp) {

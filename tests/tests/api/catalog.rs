@@ -48,6 +48,7 @@ async fn admins_read_any_product_by_id_whatever_its_place_in_the_list(app: TestA
             futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))]),
             u64::MAX,
             folio_api::storage::Purpose::File,
+            None,
         )
         .await
         .unwrap();

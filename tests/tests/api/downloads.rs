@@ -30,7 +30,8 @@ backend_tests!(
 );
 
 backend_tests_with!(
-    &[("FOLIO_DOWNLOAD_ACCEL_PREFIX", "/_folio_objects/")] =>
+    // nginx reads the files from the storage folder: always a local one.
+    &[("FOLIO_DOWNLOAD_ACCEL_PREFIX", "/_folio_objects/"), ("FOLIO_STORAGE_URL", "")] =>
     behind_nginx_the_proxy_sends_the_bytes_folio_decides_who_gets_them,
 );
 

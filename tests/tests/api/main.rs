@@ -10,3 +10,4 @@ mod files;
 mod mail;
 mod payments;
 mod security;
+mod storage;

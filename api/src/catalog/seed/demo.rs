@@ -203,7 +203,7 @@ async fn store(
 ) -> anyhow::Result<StoredObject> {
     let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))]);
     storage
-        .put_stream(chunks, u64::MAX, purpose)
+        .put_stream(chunks, u64::MAX, purpose, None)
         .await
         .map_err(|e| anyhow::anyhow!("storing a demo file: {e:?}"))
 }
