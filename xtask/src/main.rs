@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod cluster;
 mod fuzz;
 mod process;
 mod seaweed;
@@ -52,10 +53,11 @@ fn main() -> Result<()> {
         Some("schema") => schema(&root),
         Some("bench") => bench::bench(&root, &args[1..]),
         Some("soak") => soak::soak_command(&root, &args[1..]),
+        Some("cluster") => cluster::cluster(&root, &args[1..]),
         Some("fuzz") => fuzz::fuzz_command(&root, &args[1..]),
         Some("stripe-spec") => stripe_spec::stripe_spec_command(&root, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask run [--no-demo] | dist | test | web | openapi | schema | readme | bench | fuzz | soak | stripe-spec");
+            eprintln!("usage: cargo xtask run [--no-demo] | dist | test | web | openapi | schema | readme | bench | fuzz | soak | cluster [--check] | stripe-spec");
             std::process::exit(2);
         }
     }
@@ -451,6 +453,13 @@ fn test() -> Result<()> {
     timed(
         "the API suite again, with every file in S3 (SeaweedFS)",
         || api_suite_on_s3(&root),
+    )?;
+    timed(
+        "three nodes behind nginx: the multi-node checks (short form)",
+        || {
+            let mut c = cluster::Cluster::start(&root, 3, false, Vec::new())?;
+            cluster::checks(&mut c, true).map(drop)
+        },
     )?;
     timed("the dist binary from an empty folder", || check_dist(&root))?;
     // Bounded: a fixed seed and a few examples per operation (`cargo xtask fuzz` alone for more).
