@@ -81,6 +81,8 @@ pub enum ApiError {
     InvalidSignature(#[source] crate::payments::webhook::SignatureError),
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] anyhow::Error),
+    #[error("the file store is not answering; nothing was saved: try again in a minute")]
+    StorageUnavailable(#[source] anyhow::Error),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -136,6 +138,7 @@ impl ApiError {
             ApiError::PaymentProvider(_) => "payment_provider_error",
             ApiError::InvalidSignature(_) => "invalid_signature",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
+            ApiError::StorageUnavailable(_) => "storage_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -202,7 +205,9 @@ impl ResponseError for ApiError {
             ApiError::LinkInvalid | ApiError::SignInOrGiveEmail => StatusCode::UNAUTHORIZED,
             ApiError::PaymentProvider(_) => StatusCode::BAD_GATEWAY,
             ApiError::InvalidSignature(_) => StatusCode::BAD_REQUEST,
-            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::DatabaseUnavailable(_) | ApiError::StorageUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -221,6 +226,9 @@ impl ResponseError for ApiError {
             }
             ApiError::DatabaseUnavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "database unavailable")
+            }
+            ApiError::StorageUnavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "object store unavailable")
             }
             _ => {}
         }
@@ -267,7 +275,15 @@ impl From<diesel::r2d2::PoolError> for ApiError {
 
 impl From<object_store::Error> for ApiError {
     fn from(err: object_store::Error) -> Self {
-        ApiError::Internal(anyhow::Error::new(err).context("object storage"))
+        // A bucket that does not answer (or answers 5xx) is an outage the client can wait out;
+        // a missing object or a local disk's failure is ours.
+        let outage = matches!(&err, object_store::Error::Generic { store: "S3", .. });
+        let err = anyhow::Error::new(err).context("object storage");
+        if outage {
+            ApiError::StorageUnavailable(err)
+        } else {
+            ApiError::Internal(err)
+        }
     }
 }
 

@@ -272,7 +272,8 @@ async fn openapi_json() -> web::Json<utoipa::openapi::OpenApi> {
     web::Json(openapi::document())
 }
 
-/// `folio serve`: migrate, then serve until SIGINT/SIGTERM (in-flight requests finish first).
+/// `folio serve`: migrate, then serve until SIGTERM (in-flight requests finish first, for up to
+/// 10 s) or SIGINT (at once: actix stops its workers without waiting).
 pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let storage = Storage::open(&settings.storage)
         .with_context(|| format!("opening storage at {:?}", settings.storage))?;

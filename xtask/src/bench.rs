@@ -889,24 +889,7 @@ pub(crate) fn make_book(path: &Path, pages: usize, page_bytes: usize) -> Result<
 /// Uploads `file` as a new free product through the API with curl (streamed from disk); the
 /// created product and the seconds the upload took.
 fn upload(admin: &str, title: &str, file: &Path, stamp: bool) -> Result<(Value, f64)> {
-    let started = Instant::now();
-    let out = Command::new("curl")
-        .args(["-sS", "--fail-with-body", "-H"])
-        .arg(format!("Authorization: Bearer {admin}"))
-        .args(["-F", &format!("title={title}"), "-F", "price=0"])
-        .args(["-F", &format!("stamp_pdfs={stamp}"), "-F"])
-        .arg(format!("file=@{}", file.display()))
-        .arg(format!("{}/api/v1/admin/products", base()))
-        .output()?;
-    let secs = started.elapsed().as_secs_f64();
-    if !out.status.success() {
-        bail!(
-            "upload of {}: {}",
-            file.display(),
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
-    Ok((serde_json::from_slice(&out.stdout)?, secs))
+    upload_to(&base(), admin, title, file, stamp)
 }
 
 /// The highest VmRSS of `pid` while `work` runs, sampled every 20 ms.
@@ -1220,20 +1203,9 @@ pub(crate) const SOAK_LINK: &str =
      the measurements behind choices in the code are in [NOTES.md](NOTES.md).\n";
 
 /// Writes RESULTS.md and results.json into `dir`.
-fn write_results(
-    root: &Path,
-    dir: &Path,
-    measures: &[Measure],
-    extra: &[(String, String)],
-) -> Result<()> {
-    let (cpu, cores) = machine();
-    let date = date_utc();
-    let commit = commit(root);
-    let mut md = format!(
-        "# Folio benchmark results\n\nWritten by `cargo xtask bench`. Machine: {cpu}, {cores} cores. Date: {date}. Commit: {commit}.\n\
-         Load from wrk ({DURATION_SECS} s per row, loopback); folio release build, RUST_LOG=warn.\n\n\
-         | backend | scenario | conns | req/s | p50 ms | p99 ms | MB/s | non-2xx |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
-    );
+/// The measures' table rows, then the figures' table.
+fn rows(measures: &[Measure], extra: &[(String, String)]) -> String {
+    let mut md = String::new();
     let fmt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "".into());
     for m in measures {
         md.push_str(&format!(
@@ -1254,8 +1226,205 @@ fn write_results(
     for (k, v) in extra {
         md.push_str(&format!("| {k} | {v} |\n"));
     }
+    md
+}
+
+const CLUSTER_HEADING: &str = "## Several nodes (`cargo xtask bench --cluster`)";
+
+/// `cargo xtask bench --cluster`: nginx in front of one node, then of three (release builds, on
+/// one PostgreSQL and SeaweedFS), streamed and presigned downloads, the invalidation delay, and
+/// a node's memory while a 1 GiB upload streams to the bucket. Written into bench/RESULTS.md as
+/// a section of its own.
+fn cluster_bench(root: &Path) -> Result<()> {
+    use crate::cluster::{self, Cluster, Http};
+    ensure_tools()?;
+    let files = root.join("target/bench/files");
+    std::fs::create_dir_all(&files)?;
+    make_pdf(&files.join("1mib.pdf"), 1 << 20)?;
+    make_pdf(&files.join("1gib.pdf"), 1 << 30)?;
+    let mut measures = Vec::new();
+    let mut extra = Vec::new();
+    let runs: [(usize, &str, &'static str); 3] = [
+        (1, "stream", "1 node"),
+        (3, "stream", "3 nodes"),
+        (3, "presigned", "3 nodes, presigned"),
+    ];
+    for (nodes, redirect, backend) in runs {
+        let env: Vec<(String, String)> = [
+            ("FOLIO_DOWNLOAD_REDIRECT", redirect.to_owned()),
+            ("FOLIO_DOWNLOAD_TOKEN_TTL_SECS", "3600".to_owned()),
+            ("FOLIO_MAX_FILE_BYTES", (3u64 << 30).to_string()),
+            ("FOLIO_DB_POOL_SIZE", "16".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let c = Cluster::start(root, nodes, true, env)?;
+        let lb = c.lb();
+        let http = Http::new();
+        let admin = cluster::login(&http, &lb, cluster::ADMIN_EMAIL, cluster::ADMIN_PASSWORD)?;
+        let (product, _) = upload_to(&lb, &admin, "Bench One MiB", &files.join("1mib.pdf"), false)?;
+        let slug = product["slug"].as_str().context("a slug")?.to_owned();
+        let id = product["id"].as_str().context("an id")?.to_owned();
+        let user = cluster::register(&http, &lb, "bench@folio.test")?;
+        let link = http.expect(
+            "POST",
+            &format!("{lb}/api/v1/products/{slug}/download-token"),
+            Some(&user),
+            None,
+            200,
+        )?;
+        let url = link["url"].as_str().context("a download URL")?.to_owned();
+        if redirect == "stream" {
+            let catalog = format!("{lb}/api/v1/products");
+            measures.push(wrk(
+                backend,
+                "catalog list, anonymous, through nginx",
+                64,
+                &catalog,
+                None,
+                &[],
+            )?);
+            measures.push(wrk(
+                backend,
+                "download 1 MiB, streamed by folio from the bucket, through nginx",
+                16,
+                &url,
+                None,
+                &[],
+            )?);
+        } else {
+            measures.push(wrk(
+                backend,
+                "download 1 MiB: folio's 302 to a presigned URL, through nginx",
+                16,
+                &url,
+                None,
+                &[],
+            )?);
+            let res = ureq::AgentBuilder::new()
+                .redirects(0)
+                .build()
+                .get(&url)
+                .call()?;
+            let presigned = res
+                .header("location")
+                .context("a presigned URL")?
+                .to_owned();
+            measures.push(wrk(
+                backend,
+                "download 1 MiB: the presigned URL, sent by SeaweedFS",
+                16,
+                &presigned,
+                None,
+                &[],
+            )?);
+        }
+        if nodes == 3 && redirect == "stream" {
+            let mut ms = cluster::invalidation_delays(&c, &http, &admin, &id, 200)?;
+            ms.sort_by(f64::total_cmp);
+            extra.push((
+                "invalidation delay: a write's answer on one node → the next catalog page of another shows it (200 writes, each poll one GET)".to_owned(),
+                format!(
+                    "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                    cluster::percentile(&ms, 0.5),
+                    cluster::percentile(&ms, 0.99),
+                    ms.last().copied().unwrap_or(f64::NAN)
+                ),
+            ));
+        }
+        if nodes == 1 {
+            let pid = c.nodes[0].proc.as_ref().context("the node")?.0.id();
+            let ((_, secs), peak_kb) = peak_rss_during(pid, || {
+                upload_to(&lb, &admin, "Bench One GiB", &files.join("1gib.pdf"), false)
+            })?;
+            extra.push((
+                "1 GiB upload through nginx into the bucket (5 MiB parts): the node's peak RSS"
+                    .to_owned(),
+                format!(
+                    "{} MB, {:.1} s ({:.0} MB/s)",
+                    peak_kb / 1024,
+                    secs,
+                    1024.0 / secs
+                ),
+            ));
+        }
+    }
+    let (cpu, cores) = machine();
+    let mut section = format!(
+        "{CLUSTER_HEADING}\n\nMachine: {cpu}, {cores} cores. Date: {}. Commit: {}. nginx (2 workers) in \
+         front of the nodes, on one PostgreSQL and SeaweedFS, all on this machine; wrk {DURATION_SECS} s \
+         per row. Every process shares the same 2 cores, so three nodes cannot be faster than one here: \
+         the rows show what the shared parts cost (nginx's hop, the bucket instead of the page cache, \
+         the notices), not how Folio scales on more machines.\n\n\
+         | nodes | scenario | conns | req/s | p50 ms | p99 ms | MB/s | non-2xx |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        date_utc(),
+        commit(root)
+    );
+    section.push_str(&rows(&measures, &extra));
+    let path = root.join("bench/RESULTS.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let kept = old
+        .find(CLUSTER_HEADING)
+        .map_or(old.as_str(), |at| &old[..at]);
+    std::fs::write(&path, format!("{}\n{section}", kept.trim_end()))?;
+    eprintln!("xtask: wrote the cluster section of {}", path.display());
+    Ok(())
+}
+
+/// A free product with `file`, through `base` (curl streams the file); how long it took.
+fn upload_to(
+    base: &str,
+    admin: &str,
+    title: &str,
+    file: &Path,
+    stamp: bool,
+) -> Result<(Value, f64)> {
+    let started = Instant::now();
+    let out = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-H"])
+        .arg(format!("Authorization: Bearer {admin}"))
+        .args(["-F", &format!("title={title}"), "-F", "price=0"])
+        .args(["-F", &format!("stamp_pdfs={stamp}"), "-F"])
+        .arg(format!("file=@{}", file.display()))
+        .arg(format!("{base}/api/v1/admin/products"))
+        .output()?;
+    let secs = started.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!(
+            "upload of {}: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    Ok((serde_json::from_slice(&out.stdout)?, secs))
+}
+
+fn write_results(
+    root: &Path,
+    dir: &Path,
+    measures: &[Measure],
+    extra: &[(String, String)],
+) -> Result<()> {
+    let (cpu, cores) = machine();
+    let date = date_utc();
+    let commit = commit(root);
+    let mut md = format!(
+        "# Folio benchmark results\n\nWritten by `cargo xtask bench`. Machine: {cpu}, {cores} cores. Date: {date}. Commit: {commit}.\n\
+         Load from wrk ({DURATION_SECS} s per row, loopback); folio release build, RUST_LOG=warn.\n\n\
+         | backend | scenario | conns | req/s | p50 ms | p99 ms | MB/s | non-2xx |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    );
+    md.push_str(&rows(measures, extra));
     md.push('\n');
     md.push_str(SOAK_LINK);
+    // `cargo xtask bench --cluster` keeps its own section; a run of the rest keeps it too.
+    if let Some(section) = std::fs::read_to_string(dir.join("RESULTS.md"))
+        .ok()
+        .and_then(|old| old.find(CLUSTER_HEADING).map(|at| old[at..].to_owned()))
+    {
+        md.push('\n');
+        md.push_str(&section);
+    }
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("RESULTS.md"), md)?;
     let json = json!({
@@ -1278,6 +1447,9 @@ fn write_results(
 }
 
 pub fn bench(root: &Path, args: &[String]) -> Result<()> {
+    if args.iter().any(|a| a == "--cluster") {
+        return cluster_bench(root);
+    }
     let sel = Selection::parse(args)?;
     ensure_tools()?;
     build(true)?;

@@ -19,7 +19,7 @@ use crate::process::{free_port, timed, wait_listening, Proc};
 use crate::seaweed::{self, Seaweed};
 
 pub const ADMIN_EMAIL: &str = "admin@folio.test";
-const ADMIN_PASSWORD: &str = "cluster-admin-password";
+pub const ADMIN_PASSWORD: &str = "cluster-admin-password";
 const PASSWORD: &str = "cluster-buyer-password";
 const JWT_SECRET: &str = "cluster-secret-cluster-secret-cluster-00";
 /// Sign-in attempts per client per minute on every node (the default is 10; the checks' own
@@ -164,7 +164,7 @@ impl Cluster {
     }
 
     /// `folio` with the settings every node shares (and `FOLIO_BIND` of none).
-    fn folio(&self) -> Command {
+    pub fn folio(&self) -> Command {
         let bin = crate::target_dir(&self.root)
             .join(self.profile)
             .join("folio");
@@ -301,6 +301,16 @@ impl Cluster {
             .collect()
     }
 
+    /// The nodes nginx sent POSTs of `path` to, from access-log line `from` on.
+    fn upstreams_of(&self, from: usize, path: &str) -> std::collections::HashSet<String> {
+        self.access_log()
+            .into_iter()
+            .skip(from)
+            .filter(|(m, p, _, _)| m == "POST" && p == path)
+            .map(|(_, _, _, up)| up)
+            .collect()
+    }
+
     fn sql(&self, query: &str) -> Result<Vec<String>> {
         folio_testkit::query(&self.db.url, query).map_err(anyhow::Error::msg)
     }
@@ -364,12 +374,12 @@ pub fn cluster(root: &Path, args: &[String]) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // The checks
 
-struct Http {
+pub struct Http {
     agent: ureq::Agent,
 }
 
 impl Http {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             agent: ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(30))
@@ -404,7 +414,7 @@ impl Http {
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
-    fn expect(
+    pub fn expect(
         &self,
         method: &str,
         url: &str,
@@ -433,7 +443,7 @@ impl Http {
     }
 }
 
-fn login(http: &Http, base: &str, email: &str, password: &str) -> Result<String> {
+pub fn login(http: &Http, base: &str, email: &str, password: &str) -> Result<String> {
     let v = http.expect(
         "POST",
         &format!("{base}/api/v1/auth/login"),
@@ -447,7 +457,7 @@ fn login(http: &Http, base: &str, email: &str, password: &str) -> Result<String>
         .to_owned())
 }
 
-fn register(http: &Http, base: &str, email: &str) -> Result<String> {
+pub fn register(http: &Http, base: &str, email: &str) -> Result<String> {
     let v = http.expect(
         "POST",
         &format!("{base}/api/v1/auth/register"),
@@ -605,7 +615,7 @@ fn receipts(c: &Cluster) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -711,7 +721,6 @@ pub fn checks(c: &mut Cluster, short: bool) -> Result<Figures> {
                     Some(json!({"title": title})),
                     200,
                 )?;
-                let written = Instant::now();
                 for (i, n) in nodes.iter().enumerate().filter(|(i, _)| *i != writer) {
                     let v =
                         http.expect("GET", &format!("{n}/api/v1/products/{s}"), None, None, 200)?;
@@ -719,38 +728,8 @@ pub fn checks(c: &mut Cluster, short: bool) -> Result<Figures> {
                         bail!("round {round}: node {i} read {} right after node {writer} wrote {title:?}", v["title"]);
                     }
                 }
-                // How long the notice took: a second write, watched for on the next node.
-                let watcher = &nodes[(writer + 1) % nodes.len()];
-                let page = format!("{watcher}/api/v1/products?limit=100");
-                http.expect("GET", &page, None, None, 200)?;
-                let title = format!("Edited {round}b");
-                http.expect(
-                    "PATCH",
-                    &format!("{}/api/v1/admin/products/{id}", nodes[writer]),
-                    Some(&admin),
-                    Some(json!({"title": title})),
-                    200,
-                )?;
-                let _ = written;
-                let written = Instant::now();
-                loop {
-                    let v = http.expect("GET", &page, None, None, 200)?;
-                    let seen = v["items"]
-                        .as_array()
-                        .is_some_and(|items| items.iter().any(|p| p["title"] == title.as_str()));
-                    if seen {
-                        figures
-                            .invalidation_ms
-                            .push(written.elapsed().as_secs_f64() * 1000.0);
-                        break;
-                    }
-                    if written.elapsed() > Duration::from_secs(5) {
-                        bail!(
-                            "round {round}: the catalog page of {watcher} never showed {title:?}"
-                        );
-                    }
-                }
             }
+            figures.invalidation_ms = invalidation_delays(c, &http, &admin, &id, rounds)?;
             // Archived on one node: gone from every other's next catalog page.
             http.expect(
                 "DELETE",
@@ -800,12 +779,7 @@ pub fn checks(c: &mut Cluster, short: bool) -> Result<Figures> {
                     AUTH_LIMIT + 1
                 );
             }
-            let spread: std::collections::HashSet<String> = c
-                .access_log()
-                .into_iter()
-                .filter(|(m, p, _, _)| m == "POST" && p == "/api/v1/auth/login")
-                .map(|(_, _, _, up)| up)
-                .collect();
+            let spread = c.upstreams_of(0, "/api/v1/auth/login");
             if spread.len() < 2 {
                 bail!("nginx sent every sign-in to one node: {spread:?}");
             }
@@ -839,29 +813,22 @@ pub fn checks(c: &mut Cluster, short: bool) -> Result<Figures> {
         "check: 20 concurrent copies of a webhook, spread over the nodes, grant once",
         || {
             let before = c.access_log().len();
-            http.expect(
-                "POST",
-                &format!("{}/_emulator/knobs", c.emulator()),
-                None,
-                Some(json!({"duplicates": 19, "concurrent": true})),
-                200,
-            )?;
+            let knobs = |v: Value| {
+                http.expect(
+                    "POST",
+                    &format!("{}/_emulator/knobs", c.emulator()),
+                    None,
+                    Some(v),
+                    200,
+                )
+            };
+            knobs(json!({"duplicates": 19, "concurrent": true}))?;
             let bought = buy(&http, c, &buyer, &slug(&paid[2]));
-            http.expect(
-                "POST",
-                &format!("{}/_emulator/knobs", c.emulator()),
-                None,
-                Some(json!({"duplicates": 0, "concurrent": false})),
-                200,
-            )?;
+            knobs(json!({"duplicates": 0, "concurrent": false}))?;
             let (order, session) = bought?;
             wait_paid(&http, c, &buyer, &session)?;
             wait_deliveries_settled(&http, c)?;
-            let upstreams: std::collections::HashSet<String> = c.access_log()[before..]
-                .iter()
-                .filter(|(m, p, _, _)| m == "POST" && p == "/api/v1/stripe/webhook")
-                .map(|(_, _, _, up)| up.clone())
-                .collect();
+            let upstreams = c.upstreams_of(before, "/api/v1/stripe/webhook");
             if upstreams.len() < 2 {
                 bail!("the copies all reached one node: {upstreams:?}");
             }
@@ -886,6 +853,49 @@ pub fn checks(c: &mut Cluster, short: bool) -> Result<Figures> {
         kill_under_traffic(c, &http, short)
     })?;
     Ok(figures)
+}
+
+/// Write on one node, then read the catalog page on the next until it shows the write: how long
+/// that took after the write's answer, in ms, `rounds` times (each poll is one GET, so the figure
+/// includes up to one request's latency).
+pub fn invalidation_delays(
+    c: &Cluster,
+    http: &Http,
+    admin: &str,
+    id: &str,
+    rounds: usize,
+) -> Result<Vec<f64>> {
+    let nodes: Vec<String> = c.nodes.iter().map(Node::url).collect();
+    let mut delays = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let writer = round % nodes.len();
+        let watcher = &nodes[(writer + 1) % nodes.len()];
+        let page = format!("{watcher}/api/v1/products?limit=100");
+        http.expect("GET", &page, None, None, 200)?;
+        let title = format!("Timed {round}");
+        http.expect(
+            "PATCH",
+            &format!("{}/api/v1/admin/products/{id}", nodes[writer]),
+            Some(admin),
+            Some(json!({"title": title})),
+            200,
+        )?;
+        let written = Instant::now();
+        loop {
+            let v = http.expect("GET", &page, None, None, 200)?;
+            let seen = v["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|p| p["title"] == title.as_str()));
+            if seen {
+                delays.push(written.elapsed().as_secs_f64() * 1000.0);
+                break;
+            }
+            if written.elapsed() > Duration::from_secs(5) {
+                bail!("round {round}: the catalog page of {watcher} never showed {title:?}");
+            }
+        }
+    }
+    Ok(delays)
 }
 
 /// Mixed traffic through nginx (browsing, purchases, downloads) while node 2 is killed with

@@ -131,6 +131,7 @@ pub async fn get_product_by_id(
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`slug_taken`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`storage_unavailable`: the object store did not answer; nothing was saved", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_file_type`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
     )
@@ -205,6 +206,7 @@ pub async fn archive_product(
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`storage_unavailable`: the object store did not answer; nothing was saved", body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )

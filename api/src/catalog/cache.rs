@@ -34,8 +34,12 @@ use shared_types::{Product, ProductId, UserId};
 
 use super::Listed;
 
-/// How stale a page may be when another node changed the catalog.
+/// How stale a page may be when another process changed the catalog unannounced (SQLite, with
+/// `folio seed` beside the server).
 pub const TTL: Duration = Duration::from_secs(1);
+/// How long a value is kept while every write is announced (PostgreSQL, the listener
+/// connected): a safety net, not the way changes are seen.
+pub const NOTIFIED_TTL: Duration = Duration::from_secs(60);
 /// Distinct pages kept (limit × cursor × search); past it the cache starts again empty.
 const MAX_PAGES: usize = 1024;
 /// Signed-in callers whose owned products are kept.
@@ -149,7 +153,7 @@ impl<K: std::hash::Hash + Eq, V> Generational<K, V> {
 
     /// The value, if fresh; the expired value while another caller reloads it (up to twice
     /// [`TTL`] old); None when the caller should load it and `store` it.
-    fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
+    fn get<Q>(&self, key: &Q, ttl: Duration) -> Option<Arc<V>>
     where
         K: std::borrow::Borrow<Q>,
         Q: std::hash::Hash + Eq + ?Sized,
@@ -160,7 +164,7 @@ impl<K: std::hash::Hash + Eq, V> Generational<K, V> {
             .get_mut(key)
             .filter(|e| e.generation == generation)?;
         let age = entry.stored.elapsed();
-        if age < TTL || (entry.reloading && age < 2 * TTL) {
+        if age < ttl || (entry.reloading && age < 2 * ttl) {
             return Some(entry.value.clone());
         }
         // This caller reloads; if it fails, the next caller after 2 × TTL tries again.
@@ -202,6 +206,8 @@ pub struct CatalogCache {
     /// False while writes of other nodes could go unnoticed (PostgreSQL, listener not
     /// connected): nothing is served from the cache then.
     live: AtomicBool,
+    /// [`TTL`], or [`NOTIFIED_TTL`] once every write is announced; in milliseconds.
+    ttl_ms: AtomicU64,
 }
 
 impl Default for CatalogCache {
@@ -211,6 +217,7 @@ impl Default for CatalogCache {
             products: Generational::new(MAX_PRODUCTS),
             owners: Generational::new(MAX_OWNERS),
             live: AtomicBool::new(true),
+            ttl_ms: AtomicU64::new(TTL.as_millis() as u64),
         }
     }
 }
@@ -225,13 +232,23 @@ impl CatalogCache {
         self.live.load(Ordering::SeqCst)
     }
 
+    /// Every write by any process is announced from now on: values may be kept longer.
+    pub fn announced(&self) {
+        self.ttl_ms
+            .store(NOTIFIED_TTL.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    fn ttl(&self) -> Duration {
+        Duration::from_millis(self.ttl_ms.load(Ordering::SeqCst))
+    }
+
     /// The generation to read a page under; pass it back to [`CatalogCache::store`].
     pub fn generation(&self) -> u64 {
         self.pages.generation()
     }
 
     pub fn get(&self, key: &PageKey) -> Option<Arc<Page>> {
-        self.pages.get(key).filter(|_| self.is_live())
+        self.pages.get(key, self.ttl()).filter(|_| self.is_live())
     }
 
     /// Keeps `page` unless the catalog changed since `generation` was read.
@@ -251,7 +268,9 @@ impl CatalogCache {
     }
 
     pub fn product(&self, slug: &str) -> Option<Arc<Listed>> {
-        self.products.get(slug).filter(|_| self.is_live())
+        self.products
+            .get(slug, self.ttl())
+            .filter(|_| self.is_live())
     }
 
     /// Keeps `listed` unless a product was written since `generation` was read.
@@ -266,7 +285,9 @@ impl CatalogCache {
 
     /// The products `user_id` owns, when read within [`TTL`] and since the last grant or revoke.
     pub fn owned(&self, user_id: &UserId) -> Option<Arc<HashSet<ProductId>>> {
-        self.owners.get(user_id).filter(|_| self.is_live())
+        self.owners
+            .get(user_id, self.ttl())
+            .filter(|_| self.is_live())
     }
 
     pub fn store_owned(&self, user_id: UserId, generation: u64, owned: Arc<HashSet<ProductId>>) {

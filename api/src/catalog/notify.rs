@@ -7,7 +7,8 @@
 //! outside the pool, on a thread of its own that sleeps in `poll(2)` on the socket: a notice
 //! drops what it names at once. Until the listener is connected, and again whenever it has lost
 //! its connection, the cache is bypassed (every read goes to the database); on each
-//! (re)connection the whole cache is dropped, since notices sent meanwhile were missed.
+//! (re)connection the whole cache is dropped, since notices sent meanwhile were missed. With
+//! every write announced, values are kept up to [`super::cache::NOTIFIED_TTL`].
 //!
 //! diesel's `PgConnection` can list notifications received but cannot wait for one without
 //! running a query, so this speaks to libpq (which diesel links already) directly.
@@ -24,6 +25,8 @@ use pq_sys::{
 use super::cache::CatalogCache;
 
 pub const CHANNEL: &str = "folio_cache";
+/// The listener's `application_name` in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "folio cache listener";
 /// How often an idle listener checks that its connection is still alive.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
@@ -32,6 +35,7 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 pub fn start(url: &str, cache: Arc<CatalogCache>) -> anyhow::Result<()> {
     let url = CString::new(url)?;
     cache.set_live(false);
+    cache.announced();
     std::thread::Builder::new()
         .name("cache-listener".into())
         .spawn(move || loop {
@@ -77,6 +81,8 @@ impl Listener {
         if unsafe { PQstatus(listener.0) } != ConnStatusType::CONNECTION_OK {
             return Err(listener.error());
         }
+        // Named, so that operators (and the tests) can tell it from the pool's connections.
+        listener.exec(&format!("SET application_name = '{APPLICATION_NAME}'"))?;
         listener.exec(&format!("LISTEN {CHANNEL}"))?;
         Ok(listener)
     }

@@ -251,7 +251,18 @@ impl Storage {
         };
         builder = builder
             .with_bucket_name(&location.bucket)
-            .with_region(&location.region);
+            .with_region(&location.region)
+            // A store that does not answer is an outage to report within seconds, not minutes
+            // (object_store retries for up to 3 minutes by default).
+            .with_retry(object_store::RetryConfig {
+                max_retries: 3,
+                retry_timeout: std::time::Duration::from_secs(15),
+                ..Default::default()
+            })
+            .with_client_options(
+                object_store::ClientOptions::new()
+                    .with_connect_timeout(std::time::Duration::from_secs(5)),
+            );
         if let Some(endpoint) = &location.endpoint {
             builder = builder
                 .with_endpoint(endpoint.as_str().trim_end_matches('/'))
@@ -275,9 +286,19 @@ impl Storage {
 
     /// Whether the store answers: `/readyz` asks before a node takes traffic.
     pub async fn probe(&self) -> Result<(), object_store::Error> {
-        match self.store.head(&Path::from("readyz-probe")).await {
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e),
+        let probe = Path::from("readyz-probe");
+        let asked = self.store.head(&probe);
+        match tokio::time::timeout(std::time::Duration::from_secs(3), asked).await {
+            Ok(Ok(_)) | Ok(Err(object_store::Error::NotFound { .. })) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(object_store::Error::Generic {
+                store: if self.s3.is_some() {
+                    "S3"
+                } else {
+                    "LocalFileSystem"
+                },
+                source: "no answer within 3 s".into(),
+            }),
         }
     }
 

@@ -35,6 +35,23 @@ async fn an_unreachable_object_store_is_not_ready(app: TestApp) {
     assert_eq!(body["storage"], "unavailable");
     // The shop still answers what needs no file.
     assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/products", None).await.status(),
+        StatusCode::OK
+    );
+    // An upload is refused with a reason to wait, and leaves no product behind.
+    let admin = app.admin().await;
+    let res = app
+        .create_product(&admin, product_form("Lost", "0", pdf("lost"), None))
+        .await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = problem(res).await;
+    assert_eq!(body["code"], "storage_unavailable");
+    assert!(
+        body["detail"].as_str().unwrap().contains("try again"),
+        "{body}"
+    );
+    assert_eq!(app.count("products").await, 0);
 }
 
 /// A server whose files are in the test bucket, or None (said loudly) when this run has none;
@@ -75,6 +92,72 @@ bucket_tests!(
     &[("FOLIO_DOWNLOAD_REDIRECT", "presigned"), ("FOLIO_DOWNLOAD_TOKEN_TTL_SECS", "120")] =>
     presigned_downloads_are_checked_and_recorded_then_sent_by_the_bucket,
 );
+bucket_tests!(
+    // Past the first 5 MiB part: the upload is refused after a part went to the bucket.
+    &[("FOLIO_MAX_FILE_BYTES", "7000000")] =>
+    an_upload_refused_halfway_aborts_its_multipart_upload,
+);
+
+/// The bucket's unfinished multipart uploads under this test's prefix, as S3 lists them
+/// (`GET /bucket?uploads`, signed by curl), which object_store cannot list.
+fn unfinished_uploads(app: &TestApp) -> Vec<String> {
+    let folio_api::config::StorageLocation::S3(s3) = &app.state.settings.storage else {
+        panic!("a bucket test without a bucket");
+    };
+    let endpoint = s3
+        .endpoint
+        .as_ref()
+        .expect("the test bucket has an endpoint");
+    let secret =
+        String::from_utf8_lossy(s3.secret_access_key.as_ref().unwrap().expose()).into_owned();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--fail", "--aws-sigv4"])
+        .arg(format!("aws:amz:{}:s3", s3.region))
+        .arg("--user")
+        .arg(format!("{}:{secret}", s3.access_key_id.as_deref().unwrap()))
+        // curl signs the query as written: sorted, and encoded as SigV4 encodes it.
+        .arg(format!(
+            "{}{}?prefix={}%2F&uploads=",
+            endpoint,
+            s3.bucket,
+            s3.prefix.replace('/', "%2F")
+        ))
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "listing uploads: {:?}", out);
+    let xml = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(xml.contains("ListMultipartUploadsResult"), "{xml}");
+    xml.split("<Key>")
+        .skip(1)
+        .map(|k| k.split('<').next().unwrap().to_owned())
+        .collect()
+}
+
+async fn an_upload_refused_halfway_aborts_its_multipart_upload(app: TestApp) {
+    let admin = app.admin().await;
+    let res = app
+        .create_product(
+            &admin,
+            product_form("Too Big", "0", big_pdf(9_000_000), None),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(problem(res).await["code"], "payload_too_large");
+    assert_eq!(app.count("products").await, 0);
+    assert!(app.objects().await.is_empty(), "{:?}", app.objects().await);
+    assert!(
+        unfinished_uploads(&app).is_empty(),
+        "{:?}",
+        unfinished_uploads(&app)
+    );
+    // A file that fits goes up whole, and leaves no upload open either.
+    app.product(&admin, "Fits", "0", big_pdf(6_500_000)).await;
+    assert!(
+        unfinished_uploads(&app).is_empty(),
+        "{:?}",
+        unfinished_uploads(&app)
+    );
+}
 
 async fn presigned_downloads_are_checked_and_recorded_then_sent_by_the_bucket(app: TestApp) {
     let admin = app.admin().await;
