@@ -172,8 +172,16 @@ enum Rotation {
     Invalid,
 }
 
-/// Spends a refresh token for a new pair in the same family. Presenting a spent token again means
-/// it leaked: the whole family is revoked and the caller must sign in again.
+/// How long a spent refresh token still buys a new pair. A browser loses the answer to a refresh
+/// when the page that asked is left before it arrives (a click, a reload): the server rotated the
+/// token, the browser kept the old cookie, and the next page presents it again. Two tabs opening
+/// at once present the same cookie too. Within this grace each gets a pair of its own in the same
+/// session; after it, a spent token coming back means it leaked.
+pub const REUSE_GRACE_SECS: i64 = 10;
+
+/// Spends a refresh token for a new pair in the same family. Presenting a spent token again later
+/// than [`REUSE_GRACE_SECS`] after it was spent means it leaked: the whole family is revoked and
+/// the caller must sign in again.
 #[tracing::instrument(skip_all)]
 pub async fn refresh(state: &AppState, presented: String) -> Result<TokenResponse, ApiError> {
     let st = state.clone();
@@ -181,7 +189,7 @@ pub async fn refresh(state: &AppState, presented: String) -> Result<TokenRespons
         .db
         .write(move |conn| {
             conn.transaction(|conn| {
-                let at = now();
+                let at = st.clock.now();
                 let hash = hash_refresh_token(&presented);
                 // Write first: the transaction takes SQLite's write lock at its first statement,
                 // so two concurrent refreshes queue instead of failing to upgrade a read lock.
@@ -193,9 +201,15 @@ pub async fn refresh(state: &AppState, presented: String) -> Result<TokenRespons
                     if row.revoked_at.is_some() || row.expires_at <= at {
                         return Ok(Rotation::Invalid);
                     }
-                    repo::revoke_family(conn, &row.family_id, at)?;
-                    tracing::warn!(user_id = %row.user_id, "refresh token reused; session revoked");
-                    return Ok(Rotation::Reused);
+                    let lost_answer = row.used_at.is_some_and(|used| {
+                        at.signed_duration_since(used).num_seconds() < REUSE_GRACE_SECS
+                    });
+                    if !lost_answer {
+                        repo::revoke_family(conn, &row.family_id, at)?;
+                        tracing::warn!(user_id = %row.user_id, "refresh token reused; session revoked");
+                        return Ok(Rotation::Reused);
+                    }
+                    tracing::info!(user_id = %row.user_id, "a refresh token spent moments ago came back: a new pair in its session");
                 }
                 let Some(user) = repo::find_user(conn, &row.user_id)? else {
                     return Ok(Rotation::Invalid);

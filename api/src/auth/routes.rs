@@ -144,14 +144,16 @@ pub async fn login(
     Ok(with_tokens(&state, actix_web::http::StatusCode::OK, tokens))
 }
 
-/// Trade a refresh token (body or cookie) for a new pair. Each refresh token works once.
+/// Trade a refresh token (body or cookie) for a new pair. Each refresh token is spent by its first
+/// use; presented again within 10 s (a page left before its refresh answered, two tabs opening at
+/// once) it still buys a pair in the same session, and later it revokes the session.
 #[utoipa::path(
     post, path = "/api/v1/auth/refresh", tag = "auth",
     request_body(content = Option<RefreshRequest>, description = "May be omitted when the refresh cookie is sent"),
     responses(
         (status = 200, description = "New tokens; also sets the refresh cookie", body = TokenResponse),
         (status = 400, description = "`invalid_json`: a body that is not a refresh request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`refresh_token_invalid`, or `refresh_token_reused` (the session is revoked)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`refresh_token_invalid`, or `refresh_token_reused` (a token spent over 10 s ago: the session is revoked)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn refresh(
