@@ -2,6 +2,13 @@
 // A test renders it again from both PostgreSQL and SQLite and fails on any difference.
 
 diesel::table! {
+    cache_versions (scope) {
+        scope -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     download_counts (user_id, file_id) {
         user_id -> Text,
         file_id -> Text,
@@ -193,6 +200,7 @@ diesel::joinable!(product_files -> products (product_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    cache_versions,
     download_counts,
     download_events,
     download_links,

@@ -85,6 +85,21 @@ impl Cluster {
         let dir = crate::target_dir(root).join("cluster");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("data"))?;
+        // A cluster stopped with Ctrl-C cannot drop its database: the next one drops those no
+        // process is connected to (a cluster still running keeps its own).
+        let admin_url = folio_testkit::admin_url();
+        if let Ok(left) = folio_testkit::query(
+            &admin_url,
+            "SELECT d.datname FROM pg_database d WHERE d.datname LIKE 'folio\\_cluster\\_%' \
+             AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)",
+        ) {
+            for name in left.iter().filter(|n| !n.trim().is_empty()) {
+                let _ = folio_testkit::execute(
+                    &admin_url,
+                    &format!("DROP DATABASE IF EXISTS \"{}\"", name.trim()),
+                );
+            }
+        }
         let db = bench::pg_database(&format!("folio_cluster_{}", std::process::id()))?
             .context("the cluster needs PostgreSQL on 127.0.0.1:5432 (user postgres)")?;
         let store = Seaweed::start(&weed, &dir.join("seaweedfs"))?;

@@ -208,6 +208,8 @@ pub struct CatalogCache {
     live: AtomicBool,
     /// [`TTL`], or [`NOTIFIED_TTL`] once every write is announced; in milliseconds.
     ttl_ms: AtomicU64,
+    /// PostgreSQL: the catalog version last read from the database (-1: none yet).
+    version: std::sync::atomic::AtomicI64,
 }
 
 impl Default for CatalogCache {
@@ -218,6 +220,7 @@ impl Default for CatalogCache {
             owners: Generational::new(MAX_OWNERS),
             live: AtomicBool::new(true),
             ttl_ms: AtomicU64::new(TTL.as_millis() as u64),
+            version: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 }
@@ -236,6 +239,15 @@ impl CatalogCache {
     pub fn announced(&self) {
         self.ttl_ms
             .store(NOTIFIED_TTL.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// The catalog's version as a reader just read it from the database: pages and products are
+    /// dropped when it is not the one seen last. A swap, not a maximum: a reader holding an older
+    /// version sets it back, and the next reader drops again (wasted, never stale).
+    pub fn observe_version(&self, version: i64) {
+        if self.version.swap(version, Ordering::SeqCst) != version {
+            self.invalidate();
+        }
     }
 
     fn ttl(&self) -> Duration {

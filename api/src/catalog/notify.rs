@@ -10,6 +10,13 @@
 //! (re)connection the whole cache is dropped, since notices sent meanwhile were missed. With
 //! every write announced, values are kept up to [`super::cache::NOTIFIED_TTL`].
 //!
+//! A notice can still arrive a moment after the writer has answered, so a read right then would be
+//! stale: the same triggers also bump `cache_versions` (scope `catalog`) in the writing
+//! transaction, and [`sync`] reads it before a page or product is served from the cache. The
+//! owned sets (entitlements, written on every purchase) rely on the notice alone: a buyer's
+//! "owned" badge on another node may lag its purchase by the notice's delay (milliseconds); the
+//! download itself checks the entitlement in the database.
+//!
 //! diesel's `PgConnection` can list notifications received but cannot wait for one without
 //! running a query, so this speaks to libpq (which diesel links already) directly.
 
@@ -23,6 +30,41 @@ use pq_sys::{
 };
 
 use super::cache::CatalogCache;
+use crate::db::DbConnection;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Before a read served from the cache (PostgreSQL): the catalog's version, one primary-key
+/// lookup, so that a write committed on any node before this read began is never answered from
+/// an older page, even when its notice has not arrived yet.
+pub async fn sync(state: &AppState) -> Result<(), ApiError> {
+    if !matches!(
+        state.settings.database_url,
+        crate::config::DatabaseUrl::Postgres(_)
+    ) {
+        return Ok(());
+    }
+    let version = state.db.run(catalog_version).await?;
+    state.catalog.observe_version(version);
+    Ok(())
+}
+
+fn catalog_version(conn: &mut DbConnection) -> Result<i64, ApiError> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Version {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        version: i64,
+    }
+    let DbConnection::Postgresql(c) = conn else {
+        return Ok(0);
+    };
+    Ok(
+        diesel::sql_query("SELECT version FROM cache_versions WHERE scope = 'catalog'")
+            .get_result::<Version>(c)?
+            .version,
+    )
+}
 
 pub const CHANNEL: &str = "folio_cache";
 /// The listener's `application_name` in `pg_stat_activity`.

@@ -58,6 +58,7 @@ pub async fn public_page(
         cursor,
         search: parsed.search.clone(),
     };
+    super::notify::sync(state).await?;
     let page = match state.catalog.get(&key) {
         Some(page) => page,
         None => {
@@ -205,6 +206,7 @@ pub async fn visible_product_cached(
     if Slug::parse(&slug).is_err() {
         return Err(ApiError::NotFound("product"));
     }
+    super::notify::sync(state).await?;
     let row = match state.catalog.product(&slug) {
         Some(row) => row,
         None => {
