@@ -381,6 +381,16 @@ async fn kill_during_a_mail_job(postgres: bool) {
     folio.child.kill().unwrap(); // SIGKILL: the job is neither finished nor failed
     folio.child.wait().unwrap();
     drop(folio);
+    // Released before the sink has seen the dead sender's connection close, the held message
+    // would be accepted on its behalf: wait for the close first.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sink.holding() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the sink never saw the sender go"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert!(sink.messages().is_empty(), "nothing was accepted");
     assert_eq!(
         setup.count("SELECT COUNT(*) AS n FROM jobs WHERE done_at IS NULL AND attempts = 1"),

@@ -70,6 +70,24 @@ struct State {
     hold_data: AtomicBool,
     /// Connections that reached the end of a message's data.
     data_ended: std::sync::atomic::AtomicUsize,
+    /// Connections waiting, held, for their answer.
+    holding: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a connection as held while it lives.
+struct Holding<'a>(&'a State);
+
+impl<'a> Holding<'a> {
+    fn new(state: &'a State) -> Self {
+        state.holding.fetch_add(1, Ordering::SeqCst);
+        Self(state)
+    }
+}
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        self.0.holding.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The sink; dropped, it stops.
@@ -133,6 +151,12 @@ impl SmtpSink {
     /// How many times a message's data ended (accepted or held).
     pub fn data_ended(&self) -> usize {
         self.state.data_ended.load(Ordering::SeqCst)
+    }
+
+    /// Connections held at the end of their data right now; one whose sender went away stops
+    /// counting once the sink has seen it close.
+    pub fn holding(&self) -> usize {
+        self.state.holding.load(Ordering::SeqCst)
     }
 
     /// Waits until `n` messages reached `address`, up to `timeout`; those messages.
@@ -205,6 +229,7 @@ async fn serve(stream: TcpStream, state: Arc<State>) -> std::io::Result<()> {
             state.data_ended.fetch_add(1, Ordering::SeqCst);
             // Held: no answer yet. A sender that goes away meanwhile never had the message
             // accepted, so it is not kept.
+            let _holding = Holding::new(&state);
             while state.hold_data.load(Ordering::SeqCst) {
                 let mut probe = [0u8; 1];
                 match tokio::time::timeout(
