@@ -30,7 +30,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/refunds").route(web::post().to(create_refund)))
         .service(resource("/refunds/{id}").route(web::get().to(retrieve_refund)))
         .service(resource("/charges/{id}").route(web::get().to(retrieve_charge)))
-        .service(resource("/disputes/{id}").route(web::get().to(retrieve_dispute)));
+        .service(resource("/disputes/{id}").route(web::get().to(retrieve_dispute)))
+        .service(resource("/invoices/{id}").route(web::get().to(retrieve_invoice)));
 }
 
 /// Stripe's answer to a path or method it does not serve.
@@ -189,6 +190,16 @@ async fn retrieve_dispute(
 ) -> Result<HttpResponse> {
     no_query_params(&req)?;
     let json = em.with_store(|store, _| Ok((store.dispute_json(&path)?, Vec::new())))?;
+    Ok(HttpResponse::Ok().json(json))
+}
+
+async fn retrieve_invoice(
+    req: HttpRequest,
+    path: web::Path<String>,
+    em: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    no_query_params(&req)?;
+    let json = em.with_store(|store, _| Ok((store.invoice_json(&path)?, Vec::new())))?;
     Ok(HttpResponse::Ok().json(json))
 }
 

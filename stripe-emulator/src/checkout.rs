@@ -3,7 +3,7 @@
 
 use crate::api::expand_line_items;
 use crate::error::ApiError;
-use crate::objects::{new_id, LineItem, Session, SessionStatus};
+use crate::objects::{new_id, InvoiceCreation, LineItem, Session, SessionStatus, TaxIdCollection};
 use crate::params::Params;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -97,6 +97,11 @@ pub(crate) fn new_session(params: &mut Params, base: &str, now: i64) -> Result<(
     if let Some(c) = &currency {
         check_currency(c, "currency")?;
     }
+    let automatic_tax = automatic_tax(params)?;
+    let tax_id_collection = tax_id_collection(params)?;
+    let billing_address_collection =
+        params.one_of("billing_address_collection", &["auto", "required"])?;
+    let invoice_creation = invoice_creation(params)?;
 
     let entries = params
         .object_list("line_items")?
@@ -166,6 +171,14 @@ pub(crate) fn new_session(params: &mut Params, base: &str, now: i64) -> Result<(
             paid: false,
             payment_intent: None,
             page_url,
+            base_url: base.to_string(),
+            automatic_tax,
+            tax_id_collection,
+            billing_address_collection,
+            invoice_creation,
+            billing: None,
+            tax: None,
+            invoice: None,
         },
         expand,
     ))
@@ -207,7 +220,7 @@ fn line_item(mut entry: Params) -> Result<(LineItem, String)> {
             )),
             (None, None) => return Err(ApiError::missing(&amount_name)),
         };
-    price.one_of("tax_behavior", &["exclusive", "inclusive", "unspecified"])?;
+    let tax_behavior = price.one_of("tax_behavior", &["exclusive", "inclusive", "unspecified"])?;
     if unit_amount < 0 {
         return Err(ApiError::invalid(
             Some("parameter_invalid_integer"),
@@ -277,9 +290,131 @@ fn line_item(mut entry: Params) -> Result<(LineItem, String)> {
             description,
             unit_amount,
             quantity,
+            tax_behavior,
         },
         currency,
     ))
+}
+
+/// `automatic_tax[enabled]` (and `automatic_tax[liability][type]=self`): Stripe Tax computes the
+/// tax from the customer's address on the page.
+fn automatic_tax(params: &mut Params) -> Result<bool> {
+    let Some(mut tax) = params.object("automatic_tax")? else {
+        return Ok(false);
+    };
+    let enabled = required_boolean(&mut tax, "enabled")?;
+    if let Some(mut liability) = tax.object("liability")? {
+        let kind = liability
+            .one_of("type", &["account", "self"])?
+            .ok_or_else(|| ApiError::missing(&liability.name("type")))?;
+        if kind == "account" {
+            // There are no connected accounts in the emulator.
+            return Err(ApiError::invalid(
+                None,
+                Some(&liability.name("type")),
+                "The Stripe emulator supports only `automatic_tax[liability][type]=self`.",
+            ));
+        }
+        liability.finish()?;
+    }
+    tax.finish()?;
+    Ok(enabled)
+}
+
+/// `tax_id_collection[enabled]` and `tax_id_collection[required]`.
+fn tax_id_collection(params: &mut Params) -> Result<TaxIdCollection> {
+    let Some(mut collection) = params.object("tax_id_collection")? else {
+        return Ok(TaxIdCollection::default());
+    };
+    let enabled = required_boolean(&mut collection, "enabled")?;
+    let required = match collection
+        .one_of("required", &["if_supported", "never"])?
+        .as_deref()
+    {
+        Some("if_supported") => "if_supported",
+        _ => "never",
+    };
+    collection.finish()?;
+    Ok(TaxIdCollection { enabled, required })
+}
+
+/// `invoice_creation[enabled]` and `invoice_creation[invoice_data][...]`.
+fn invoice_creation(params: &mut Params) -> Result<Option<InvoiceCreation>> {
+    let Some(mut creation) = params.object("invoice_creation")? else {
+        return Ok(None);
+    };
+    let enabled = required_boolean(&mut creation, "enabled")?;
+    let mut out = InvoiceCreation {
+        enabled,
+        ..InvoiceCreation::default()
+    };
+    if let Some(mut data) = creation.object("invoice_data")? {
+        out.metadata = data.metadata("metadata")?.unwrap_or_default();
+        out.description = limited(&mut data, "description", 1500)?;
+        out.footer = limited(&mut data, "footer", 5000)?;
+        for mut field in data.object_list("custom_fields")?.unwrap_or_default() {
+            let name = field.required_string("name")?;
+            let value = field.required_string("value")?;
+            if name.chars().count() > 40 || value.chars().count() > 140 {
+                return Err(ApiError::invalid(
+                    None,
+                    Some(&field.name("name")),
+                    "Custom field names can be at most 40 characters long and values at most 140.",
+                ));
+            }
+            field.finish()?;
+            out.custom_fields.push((name, value));
+        }
+        if out.custom_fields.len() > 4 {
+            return Err(ApiError::invalid(
+                None,
+                Some(&data.name("custom_fields")),
+                "An invoice can have at most 4 custom fields.",
+            ));
+        }
+        if let Some(mut rendering) = data.object("rendering_options")? {
+            out.amount_tax_display = rendering
+                .one_of(
+                    "amount_tax_display",
+                    &["", "exclude_tax", "include_inclusive_tax"],
+                )?
+                .filter(|d| !d.is_empty());
+            rendering.finish()?;
+        }
+        if let Some(ids) = data
+            .string_list("account_tax_ids")?
+            .filter(|ids| !ids.is_empty())
+        {
+            // The emulated account has no tax ID objects.
+            return Err(ApiError::invalid(
+                Some("resource_missing"),
+                Some(&format!("{}[0]", data.name("account_tax_ids"))),
+                format!("No such tax ID: '{}'", ids[0]),
+            ));
+        }
+        data.finish()?;
+    }
+    creation.finish()?;
+    Ok(Some(out))
+}
+
+fn required_boolean(params: &mut Params, key: &str) -> Result<bool> {
+    params
+        .boolean(key)?
+        .ok_or_else(|| ApiError::missing(&params.name(key)))
+}
+
+/// An optional, non-empty string of at most `max` characters.
+fn limited(params: &mut Params, key: &str, max: usize) -> Result<Option<String>> {
+    let value = params.string(key)?.filter(|s| !s.is_empty());
+    if value.as_ref().is_some_and(|s| s.chars().count() > max) {
+        return Err(ApiError::invalid(
+            None,
+            Some(&params.name(key)),
+            format!("{} can be at most {max} characters long.", params.name(key)),
+        ));
+    }
+    Ok(value)
 }
 
 /// `"1999"` or `"1999.0"` as 1999; fractions of a minor unit are not supported.

@@ -7,6 +7,11 @@
 //! - `POST /_emulator/disputes/{id}/close` (`status=won|lost`) → the dispute
 //! - `POST /_emulator/webhook_url` (`url`)
 //! - `GET /_emulator/deliveries[?since=N]` (attempts from the N-th on), `GET /_emulator/events`
+//! - `GET|POST /_emulator/tax_rates` (JSON `{"DE": 1900, ...}`, basis points; POST replaces the
+//!   whole table)
+//! - `GET|POST /_emulator/default_country` (`country`, form or JSON) → `{"country": "DE"}`
+
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
@@ -25,7 +30,59 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/disputes/{id}/close", web::post().to(close_dispute))
         .route("/webhook_url", web::post().to(set_webhook_url))
         .route("/deliveries", web::get().to(deliveries))
-        .route("/events", web::get().to(events));
+        .route("/events", web::get().to(events))
+        .route("/tax_rates", web::get().to(get_tax_rates))
+        .route("/tax_rates", web::post().to(set_tax_rates))
+        .route("/default_country", web::get().to(get_default_country))
+        .route("/default_country", web::post().to(set_default_country));
+}
+
+/// Sorted, so that the answer reads the same every time.
+fn tax_rates(em: &Emulator) -> HttpResponse {
+    let rates: BTreeMap<String, u32> = em.tax_rates().into_iter().collect();
+    HttpResponse::Ok().json(rates)
+}
+
+async fn get_tax_rates(em: web::Data<Emulator>) -> HttpResponse {
+    tax_rates(&em)
+}
+
+/// Replaces the table (a country left out is taxed at 0 from then on).
+async fn set_tax_rates(body: web::Bytes, em: web::Data<Emulator>) -> Result<HttpResponse> {
+    let table: Map<String, Value> = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid(
+            None,
+            None,
+            format!(
+                "Expected a JSON object of basis points per country, e.g. {{\"DE\": 1900}}: {e}"
+            ),
+        )
+    })?;
+    let mut rates = HashMap::new();
+    for (country, rate) in table {
+        let rate = rate
+            .as_u64()
+            .and_then(|r| u32::try_from(r).ok())
+            .ok_or_else(|| ApiError::invalid_integer(&country))?;
+        rates.insert(country, rate);
+    }
+    em.set_tax_rates(rates)?;
+    Ok(tax_rates(&em))
+}
+
+async fn get_default_country(em: web::Data<Emulator>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "country": em.default_country() }))
+}
+
+async fn set_default_country(
+    req: HttpRequest,
+    body: web::Bytes,
+    em: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    let fields = fields(&req, &body)?;
+    let country = field(&fields, "country").ok_or_else(|| ApiError::missing("country"))?;
+    em.set_default_country(country)?;
+    Ok(HttpResponse::Ok().json(json!({ "country": em.default_country() })))
 }
 
 async fn get_knobs(em: web::Data<Emulator>) -> HttpResponse {

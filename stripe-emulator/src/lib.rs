@@ -5,9 +5,13 @@
 //! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}` (with `expand[]=line_items`),
 //!   `GET /v1/checkout/sessions/{id}/line_items`, `POST /v1/checkout/sessions/{id}/expire`;
 //! - `POST /v1/refunds`, `GET /v1/refunds/{id}`, `GET /v1/charges/{id}`, `GET /v1/disputes/{id}`;
-//! - the hosted checkout page `GET /pay/{id}` with Pay / Pay later / Decline / Cancel buttons;
-//! - signed webhooks (`Stripe-Signature`) for checkout, refund and dispute events, with knobs
-//!   that make delivery late, duplicated, concurrent, failing, held back or reordered;
+//! - the hosted checkout page `GET /pay/{id}` with Pay / Pay later / Decline / Cancel buttons,
+//!   and, for sessions with `automatic_tax`, `billing_address_collection` or
+//!   `tax_id_collection`, a billing address and tax ID form;
+//! - Stripe Tax with a configurable rate per country ([`Emulator::set_tax_rates`]), and the
+//!   invoices of `invoice_creation` (`GET /v1/invoices/{id}`, hosted at `/invoices/{id}`);
+//! - signed webhooks (`Stripe-Signature`) for checkout, refund, dispute and invoice events,
+//!   with knobs that make delivery late, duplicated, concurrent, failing, held back or reordered;
 //! - `/_emulator/...` routes to drive the same knobs and disputes by hand.
 //!
 //! ```no_run
@@ -20,8 +24,8 @@
 //! # Ok(()) }
 //! ```
 
-// `json!` of a full checkout.session needs more than the default 128.
-#![recursion_limit = "256"]
+// `json!` of a full checkout.session needs more than the default 128, of an invoice more than 256.
+#![recursion_limit = "512"]
 
 mod api;
 mod checkout;
@@ -29,12 +33,16 @@ mod control;
 mod delivery;
 mod error;
 mod form;
+mod invoice;
+mod invoice_page;
 mod objects;
 mod pages;
 mod params;
 mod routes;
 mod store;
+mod tax;
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -45,6 +53,7 @@ use serde::{Deserialize, Serialize};
 pub use delivery::{signature, Delivery, MAX_ATTEMPTS};
 pub use error::EmulatorError;
 pub use objects::API_VERSION;
+pub use tax::{default_tax_rates, CustomerDetails, DEFAULT_COUNTRY};
 
 use crate::delivery::{BusyGuard, Outbox, Outgoing};
 use crate::objects::{event_json, new_id, Cause, EventDraft};
@@ -192,9 +201,23 @@ impl Emulator {
     }
 
     /// Completes a session as if the customer paid by card (the page's Pay button):
-    /// `checkout.session.completed` with `payment_status` "paid".
+    /// `checkout.session.completed` with `payment_status` "paid". A session that collects an
+    /// address is paid from [`Emulator::default_country`] with no other details.
     pub fn pay(&self, session_id: &str) -> Result<(), EmulatorError> {
-        self.with_store(|store, now| store.pay(session_id, Payment::Card, now))
+        self.pay_with(session_id, &CustomerDetails::default())
+    }
+
+    /// [`Emulator::pay`] with what the customer entered on the page: with automatic tax, the
+    /// country decides the tax, and the charge is the total. With `invoice_creation`, the
+    /// invoice is created too (`invoice.created`, `invoice.finalized`, `invoice.paid`). Invalid
+    /// details (a country that is not two letters, a malformed VAT number) are an
+    /// [`EmulatorError::InvalidState`] naming the field, and the session stays open.
+    pub fn pay_with(
+        &self,
+        session_id: &str,
+        details: &CustomerDetails,
+    ) -> Result<(), EmulatorError> {
+        self.with_store(|store, now| store.pay(session_id, Payment::Card, details, now))
     }
 
     /// Completes a session with a delayed payment method (the page's "Pay later" button):
@@ -202,7 +225,18 @@ impl Emulator {
     /// `async_delay_ms` either `checkout.session.async_payment_succeeded` (and "paid") or
     /// `checkout.session.async_payment_failed`.
     pub fn pay_async(&self, session_id: &str, succeed: bool) -> Result<(), EmulatorError> {
-        self.with_store(|store, now| store.pay(session_id, Payment::Delayed, now))?;
+        self.pay_async_with(session_id, succeed, &CustomerDetails::default())
+    }
+
+    /// [`Emulator::pay_async`] with the customer's details (see [`Emulator::pay_with`]). The
+    /// invoice, if asked for, is created when the payment succeeds.
+    pub fn pay_async_with(
+        &self,
+        session_id: &str,
+        succeed: bool,
+        details: &CustomerDetails,
+    ) -> Result<(), EmulatorError> {
+        self.with_store(|store, now| store.pay(session_id, Payment::Delayed, details, now))?;
         let delay = match self.knobs().async_delay_ms {
             0 => 1000,
             ms => ms,
@@ -227,6 +261,40 @@ impl Emulator {
     pub fn expire(&self, session_id: &str) -> Result<(), EmulatorError> {
         self.with_store(|store, _| store.expire(session_id, &Cause::default()))
             .map(|_| ())
+    }
+
+    /// The `invoice` object (as `GET /v1/invoices/{id}` shows it), or `None` for an unknown id.
+    pub fn invoice(&self, id: &str) -> Option<serde_json::Value> {
+        lock(&self.inner.store).invoice_json(id).ok()
+    }
+
+    /// Replaces the tax rates: basis points (1900 = 19 %) per ISO 3166-1 alpha-2 country code.
+    /// Codes are upper-cased; a code that is not two letters, or a rate over 10000, is refused
+    /// and nothing changes. Countries without a rate are taxed at 0. Applies to payments from
+    /// now on; [`default_tax_rates`] lists the initial table.
+    pub fn set_tax_rates(&self, rates: HashMap<String, u32>) -> Result<(), EmulatorError> {
+        lock(&self.inner.store).tax.set_rates(rates)
+    }
+
+    pub fn tax_rates(&self) -> HashMap<String, u32> {
+        lock(&self.inner.store)
+            .tax
+            .rates
+            .iter()
+            .map(|(country, rate)| (country.clone(), *rate))
+            .collect()
+    }
+
+    /// Sets the country used when a payment gives none ([`Emulator::pay`], or a page form without
+    /// `country`) and preselected on the page; initially [`DEFAULT_COUNTRY`] ("DE").
+    pub fn set_default_country(&self, country: &str) -> Result<(), EmulatorError> {
+        let code = tax::country_code(country, "country")?;
+        lock(&self.inner.store).tax.default_country = code;
+        Ok(())
+    }
+
+    pub fn default_country(&self) -> String {
+        lock(&self.inner.store).tax.default_country.clone()
     }
 
     /// The cardholder disputes the charge of a paid payment intent: `charge.dispute.created`.

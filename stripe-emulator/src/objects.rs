@@ -9,6 +9,8 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::tax::{Billing, Quote, TaxBehavior};
+
 /// The API version async-stripe 1.0.0-rc.10 pins (`stripe_shared::version::VERSION`); events
 /// carry it so that the client does not log a version mismatch for every webhook.
 pub const API_VERSION: &str = "2026-09-30.endive";
@@ -48,12 +50,53 @@ pub(crate) struct LineItem {
     pub description: Option<String>,
     pub unit_amount: i64,
     pub quantity: i64,
+    /// `price_data[tax_behavior]` as given (`exclusive`, `inclusive`, `unspecified`).
+    pub tax_behavior: Option<String>,
 }
 
 impl LineItem {
     pub fn amount(&self) -> i64 {
         self.unit_amount.saturating_mul(self.quantity)
     }
+
+    /// How automatic tax treats the price. `unspecified` (or nothing) counts as exclusive: the
+    /// emulated account's default tax behavior, which Stripe would otherwise ask to be set.
+    pub fn tax_behavior(&self) -> TaxBehavior {
+        match self.tax_behavior.as_deref() {
+            Some("inclusive") => TaxBehavior::Inclusive,
+            _ => TaxBehavior::Exclusive,
+        }
+    }
+}
+
+/// `tax_id_collection[...]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TaxIdCollection {
+    pub enabled: bool,
+    /// `never` or `if_supported`.
+    pub required: &'static str,
+}
+
+impl Default for TaxIdCollection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            required: "never",
+        }
+    }
+}
+
+/// `invoice_creation[...]`: whether paying creates an invoice, and what goes on it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct InvoiceCreation {
+    pub enabled: bool,
+    pub description: Option<String>,
+    pub footer: Option<String>,
+    pub metadata: Map<String, Value>,
+    /// `custom_fields[n][name|value]`, shown on the invoice.
+    pub custom_fields: Vec<(String, String)>,
+    /// `rendering_options[amount_tax_display]`.
+    pub amount_tax_display: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,11 +121,44 @@ pub(crate) struct Session {
     pub payment_intent: Option<String>,
     /// The hosted page, `{base}/pay/{id}`.
     pub page_url: String,
+    /// `{base}`, for the hosted page of the session's invoice.
+    pub base_url: String,
+    /// `automatic_tax[enabled]`.
+    pub automatic_tax: bool,
+    pub tax_id_collection: TaxIdCollection,
+    /// `auto` or `required`.
+    pub billing_address_collection: Option<String>,
+    pub invoice_creation: Option<InvoiceCreation>,
+    /// What the customer entered, once paid (only on sessions that collect details).
+    pub billing: Option<Billing>,
+    /// The tax, once paid (only with automatic tax).
+    pub tax: Option<Quote>,
+    /// The invoice's id, once created.
+    pub invoice: Option<String>,
 }
 
 impl Session {
-    pub fn amount_total(&self) -> i64 {
+    pub fn amount_subtotal(&self) -> i64 {
         self.items.iter().map(LineItem::amount).sum()
+    }
+
+    /// What the customer pays: the subtotal plus exclusive tax, once the tax is known.
+    pub fn amount_total(&self) -> i64 {
+        match &self.tax {
+            Some(quote) => quote.total(),
+            None => self.amount_subtotal(),
+        }
+    }
+
+    /// Whether the hosted page asks for an address (and, with `tax_id_collection`, a tax ID).
+    pub fn collects_details(&self) -> bool {
+        self.automatic_tax
+            || self.billing_address_collection.is_some()
+            || self.tax_id_collection.enabled
+    }
+
+    pub fn invoice_wanted(&self) -> bool {
+        self.invoice_creation.as_ref().is_some_and(|c| c.enabled)
     }
 }
 
@@ -109,6 +185,8 @@ pub(crate) struct Charge {
     pub email: Option<String>,
     pub balance_transaction: String,
     pub payment_method: String,
+    /// The billing details of the session, when it collected them.
+    pub billing: Option<Billing>,
 }
 
 #[derive(Debug, Clone)]
@@ -137,11 +215,25 @@ pub(crate) struct Dispute {
 
 pub(crate) fn session_json(s: &Session, expand_line_items: bool) -> Value {
     let open = s.status == SessionStatus::Open;
-    let amount = s.amount_total();
-    let customer_details = match (&s.payment_intent, &s.customer_email) {
-        (Some(_), email) => json!({
+    let email = || {
+        s.customer_email
+            .clone()
+            .unwrap_or_else(|| "customer@example.com".to_string())
+    };
+    let customer_details = match (&s.payment_intent, &s.billing) {
+        (Some(_), Some(billing)) => json!({
+            "address": billing.address_json(),
+            "business_name": billing.business_name,
+            "email": email(),
+            "individual_name": billing.business_name.as_ref().and(billing.name.as_ref()),
+            "name": billing.display_name(),
+            "phone": null,
+            "tax_exempt": "none",
+            "tax_ids": billing.tax_ids_json()
+        }),
+        (Some(_), None) => json!({
             "address": null,
-            "email": email.clone().unwrap_or_else(|| "customer@example.com".to_string()),
+            "email": email(),
             "name": null,
             "phone": null,
             "tax_exempt": "none",
@@ -149,15 +241,27 @@ pub(crate) fn session_json(s: &Session, expand_line_items: bool) -> Value {
         }),
         (None, _) => Value::Null,
     };
+    let automatic_tax = if s.automatic_tax {
+        json!({
+            "enabled": true,
+            "liability": {"type": "self"},
+            "provider": s.tax.as_ref().map(|_| "stripe"),
+            // Stripe computes tax once it knows where the customer is, i.e. on the page.
+            "status": if s.tax.is_some() { "complete" } else { "requires_location_inputs" }
+        })
+    } else {
+        json!({"enabled": false, "liability": null, "status": null})
+    };
+    let invoice_creation = s.invoice_creation.as_ref().map(invoice_creation_json);
     let mut v = json!({
         "id": s.id,
         "object": "checkout.session",
         "after_expiration": null,
         "allow_promotion_codes": null,
-        "amount_subtotal": amount,
-        "amount_total": amount,
-        "automatic_tax": {"enabled": false, "liability": null, "status": null},
-        "billing_address_collection": null,
+        "amount_subtotal": s.amount_subtotal(),
+        "amount_total": s.amount_total(),
+        "automatic_tax": automatic_tax,
+        "billing_address_collection": s.billing_address_collection,
         "cancel_url": s.cancel_url,
         "client_reference_id": s.client_reference_id,
         "client_secret": null,
@@ -178,8 +282,8 @@ pub(crate) fn session_json(s: &Session, expand_line_items: bool) -> Value {
         "customer_details": customer_details,
         "customer_email": s.customer_email,
         "expires_at": s.expires_at,
-        "invoice": null,
-        "invoice_creation": null,
+        "invoice": s.invoice,
+        "invoice_creation": invoice_creation,
         "livemode": false,
         "locale": null,
         "metadata": s.metadata,
@@ -203,8 +307,15 @@ pub(crate) fn session_json(s: &Session, expand_line_items: bool) -> Value {
         "submit_type": null,
         "subscription": null,
         "success_url": s.success_url,
-        "tax_id_collection": {"enabled": false, "required": "never"},
-        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "tax_id_collection": {
+            "enabled": s.tax_id_collection.enabled,
+            "required": s.tax_id_collection.required
+        },
+        "total_details": {
+            "amount_discount": 0,
+            "amount_shipping": 0,
+            "amount_tax": s.tax.as_ref().map_or(0, Quote::tax)
+        },
         "ui_mode": "hosted",
         // Stripe clears the URL once the session can no longer be paid.
         "url": if open { Some(&s.page_url) } else { None },
@@ -215,44 +326,76 @@ pub(crate) fn session_json(s: &Session, expand_line_items: bool) -> Value {
     v
 }
 
+/// `invoice_creation` as the session shows it.
+fn invoice_creation_json(c: &InvoiceCreation) -> Value {
+    let custom_fields: Option<Vec<Value>> = (!c.custom_fields.is_empty()).then(|| {
+        c.custom_fields
+            .iter()
+            .map(|(name, value)| json!({"name": name, "value": value}))
+            .collect()
+    });
+    json!({
+        "enabled": c.enabled,
+        "invoice_data": {
+            "account_tax_ids": null,
+            "custom_fields": custom_fields,
+            "description": c.description,
+            "footer": c.footer,
+            "issuer": null,
+            "metadata": c.metadata,
+            "rendering_options": c.amount_tax_display.as_ref().map(|display| json!({
+                "amount_tax_display": display,
+                "template": null
+            }))
+        }
+    })
+}
+
+/// The inline price of a line item, as Stripe creates it for `price_data`.
+pub(crate) fn price_json(item: &LineItem, currency: &str, created: i64) -> Value {
+    json!({
+        "id": item.price_id,
+        "object": "price",
+        "active": false,
+        "billing_scheme": "per_unit",
+        "created": created,
+        "currency": currency,
+        "custom_unit_amount": null,
+        "livemode": false,
+        "lookup_key": null,
+        "metadata": {},
+        "nickname": null,
+        "product": item.product_id,
+        "recurring": null,
+        "tax_behavior": item.tax_behavior.as_deref().unwrap_or("unspecified"),
+        "tiers_mode": null,
+        "transform_quantity": null,
+        "type": "one_time",
+        "unit_amount": item.unit_amount,
+        "unit_amount_decimal": item.unit_amount.to_string()
+    })
+}
+
 /// The `list` of `item`s, as embedded with `expand[]=line_items` and served by
 /// `GET /v1/checkout/sessions/{id}/line_items`.
 pub(crate) fn line_items_json(s: &Session) -> Value {
     let data: Vec<Value> = s
         .items
         .iter()
-        .map(|item| {
+        .enumerate()
+        .map(|(i, item)| {
+            let line_tax = s.tax.as_ref().and_then(|quote| quote.lines.get(i));
             json!({
                 "id": item.id,
                 "object": "item",
                 "amount_discount": 0,
                 "amount_subtotal": item.amount(),
-                "amount_tax": 0,
-                "amount_total": item.amount(),
+                "amount_tax": line_tax.map_or(0, |l| l.tax),
+                "amount_total": line_tax.map_or(item.amount(), |l| l.total()),
                 "currency": s.currency,
                 // Stripe describes an item by its product's name.
                 "description": item.name,
-                "price": {
-                    "id": item.price_id,
-                    "object": "price",
-                    "active": false,
-                    "billing_scheme": "per_unit",
-                    "created": s.created,
-                    "currency": s.currency,
-                    "custom_unit_amount": null,
-                    "livemode": false,
-                    "lookup_key": null,
-                    "metadata": {},
-                    "nickname": null,
-                    "product": item.product_id,
-                    "recurring": null,
-                    "tax_behavior": "unspecified",
-                    "tiers_mode": null,
-                    "transform_quantity": null,
-                    "type": "one_time",
-                    "unit_amount": item.unit_amount,
-                    "unit_amount_decimal": item.unit_amount.to_string()
-                },
+                "price": price_json(item, &s.currency, s.created),
                 "quantity": item.quantity
             })
         })
@@ -277,9 +420,9 @@ pub(crate) fn charge_json(c: &Charge, refunds: &[&Refund]) -> Value {
         "application_fee_amount": null,
         "balance_transaction": c.balance_transaction,
         "billing_details": {
-            "address": null,
+            "address": c.billing.as_ref().map(Billing::address_json),
             "email": c.email,
-            "name": null,
+            "name": c.billing.as_ref().and_then(Billing::display_name),
             "phone": null
         },
         "calculated_statement_descriptor": "FOLIO",

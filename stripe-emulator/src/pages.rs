@@ -10,13 +10,27 @@
 //! | `pay-async`   | `POST /pay/{id}/pay-async` | completed unpaid, settles later (`outcome=fail` to fail), 303 |
 //! | `decline`     | `POST /pay/{id}/decline`   | 402 and "Your card was declined."; the session stays open      |
 //! | `cancel`      | `POST /pay/{id}/cancel`    | 303 to the cancel URL; the session stays open                  |
+//!
+//! Sessions with `automatic_tax`, `billing_address_collection` or `tax_id_collection` also get
+//! a billing form whose fields the Pay and Pay later buttons submit (one form, Pay later via
+//! `formaction`): `name`, `line1`, `postal_code`, `city`, `country` (a select of the configured
+//! countries), and with `tax_id_collection` `business_name` and `tax_id` (an EU VAT number).
+//! Every field is optional, so that a bare POST (what HTTP clients and [`Emulator::pay`] do)
+//! still pays, from the default country. With automatic tax the page shows subtotal, tax and
+//! total for the selected country; "Update total" (`id="update"`) reloads the page with the
+//! form as query string (`GET /pay/{id}?country=FR&...`) to recompute them without scripts.
+//! Invalid details (a malformed VAT number) answer 400 with the page, the message in
+//! `#error`, and the session open.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::EmulatorError;
 use crate::objects::{Session, SessionStatus};
 use crate::params::Params;
+use crate::tax::{
+    country_code, country_name, format_rate, CustomerDetails, Quote, TaxBehavior, TaxSettings,
+};
 use crate::Emulator;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
@@ -27,22 +41,91 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/pay/{id}/cancel", web::post().to(cancel));
 }
 
-/// A snapshot of the session for rendering, taken under the lock.
-fn snapshot(em: &Emulator, id: &str) -> Option<Session> {
-    em.with_store(|store, _| Ok((store.session(id)?.clone(), Vec::new())))
-        .ok()
+/// A snapshot of the session and the tax settings for rendering, taken under the lock.
+struct Snapshot {
+    session: Session,
+    tax: TaxSettings,
 }
 
-async fn show(path: web::Path<String>, em: web::Data<Emulator>) -> HttpResponse {
-    match snapshot(&em, &path) {
-        Some(session) => page(StatusCode::OK, &session, None),
-        None => not_found(),
+fn snapshot(em: &Emulator, id: &str) -> Option<Snapshot> {
+    em.with_store(|store, _| {
+        let snap = Snapshot {
+            session: store.session(id)?.clone(),
+            tax: store.tax.clone(),
+        };
+        Ok((snap, Vec::new()))
+    })
+    .ok()
+}
+
+/// The billing fields of a form body or query string (unknown fields, such as a button's name,
+/// are ignored, as a browser sends them).
+fn read_form(text: &str) -> Result<(CustomerDetails, Option<String>), String> {
+    let mut params = Params::parse(text).map_err(|e| e.message)?;
+    let mut take = |key: &str| params.string(key).map_err(|e| e.message);
+    let details = CustomerDetails {
+        country: take("country")?,
+        name: take("name")?,
+        line1: take("line1")?,
+        postal_code: take("postal_code")?,
+        city: take("city")?,
+        business_name: take("business_name")?,
+        tax_id: take("tax_id")?,
+    };
+    Ok((details, take("outcome")?))
+}
+
+/// The form of a POST. Sessions that collect nothing read only `outcome`, leniently, as they
+/// always did; the others refuse a form they cannot read (the message is for the page).
+fn posted_form(snap: &Snapshot, body: &[u8]) -> Result<(CustomerDetails, Option<String>), String> {
+    let text = std::str::from_utf8(body).map_err(|_| "The form is not valid UTF-8.".to_string());
+    if !snap.session.collects_details() {
+        let outcome = text
+            .ok()
+            .and_then(|text| Params::parse(text).ok())
+            .and_then(|mut params| params.string("outcome").ok().flatten());
+        return Ok((CustomerDetails::default(), outcome));
+    }
+    text.and_then(read_form)
+}
+
+async fn show(req: HttpRequest, path: web::Path<String>, em: web::Data<Emulator>) -> HttpResponse {
+    let Some(snap) = snapshot(&em, &path) else {
+        return not_found();
+    };
+    if !snap.session.collects_details() {
+        return page(StatusCode::OK, &snap, None, &CustomerDetails::default());
+    }
+    // "Update total" submits the form here; check it as paying would, to show what is wrong.
+    let (form, problem) = match read_form(req.query_string()) {
+        Ok((form, _)) => {
+            let problem = form
+                .billing(
+                    &snap.tax.default_country,
+                    snap.session.tax_id_collection.enabled,
+                )
+                .err()
+                .map(|err| err.to_string());
+            (form, problem)
+        }
+        Err(message) => (CustomerDetails::default(), Some(message)),
+    };
+    match problem {
+        None => page(StatusCode::OK, &snap, None, &form),
+        Some(message) => page(StatusCode::BAD_REQUEST, &snap, Some(&message), &form),
     }
 }
 
-async fn pay(path: web::Path<String>, em: web::Data<Emulator>) -> HttpResponse {
-    let result = em.pay(&path);
-    after_payment(&em, &path, result)
+async fn pay(path: web::Path<String>, body: web::Bytes, em: web::Data<Emulator>) -> HttpResponse {
+    let Some(snap) = snapshot(&em, &path) else {
+        return not_found();
+    };
+    let (details, _) = match posted_form(&snap, &body) {
+        Ok(form) => form,
+        Err(message) => return bad_form(&snap, &message),
+    };
+    let result = em.pay_with(&path, &details);
+    after_payment(&em, &path, result, &details)
 }
 
 async fn pay_async(
@@ -50,52 +133,77 @@ async fn pay_async(
     body: web::Bytes,
     em: web::Data<Emulator>,
 ) -> HttpResponse {
+    let Some(snap) = snapshot(&em, &path) else {
+        return not_found();
+    };
+    let (details, outcome) = match posted_form(&snap, &body) {
+        Ok(form) => form,
+        Err(message) => return bad_form(&snap, &message),
+    };
     // `outcome=fail` makes the delayed payment fail; anything else (or nothing) succeeds.
-    let fail = std::str::from_utf8(&body)
-        .ok()
-        .and_then(|text| Params::parse(text).ok())
-        .and_then(|mut params| params.string("outcome").ok().flatten())
-        .is_some_and(|outcome| outcome == "fail");
-    let result = em.pay_async(&path, !fail);
-    after_payment(&em, &path, result)
+    let fail = outcome.is_some_and(|outcome| outcome == "fail");
+    let result = em.pay_async_with(&path, !fail, &details);
+    after_payment(&em, &path, result, &details)
+}
+
+fn bad_form(snap: &Snapshot, message: &str) -> HttpResponse {
+    page(
+        StatusCode::BAD_REQUEST,
+        snap,
+        Some(message),
+        &CustomerDetails::default(),
+    )
 }
 
 /// Redirects to the success URL after a payment, and also when the session was already
-/// complete (a second click or a resubmitted form must not look like a failure).
-fn after_payment(em: &Emulator, id: &str, result: Result<(), EmulatorError>) -> HttpResponse {
-    let Some(session) = snapshot(em, id) else {
+/// complete (a second click or a resubmitted form must not look like a failure). A session
+/// still open after a failed payment had invalid details: the page again, with the message.
+fn after_payment(
+    em: &Emulator,
+    id: &str,
+    result: Result<(), EmulatorError>,
+    form: &CustomerDetails,
+) -> HttpResponse {
+    let Some(snap) = snapshot(em, id) else {
         return not_found();
     };
+    let session = &snap.session;
     match (result, session.status) {
         (Ok(()), _) | (Err(_), SessionStatus::Complete) => redirect(
             &session
                 .success_url
                 .replace("{CHECKOUT_SESSION_ID}", &session.id),
         ),
-        (Err(_), _) => page(StatusCode::CONFLICT, &session, None),
+        (Err(err), SessionStatus::Open) => {
+            page(StatusCode::BAD_REQUEST, &snap, Some(&err.to_string()), form)
+        }
+        (Err(_), _) => page(StatusCode::CONFLICT, &snap, None, form),
     }
 }
 
 async fn decline(path: web::Path<String>, em: web::Data<Emulator>) -> HttpResponse {
+    let none = CustomerDetails::default();
     match snapshot(&em, &path) {
-        Some(session) if session.status == SessionStatus::Open => page(
+        Some(snap) if snap.session.status == SessionStatus::Open => page(
             StatusCode::PAYMENT_REQUIRED,
-            &session,
+            &snap,
             Some("Your card was declined."),
+            &none,
         ),
-        Some(session) => page(StatusCode::CONFLICT, &session, None),
+        Some(snap) => page(StatusCode::CONFLICT, &snap, None, &none),
         None => not_found(),
     }
 }
 
 async fn cancel(path: web::Path<String>, em: web::Data<Emulator>) -> HttpResponse {
     match snapshot(&em, &path) {
-        Some(session) => match &session.cancel_url {
+        Some(snap) => match &snap.session.cancel_url {
             Some(url) => redirect(url),
             None => page(
                 StatusCode::OK,
-                &session,
+                &snap,
                 Some("No cancel URL was given for this session."),
+                &CustomerDetails::default(),
             ),
         },
         None => not_found(),
@@ -118,13 +226,32 @@ fn not_found() -> HttpResponse {
     )
 }
 
-fn html(status: StatusCode, body: &str) -> HttpResponse {
+pub(crate) fn html(status: StatusCode, body: &str) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(body.to_string())
 }
 
-fn page(status: StatusCode, session: &Session, message: Option<&str>) -> HttpResponse {
+fn page(
+    status: StatusCode,
+    snap: &Snapshot,
+    message: Option<&str>,
+    form: &CustomerDetails,
+) -> HttpResponse {
+    let session = &snap.session;
+    // The country the form shows, and with automatic tax the tax for it (the recorded tax once
+    // paid).
+    let country = form
+        .country
+        .as_deref()
+        .and_then(|c| country_code(c, "country").ok())
+        .unwrap_or_else(|| snap.tax.default_country.clone());
+    let quote = session.automatic_tax.then(|| {
+        session
+            .tax
+            .clone()
+            .unwrap_or_else(|| Quote::new(&session.items, &country, snap.tax.rate(&country)))
+    });
     let mut body = String::from("<h1>Checkout</h1>\n");
     body.push_str("<table id=\"items\">\n");
     for item in &session.items {
@@ -140,10 +267,13 @@ fn page(status: StatusCode, session: &Session, message: Option<&str>) -> HttpRes
             format_amount(item.amount(), &session.currency),
         ));
     }
-    body.push_str(&format!(
-        "<tr class=\"total\"><td colspan=\"2\">Total</td><td id=\"total\">{}</td></tr>\n</table>\n",
-        format_amount(session.amount_total(), &session.currency)
-    ));
+    match &quote {
+        Some(quote) => body.push_str(&tax_rows(quote, &session.currency)),
+        None => body.push_str(&format!(
+            "<tr class=\"total\"><td colspan=\"2\">Total</td><td id=\"total\">{}</td></tr>\n</table>\n",
+            format_amount(session.amount_total(), &session.currency)
+        )),
+    }
     if let Some(email) = &session.customer_email {
         body.push_str(&format!(
             "<p>Email: <span id=\"email\">{}</span></p>\n",
@@ -156,7 +286,9 @@ fn page(status: StatusCode, session: &Session, message: Option<&str>) -> HttpRes
             escape(message)
         ));
     }
-    if session.status == SessionStatus::Open {
+    if session.status == SessionStatus::Open && session.collects_details() {
+        body.push_str(&details_form(snap, form, &country));
+    } else if session.status == SessionStatus::Open {
         let id = escape(&session.id);
         body.push_str(&format!(
             r#"<form method="post" action="/pay/{id}/pay"><button type="submit" id="pay" name="pay">Pay</button></form>
@@ -171,11 +303,116 @@ fn page(status: StatusCode, session: &Session, message: Option<&str>) -> HttpRes
             "<p id=\"status\" data-status=\"{0}\">This checkout session is no longer payable (status: {0}).</p>\n",
             session.status.as_str()
         ));
+        if let Some(invoice) = &session.invoice {
+            body.push_str(&format!(
+                "<p><a id=\"invoice\" href=\"/invoices/{}\">View the invoice</a></p>\n",
+                escape(invoice)
+            ));
+        }
     }
     html(status, &layout("Checkout", &body))
 }
 
-fn layout(title: &str, body: &str) -> String {
+/// Subtotal, tax and total rows (closing the items table), with the amounts in minor units as
+/// `data-amount` for tests.
+fn tax_rows(quote: &Quote, currency: &str) -> String {
+    let included = quote
+        .lines
+        .iter()
+        .all(|l| l.behavior == TaxBehavior::Inclusive);
+    let label = format!(
+        "Tax {} ({}){}",
+        format_rate(quote.rate),
+        country_name(&quote.country),
+        if included { ", included" } else { "" }
+    );
+    let row = |class: &str, label: &str, id: &str, amount: i64| {
+        format!(
+            "<tr class=\"{class}\"><td colspan=\"2\">{}</td><td id=\"{id}\" class=\"amount\" data-amount=\"{amount}\">{}</td></tr>\n",
+            escape(label),
+            format_amount(amount, currency)
+        )
+    };
+    let mut rows = row("subtotal", "Subtotal", "subtotal", quote.subtotal());
+    rows.push_str(&row("tax", &label, "tax", quote.tax()));
+    rows.push_str(&row("total", "Total", "total", quote.total()));
+    rows.push_str("</table>\n");
+    rows
+}
+
+/// The billing form with the Pay and Pay later buttons, then Decline and Cancel.
+fn details_form(snap: &Snapshot, form: &CustomerDetails, country: &str) -> String {
+    let session = &snap.session;
+    let id = escape(&session.id);
+    let input = |key: &str, label: &str, value: &Option<String>, autocomplete: &str| {
+        format!(
+            "<div class=\"field\"><label for=\"{key}\">{label}</label><input type=\"text\" id=\"{key}\" name=\"{key}\" autocomplete=\"{autocomplete}\" value=\"{}\"></div>\n",
+            escape(value.as_deref().unwrap_or_default())
+        )
+    };
+    let mut countries = snap.tax.countries();
+    if !countries.iter().any(|c| c == country) {
+        countries.push(country.to_string());
+    }
+    let options: String = countries
+        .iter()
+        .map(|c| {
+            format!(
+                "<option value=\"{0}\"{1}>{2} ({0})</option>",
+                escape(c),
+                if c == country { " selected" } else { "" },
+                escape(country_name(c))
+            )
+        })
+        .collect();
+    let mut out = format!(
+        "<form method=\"post\" action=\"/pay/{id}/pay\" id=\"checkout\">\n<fieldset id=\"billing\"><legend>Billing address</legend>\n"
+    );
+    out.push_str(&input("name", "Name", &form.name, "name"));
+    out.push_str(&input("line1", "Address", &form.line1, "address-line1"));
+    out.push_str(&input(
+        "postal_code",
+        "Postal code",
+        &form.postal_code,
+        "postal-code",
+    ));
+    out.push_str(&input("city", "City", &form.city, "address-level2"));
+    out.push_str(&format!(
+        "<div class=\"field\"><label for=\"country\">Country</label><select id=\"country\" name=\"country\" autocomplete=\"country\">{options}</select></div>\n</fieldset>\n"
+    ));
+    if session.tax_id_collection.enabled {
+        out.push_str(
+            "<fieldset id=\"business\"><legend>Buying as a business (optional)</legend>\n",
+        );
+        out.push_str(&input(
+            "business_name",
+            "Business name",
+            &form.business_name,
+            "organization",
+        ));
+        out.push_str(&format!(
+            "<div class=\"field\"><label for=\"tax_id\">VAT number</label><input type=\"text\" id=\"tax_id\" name=\"tax_id\" autocomplete=\"off\" aria-describedby=\"tax_id-hint\" value=\"{}\"><small id=\"tax_id-hint\">EU VAT number, e.g. DE123456789</small></div>\n</fieldset>\n",
+            escape(form.tax_id.as_deref().unwrap_or_default())
+        ));
+    }
+    if session.automatic_tax {
+        // First in the form, so that Enter in a field recomputes rather than pays.
+        out.push_str(&format!(
+            "<button type=\"submit\" id=\"update\" formmethod=\"get\" formaction=\"/pay/{id}\">Update total</button>\n"
+        ));
+    }
+    out.push_str(&format!(
+        r#"<button type="submit" id="pay" name="pay">Pay</button>
+<button type="submit" id="pay-async" name="pay-async" formaction="/pay/{id}/pay-async">Pay later (bank transfer)</button>
+<label><input type="checkbox" id="async-fail" name="outcome" value="fail"> the transfer will fail</label></form>
+<form method="post" action="/pay/{id}/decline"><button type="submit" id="decline" name="decline">Decline</button></form>
+<form method="post" action="/pay/{id}/cancel"><button type="submit" id="cancel" name="cancel">Cancel</button></form>
+"#
+    ));
+    out
+}
+
+pub(crate) fn layout(title: &str, body: &str) -> String {
     format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -183,9 +420,14 @@ fn layout(title: &str, body: &str) -> String {
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 32rem; margin: 2rem auto; padding: 0 1rem; color: #1a1a1a; }}
 table {{ width: 100%; border-collapse: collapse; margin-bottom: 1rem; }}
-td {{ padding: .4rem 0; border-bottom: 1px solid #ddd; }} td.amount, #total {{ text-align: right; }}
+td, th {{ padding: .4rem 0; border-bottom: 1px solid #ddd; }} td.amount, #total {{ text-align: right; }}
+th {{ text-align: left; }}
 tr.total td {{ font-weight: bold; border-bottom: none; }}
 form {{ margin: .5rem 0; }} button {{ width: 100%; padding: .6rem; font-size: 1rem; cursor: pointer; }}
+#checkout button {{ margin: .25rem 0; }} .field {{ margin: .4rem 0; }}
+fieldset {{ border: 1px solid #ddd; border-radius: 4px; margin: 0 0 .75rem; }}
+.field label {{ display: block; font-size: .9rem; }}
+.field input, .field select {{ width: 100%; padding: .4rem; font-size: 1rem; box-sizing: border-box; }}
 #pay {{ background: #635bff; color: white; border: none; border-radius: 4px; }}
 .error {{ color: #b00020; font-weight: bold; }} small {{ color: #555; }}
 .banner {{ background: #fff4d6; padding: .4rem .6rem; border-radius: 4px; font-size: .9rem; }}
@@ -197,7 +439,7 @@ form {{ margin: .5rem 0; }} button {{ width: 100%; padding: .6rem; font-size: 1r
 }
 
 /// `$19.99`, `€5.00`, `£1.50`, `1000 JPY`-style amounts from minor units.
-fn format_amount(minor: i64, currency: &str) -> String {
+pub(crate) fn format_amount(minor: i64, currency: &str) -> String {
     const ZERO_DECIMAL: [&str; 16] = [
         "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
         "xaf", "xof", "xpf",
@@ -217,7 +459,7 @@ fn format_amount(minor: i64, currency: &str) -> String {
     }
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -86,6 +86,21 @@ impl Params {
         }
     }
 
+    /// `true` or `false`, the way Stripe clients (serde_qs, curl) write booleans.
+    pub fn boolean(&mut self, key: &str) -> Result<Option<bool>, ApiError> {
+        let name = self.name(key);
+        match self.string(key)?.as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(other) => Err(ApiError::invalid(
+                None,
+                Some(&name),
+                format!("Invalid boolean: {other}"),
+            )),
+        }
+    }
+
     /// One of a fixed set of values.
     pub fn one_of(&mut self, key: &str, allowed: &[&str]) -> Result<Option<String>, ApiError> {
         let name = self.name(key);

@@ -1,5 +1,6 @@
 //! The HTTP surface: `/v1` (the Stripe API, behind the key check and the outage knob),
-//! `/_emulator` (knobs and test controls) and `/pay` (the hosted checkout page).
+//! `/_emulator` (knobs and test controls), `/pay` (the hosted checkout page) and `/invoices`
+//! (hosted invoice pages).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -9,7 +10,7 @@ use actix_web::{web, HttpMessage};
 
 use crate::error::ApiError;
 use crate::objects::{new_id, API_VERSION};
-use crate::{api, control, pages, Emulator};
+use crate::{api, control, invoice_page, pages, Emulator};
 
 /// The `Request-Id` of a `/v1` call, for the response header and for the events it raises.
 #[derive(Debug, Clone)]
@@ -23,7 +24,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(api::unrecognized)),
     )
     .service(web::scope("/_emulator").configure(control::configure))
-    .configure(pages::configure);
+    .configure(pages::configure)
+    .configure(invoice_page::configure);
 }
 
 /// In front of every `/v1` call: the outage knob, then the API key, like Stripe's edge. Also

@@ -9,10 +9,12 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use crate::error::EmulatorError;
+use crate::invoice::{invoice_json, Invoice, Stage};
 use crate::objects::{
     charge_json, dispute_json, new_id, refund_json, session_json, Cause, Charge, Dispute,
     EventDraft, PaymentIntent, Refund, Session, SessionStatus,
 };
+use crate::tax::{CustomerDetails, Quote, TaxSettings};
 
 /// A stored answer to an idempotent request.
 #[derive(Debug, Clone)]
@@ -33,7 +35,11 @@ pub(crate) struct Store {
     pub charges: HashMap<String, Charge>,
     pub refunds: HashMap<String, Refund>,
     pub disputes: HashMap<String, Dispute>,
+    pub invoices: HashMap<String, Invoice>,
+    /// Invoices created so far, for their numbers.
+    pub invoice_count: u32,
     pub idempotency: HashMap<String, Replay>,
+    pub tax: TaxSettings,
 }
 
 /// How a customer finishes a session on the hosted page.
@@ -102,15 +108,31 @@ impl Store {
         Ok(session)
     }
 
-    /// The customer pays: a payment intent (and, for card payments, a charge) is created and the
-    /// session completes.
-    pub fn pay(&mut self, id: &str, how: Payment, now: i64) -> Outcome<()> {
+    /// The customer pays: a payment intent (and, for card payments, a charge and the invoice, if
+    /// asked for) is created and the session completes. On sessions that collect details, these
+    /// are checked first (a bad tax ID leaves the session open) and decide the tax.
+    pub fn pay(
+        &mut self,
+        id: &str,
+        how: Payment,
+        details: &CustomerDetails,
+        now: i64,
+    ) -> Outcome<()> {
+        let settings = self.tax.clone();
         let session = self.open_session_mut(id)?;
+        if session.collects_details() {
+            let billing =
+                details.billing(&settings.default_country, session.tax_id_collection.enabled)?;
+            if session.automatic_tax {
+                let rate = settings.rate(&billing.country);
+                session.tax = Some(Quote::new(&session.items, &billing.country, rate));
+            }
+            session.billing = Some(billing);
+        }
         let intent_id = new_id("pi_");
         session.status = SessionStatus::Complete;
         session.payment_intent = Some(intent_id.clone());
         session.paid = how == Payment::Card;
-        let completed = session_json(session, false);
         self.intents.insert(
             intent_id.clone(),
             PaymentIntent {
@@ -118,17 +140,61 @@ impl Store {
                 charge: None,
             },
         );
+        let mut invoice_events = Vec::new();
         if how == Payment::Card {
             self.create_charge(&intent_id, now);
+            invoice_events = self.create_invoice(id, now);
         }
-        Ok((
-            (),
-            vec![draft(
-                "checkout.session.completed",
-                completed,
-                &Cause::default(),
-            )],
-        ))
+        // Serialized after the invoice exists, so that the event names it, as Stripe's does.
+        let completed = session_json(self.session(id)?, false);
+        let mut drafts = vec![draft(
+            "checkout.session.completed",
+            completed,
+            &Cause::default(),
+        )];
+        drafts.extend(invoice_events);
+        Ok(((), drafts))
+    }
+
+    /// The invoice of a session that was just paid, if it asked for one: created, finalized
+    /// and paid at once (one event each), as Stripe does for Checkout's post-payment invoices.
+    fn create_invoice(&mut self, session_id: &str, now: i64) -> Vec<EventDraft> {
+        let Some(session) = self.sessions.get(session_id) else {
+            return Vec::new();
+        };
+        if !session.invoice_wanted() || session.invoice.is_some() {
+            return Vec::new();
+        }
+        let charge = session
+            .payment_intent
+            .as_ref()
+            .and_then(|pi| self.intents.get(pi))
+            .and_then(|intent| intent.charge.clone());
+        self.invoice_count += 1;
+        let invoice = Invoice::for_session(session, new_id("in_"), self.invoice_count, charge, now);
+        let drafts = [
+            ("invoice.created", Stage::Draft),
+            ("invoice.finalized", Stage::Open),
+            ("invoice.paid", Stage::Paid),
+        ]
+        .into_iter()
+        .map(|(kind, stage)| draft(kind, invoice_json(&invoice, stage), &Cause::default()))
+        .collect();
+        if let Some(session) = self.sessions.get_mut(session_id) {
+            session.invoice = Some(invoice.id.clone());
+        }
+        self.invoices.insert(invoice.id.clone(), invoice);
+        drafts
+    }
+
+    pub fn invoice(&self, id: &str) -> Result<&Invoice, EmulatorError> {
+        self.invoices
+            .get(id)
+            .ok_or_else(|| EmulatorError::not_found("invoice", id))
+    }
+
+    pub fn invoice_json(&self, id: &str) -> Result<Value, EmulatorError> {
+        self.invoice(id).map(|inv| invoice_json(inv, Stage::Paid))
     }
 
     /// The delayed payment of a completed session settles, one way or the other.
@@ -157,16 +223,16 @@ impl Store {
             ));
         }
         session.paid = true;
-        let object = session_json(session, false);
         self.create_charge(&intent_id, now);
-        Ok((
-            (),
-            vec![draft(
-                "checkout.session.async_payment_succeeded",
-                object,
-                &Cause::default(),
-            )],
-        ))
+        let invoice_events = self.create_invoice(id, now);
+        let object = session_json(self.session(id)?, false);
+        let mut drafts = vec![draft(
+            "checkout.session.async_payment_succeeded",
+            object,
+            &Cause::default(),
+        )];
+        drafts.extend(invoice_events);
+        Ok(((), drafts))
     }
 
     fn create_charge(&mut self, intent_id: &str, now: i64) {
@@ -193,6 +259,7 @@ impl Store {
                 .or_else(|| session.customer_email.clone()),
             balance_transaction: new_id("txn_"),
             payment_method: new_id("pm_"),
+            billing: session.billing.clone(),
         };
         intent.charge = Some(charge.id.clone());
         self.charges.insert(charge.id.clone(), charge);

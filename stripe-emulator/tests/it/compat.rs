@@ -6,18 +6,25 @@ use std::collections::HashMap;
 use serde_json::Value;
 use stripe::{ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ListLineItemsCheckoutSession,
-    ProductData, RetrieveCheckoutSession,
+    CreateCheckoutSession, CreateCheckoutSessionAutomaticTax, CreateCheckoutSessionInvoiceCreation,
+    CreateCheckoutSessionInvoiceCreationInvoiceData, CreateCheckoutSessionLineItems,
+    CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionLineItemsPriceDataTaxBehavior,
+    CreateCheckoutSessionPaymentIntentData, CreateCheckoutSessionTaxIdCollection,
+    ExpireCheckoutSession, ListLineItemsCheckoutSession, ProductData, RetrieveCheckoutSession,
 };
 use stripe_checkout::{
     CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus,
 };
-use stripe_emulator::{Emulator, Knobs};
-use stripe_shared::{ApiErrorsCode, ApiErrorsType, DisputeStatus};
+use stripe_emulator::{CustomerDetails, Emulator, Knobs};
+use stripe_shared::{
+    ApiErrorsCode, ApiErrorsType, CheckoutSessionBillingAddressCollection, DisputeStatus,
+    InvoiceStatus,
+};
 use stripe_webhook::{EventObject, Webhook};
 
-use crate::support::{create_session, http, paid_session, pair, post_form, settle, KEY, SECRET};
+use crate::support::{
+    create_session, get_json, http, paid_session, pair, post_form, settle, KEY, SECRET,
+};
 
 fn client(em: &Emulator) -> stripe::Client {
     ClientBuilder::new(KEY)
@@ -365,6 +372,185 @@ async fn every_event_verifies_and_parses_with_stripe_webhook() {
     assert_eq!(typed.payment_status, CheckoutSessionPaymentStatus::Paid);
     let typed_refund: stripe_shared::Refund = serde_json::from_value(refund).expect("serde Refund");
     assert_eq!(typed_refund.amount, 999);
+}
+
+/// What Folio sends with Stripe Tax and invoices on, built with async-stripe's own types.
+fn taxed_request() -> CreateCheckoutSession {
+    let price_data = CreateCheckoutSessionLineItemsPriceData {
+        currency: "eur".parse().expect("currency"),
+        product: None,
+        product_data: Some(ProductData::new("Rust for Shopkeepers")),
+        recurring: None,
+        tax_behavior: Some(CreateCheckoutSessionLineItemsPriceDataTaxBehavior::Exclusive),
+        unit_amount: Some(1999),
+        unit_amount_decimal: None,
+    };
+    let item = CreateCheckoutSessionLineItems {
+        price_data: Some(price_data),
+        quantity: Some(1),
+        ..CreateCheckoutSessionLineItems::new()
+    };
+    let invoice = CreateCheckoutSessionInvoiceCreation {
+        invoice_data: Some(CreateCheckoutSessionInvoiceCreationInvoiceData {
+            description: Some("Order 42".into()),
+            metadata: Some(HashMap::from([("order_id".into(), "42".into())])),
+            ..CreateCheckoutSessionInvoiceCreationInvoiceData::new()
+        }),
+        ..CreateCheckoutSessionInvoiceCreation::new(true)
+    };
+    CreateCheckoutSession::new()
+        .mode(CheckoutSessionMode::Payment)
+        .line_items(vec![item])
+        .success_url("http://shop.test/ok?session={CHECKOUT_SESSION_ID}")
+        .customer_email("ada@example.com")
+        .automatic_tax(CreateCheckoutSessionAutomaticTax::new(true))
+        .tax_id_collection(CreateCheckoutSessionTaxIdCollection::new(true))
+        .billing_address_collection(CheckoutSessionBillingAddressCollection::Required)
+        .invoice_creation(invoice)
+}
+
+#[actix_web::test]
+async fn async_stripe_sends_tax_parameters_and_reads_taxed_objects() {
+    let (em, hooks) = pair();
+    let stripe = client(&em);
+    let session = taxed_request().send(&stripe).await.expect("create");
+    assert!(session.automatic_tax.enabled);
+    assert_eq!(
+        session.billing_address_collection,
+        Some(CheckoutSessionBillingAddressCollection::Required)
+    );
+    assert!(session
+        .tax_id_collection
+        .as_ref()
+        .is_some_and(|c| c.enabled));
+    assert!(session.invoice_creation.as_ref().is_some_and(|c| c.enabled));
+
+    em.pay_with(
+        session.id.as_str(),
+        &CustomerDetails {
+            name: Some("Ada Lovelace".into()),
+            city: Some("Berlin".into()),
+            tax_id: Some("DE123456789".into()),
+            business_name: Some("Analytical Engines GmbH".into()),
+            ..CustomerDetails::in_country("DE")
+        },
+    )
+    .unwrap();
+    let paid = RetrieveCheckoutSession::new(session.id.clone())
+        .send(&stripe)
+        .await
+        .expect("retrieve");
+    assert_eq!(
+        (paid.amount_subtotal, paid.amount_total),
+        (Some(1999), Some(2379))
+    );
+    assert_eq!(paid.total_details.as_ref().map(|t| t.amount_tax), Some(380));
+    assert_eq!(
+        paid.automatic_tax.status.as_ref().map(|s| s.as_str()),
+        Some("complete")
+    );
+    let details = paid.customer_details.as_ref().expect("customer_details");
+    assert_eq!(details.name.as_deref(), Some("Analytical Engines GmbH"));
+    assert_eq!(
+        details.business_name.as_deref(),
+        Some("Analytical Engines GmbH")
+    );
+    let address = details.address.as_ref().expect("address");
+    assert_eq!(address.country.as_deref(), Some("DE"));
+    assert_eq!(address.city.as_deref(), Some("Berlin"));
+    let tax_ids = details.tax_ids.as_ref().expect("tax_ids");
+    assert_eq!(tax_ids[0].type_.as_str(), "eu_vat");
+    assert_eq!(tax_ids[0].value.as_deref(), Some("DE123456789"));
+    let invoice_id = paid
+        .invoice
+        .as_ref()
+        .and_then(|i| i.id().as_ref())
+        .expect("invoice")
+        .as_str()
+        .to_string();
+
+    // The serde side (what Folio's `deserialize` gives) reads the invoice.
+    let (status, json) = get_json(
+        &http(),
+        &format!("{}/v1/invoices/{invoice_id}", em.base_url()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let invoice: stripe_shared::Invoice = serde_json::from_value(json).expect("serde Invoice");
+    assert_eq!(invoice.status, Some(InvoiceStatus::Paid));
+    assert_eq!(
+        (invoice.subtotal, invoice.total, invoice.amount_paid),
+        (1999, 2379, 2379)
+    );
+    assert_eq!(invoice.number.as_deref(), Some("FOLIO-0001"));
+    assert!(invoice
+        .hosted_invoice_url
+        .as_deref()
+        .is_some_and(|url| url.ends_with(&format!("/invoices/{invoice_id}"))));
+    assert_eq!(
+        invoice
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("order_id"))
+            .map(String::as_str),
+        Some("42")
+    );
+    let taxes = invoice.total_taxes.as_ref().expect("total_taxes");
+    assert_eq!(
+        (taxes[0].amount, taxes[0].taxable_amount),
+        (380, Some(1999))
+    );
+    assert_eq!(invoice.lines.data[0].amount, 1999);
+    assert_eq!(
+        invoice
+            .customer_tax_ids
+            .as_ref()
+            .map(|ids| ids[0].value.clone()),
+        Some(Some("DE123456789".to_string()))
+    );
+    let typed: CheckoutSession =
+        serde_json::from_value(em.session(session.id.as_str()).unwrap()).expect("serde session");
+    assert_eq!(typed.amount_total, Some(2379));
+
+    settle(&em).await;
+    let mut seen = Vec::new();
+    for hook in hooks.received() {
+        let event = Webhook::construct_event(&hook.body, &hook.signature, SECRET)
+            .unwrap_or_else(|e| panic!("{e}: {}", hook.body));
+        seen.push(event.type_.as_str().to_string());
+        match event.data.object {
+            EventObject::CheckoutSessionCompleted(s) => {
+                assert_eq!(s.amount_total, Some(2379));
+                assert_eq!(
+                    s.invoice
+                        .as_ref()
+                        .and_then(|i| i.id().as_ref())
+                        .map(|id| id.as_str().to_string()),
+                    Some(invoice_id.clone())
+                );
+            }
+            EventObject::InvoiceCreated(i) => assert_eq!(i.status, Some(InvoiceStatus::Draft)),
+            EventObject::InvoiceFinalized(i) => {
+                assert_eq!(i.status, Some(InvoiceStatus::Open));
+                assert!(i.hosted_invoice_url.is_some());
+            }
+            EventObject::InvoicePaid(i) => {
+                assert_eq!(i.status, Some(InvoiceStatus::Paid));
+                assert_eq!(i.amount_paid, 2379);
+            }
+            other => panic!("unexpected event object {other:?}"),
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        [
+            "checkout.session.completed",
+            "invoice.created",
+            "invoice.finalized",
+            "invoice.paid"
+        ]
+    );
 }
 
 #[test]

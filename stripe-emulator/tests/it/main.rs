@@ -4,5 +4,6 @@ mod compat;
 mod http;
 mod schema;
 mod support;
+mod tax;
 mod validator;
 mod webhooks;

@@ -1,10 +1,11 @@
 //! Every object the emulator returns or emits matches Stripe's published schema.
 
 use serde_json::{json, Value};
-use stripe_emulator::Knobs;
+use stripe_emulator::{CustomerDetails, Knobs};
 
 use crate::support::{
-    create_session, get_json, http, paid_session, post_form, settle, Receiver, KEY,
+    create_session, create_session_with, get_json, http, paid_session, post_form, session_form,
+    settle, taxed_form, Receiver, KEY,
 };
 use crate::validator::{object_schema_for, spec};
 
@@ -130,6 +131,114 @@ async fn refunds_charges_disputes_and_events_match_the_schema() {
     }
     // What went over the wire is what `events()` reports.
     assert_eq!(hooks.events().len(), events.len());
+}
+
+#[actix_web::test]
+async fn taxed_sessions_invoices_and_their_events_match_the_schema() {
+    let (em, _hooks) = crate::support::pair();
+    let client = http();
+    let base = em.base_url();
+    let session_id = |s: &Value| s["id"].as_str().unwrap().to_string();
+
+    let open = create_session_with(&em, &taxed_form("exclusive", 1999, true)).await;
+    spec().assert_valid("checkout.session", &open);
+    let id = session_id(&open);
+    em.pay_with(
+        &id,
+        &CustomerDetails {
+            name: Some("Ada Lovelace".into()),
+            line1: Some("Unter den Linden 1".into()),
+            postal_code: Some("10117".into()),
+            city: Some("Berlin".into()),
+            business_name: Some("Analytical Engines GmbH".into()),
+            tax_id: Some("DE123456789".into()),
+            ..CustomerDetails::in_country("DE")
+        },
+    )
+    .unwrap();
+    let (status, paid) = get_json(
+        &client,
+        &format!("{base}/v1/checkout/sessions/{id}?expand[]=line_items"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    spec().assert_valid("checkout.session", &paid);
+    assert_eq!(paid["total_details"]["amount_tax"], 380);
+    let (_, list) = get_json(
+        &client,
+        &format!("{base}/v1/checkout/sessions/{id}/line_items"),
+    )
+    .await;
+    spec().validate_pointer(LINE_ITEMS, &list).unwrap();
+
+    let invoice_id = paid["invoice"].as_str().unwrap();
+    let (status, invoice) = get_json(&client, &format!("{base}/v1/invoices/{invoice_id}")).await;
+    assert_eq!(status, 200);
+    spec().assert_valid("invoice", &invoice);
+    let pi = paid["payment_intent"].as_str().unwrap();
+    let (status, refund, _) = post_form(
+        &client,
+        &format!("{base}/v1/refunds"),
+        &format!("payment_intent={pi}&amount=100"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, charge) = get_json(
+        &client,
+        &format!("{base}/v1/charges/{}", refund["charge"].as_str().unwrap()),
+    )
+    .await;
+    spec().assert_valid("charge", &charge);
+
+    // Inclusive tax, a country without tax, delayed payment, an invoice without automatic tax,
+    // address collection alone, and a taxed session that expires unpaid.
+    let inclusive =
+        session_id(&create_session_with(&em, &taxed_form("inclusive", 1999, true)).await);
+    em.pay_async_with(&inclusive, true, &CustomerDetails::in_country("FR"))
+        .unwrap();
+    let us = session_id(&create_session_with(&em, &taxed_form("exclusive", 1999, true)).await);
+    em.pay_with(&us, &CustomerDetails::in_country("US"))
+        .unwrap();
+    let plain_invoice = format!("{}&invoice_creation[enabled]=true", session_form());
+    let plain = session_id(&create_session_with(&em, &plain_invoice).await);
+    em.pay(&plain).unwrap();
+    let address = format!("{}&billing_address_collection=required", session_form());
+    let address = session_id(&create_session_with(&em, &address).await);
+    em.pay(&address).unwrap();
+    let expiring =
+        session_id(&create_session_with(&em, &taxed_form("exclusive", 1999, true)).await);
+    em.expire(&expiring).unwrap();
+    settle(&em).await;
+    for id in [&inclusive, &us, &plain, &address, &expiring] {
+        spec().assert_valid("checkout.session", &em.session(id).unwrap());
+    }
+    let plain = em.session(&plain).unwrap();
+    let plain = em.invoice(plain["invoice"].as_str().unwrap()).unwrap();
+    spec().assert_valid("invoice", &plain);
+    assert_eq!(plain["tax"], Value::Null);
+    assert_eq!(plain["total"], 1999);
+
+    let events = em.events();
+    let mut types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    types.sort_unstable();
+    types.dedup();
+    assert_eq!(
+        types,
+        [
+            "charge.refunded",
+            "checkout.session.async_payment_succeeded",
+            "checkout.session.completed",
+            "checkout.session.expired",
+            "invoice.created",
+            "invoice.finalized",
+            "invoice.paid",
+        ]
+    );
+    for event in &events {
+        spec().assert_valid("event", event);
+        let kind = event["type"].as_str().unwrap();
+        spec().assert_valid(object_schema_for(kind), &event["data"]["object"]);
+    }
 }
 
 #[actix_web::test]

@@ -66,6 +66,46 @@ pub fn session_form() -> String {
     .join("&")
 }
 
+/// What Folio sends with its tax setting on: a one-item EUR session with automatic tax, tax ID
+/// and billing address collection, and, when `invoice` is set, an invoice with metadata.
+pub fn taxed_form(tax_behavior: &str, unit_amount: i64, invoice: bool) -> String {
+    let mut parts = vec![
+        "mode=payment".to_string(),
+        "line_items[0][price_data][currency]=eur".to_string(),
+        format!("line_items[0][price_data][unit_amount]={unit_amount}"),
+        "line_items[0][price_data][product_data][name]=Rust+for+Shopkeepers".to_string(),
+        format!("line_items[0][price_data][tax_behavior]={tax_behavior}"),
+        "line_items[0][quantity]=1".to_string(),
+        "success_url=http%3A%2F%2Fshop.test%2Fok%3Fsession%3D%7BCHECKOUT_SESSION_ID%7D".to_string(),
+        "cancel_url=http%3A%2F%2Fshop.test%2Fcancel".to_string(),
+        "customer_email=ada%40example.com".to_string(),
+        "metadata[order_id]=42".to_string(),
+        "automatic_tax[enabled]=true".to_string(),
+        "tax_id_collection[enabled]=true".to_string(),
+        "billing_address_collection=required".to_string(),
+    ];
+    if invoice {
+        parts.extend([
+            "invoice_creation[enabled]=true".to_string(),
+            "invoice_creation[invoice_data][metadata][order_id]=42".to_string(),
+            "invoice_creation[invoice_data][description]=Order+42".to_string(),
+        ]);
+    }
+    parts.join("&")
+}
+
+/// Creates a session from a form over HTTP and returns it.
+pub async fn create_session_with(em: &Emulator, form: &str) -> Value {
+    let (status, json, _) = post_form(
+        &http(),
+        &format!("{}/v1/checkout/sessions", em.base_url()),
+        form,
+    )
+    .await;
+    assert_eq!(status, 200, "{json}");
+    json
+}
+
 pub async fn post_form(
     client: &reqwest::Client,
     url: &str,

@@ -187,6 +187,7 @@ pub fn object_schema_for(event_type: &str) -> &'static str {
         t if t.starts_with("checkout.session.") => "checkout.session",
         "charge.refunded" => "charge",
         t if t.starts_with("charge.dispute.") => "dispute",
+        t if t.starts_with("invoice.") => "invoice",
         other => panic!("no schema mapping for event type {other}"),
     }
 }
