@@ -150,6 +150,19 @@ pub struct Settings {
     /// Sign-in-link and reset requests per email address per hour (and ten times that per
     /// client address).
     pub mail_link_rate_limit_per_hour: u32,
+    pub pricing: PricingSettings,
+}
+
+/// How prices become charges: tax, and the ceiling of pay what you want.
+#[derive(Debug, Clone, Copy)]
+pub struct PricingSettings {
+    /// `FOLIO_STRIPE_TAX=on`: Stripe Tax computes tax at Checkout, collects the buyer's address
+    /// and tax id, and makes an invoice for every paid order.
+    pub stripe_tax: bool,
+    /// `FOLIO_PRICES_INCLUDE_TAX=true`: prices already include the tax (else it is added).
+    pub prices_include_tax: bool,
+    /// The most a buyer may choose to pay, in minor units.
+    pub max_pay_what_you_want_cents: i64,
 }
 
 /// Where mail goes.
@@ -444,6 +457,21 @@ pub mod vars {
         "5",
         "sign-in-link and reset requests per email per hour (ten times that per client IP)",
     );
+    pub const STRIPE_TAX: Setting = Setting::value(
+        "FOLIO_STRIPE_TAX",
+        "off",
+        "`on`: Stripe Tax at Checkout (address and tax id collected) and an invoice for every paid order",
+    );
+    pub const PRICES_INCLUDE_TAX: Setting = Setting::value(
+        "FOLIO_PRICES_INCLUDE_TAX",
+        "false",
+        "`true`: prices include tax (with FOLIO_STRIPE_TAX=on); else tax is added at Checkout",
+    );
+    pub const PAY_WHAT_YOU_WANT_MAX: Setting = Setting::value(
+        "FOLIO_PAY_WHAT_YOU_WANT_MAX",
+        "1000",
+        "the most a buyer may choose to pay for a pay-what-you-want item (in the item's currency)",
+    );
     pub const RUST_LOG: Setting =
         Setting::value("RUST_LOG", "info", "log filter (tracing-subscriber syntax)");
 
@@ -487,6 +515,9 @@ pub mod vars {
         &LINK_TTL_SECS,
         &GUEST_ACCESS_SECS,
         &MAIL_LINK_RATE_LIMIT,
+        &STRIPE_TAX,
+        &PRICES_INCLUDE_TAX,
+        &PAY_WHAT_YOU_WANT_MAX,
         &RUST_LOG,
     ];
 }
@@ -741,6 +772,39 @@ impl Settings {
             poll_ms: r.positive(&JOB_POLL_MS),
         };
 
+        let stripe_tax = match r.parse::<String>(&STRIPE_TAX).as_str() {
+            "on" => true,
+            "off" => false,
+            other => {
+                r.problem(format!(
+                    "FOLIO_STRIPE_TAX: `{other}` is neither `on` nor `off`"
+                ));
+                false
+            }
+        };
+        let prices_include_tax = match r.parse::<String>(&PRICES_INCLUDE_TAX).as_str() {
+            "true" => true,
+            "false" => false,
+            other => {
+                r.problem(format!(
+                    "FOLIO_PRICES_INCLUDE_TAX: `{other}` is neither `true` nor `false`"
+                ));
+                false
+            }
+        };
+        let raw_max = r.parse::<String>(&PAY_WHAT_YOU_WANT_MAX);
+        let max_pay_what_you_want_cents = match shared_types::Price::parse(
+            &raw_max,
+            shared_types::Currency::Usd,
+        ) {
+            Ok(p) if !p.is_free() => p.cents(),
+            _ => {
+                r.problem(format!(
+                        "FOLIO_PAY_WHAT_YOU_WANT_MAX: `{raw_max}` is not an amount from 0.50 to 999999.99"
+                    ));
+                100_000
+            }
+        };
         let settings = Settings {
             environment,
             database_url,
@@ -771,6 +835,11 @@ impl Settings {
             link_ttl_secs: r.positive(&LINK_TTL_SECS),
             guest_access_secs: r.positive(&GUEST_ACCESS_SECS),
             mail_link_rate_limit_per_hour: r.positive(&MAIL_LINK_RATE_LIMIT),
+            pricing: PricingSettings {
+                stripe_tax,
+                prices_include_tax,
+                max_pay_what_you_want_cents,
+            },
         };
         if r.problems.is_empty() {
             Ok(settings)

@@ -61,8 +61,18 @@ pub enum ApiError {
     FreeItem,
     #[error("you already own this item")]
     AlreadyOwned,
+    #[error("{0}")]
+    Pricing(crate::pricing::Refusal),
+    #[error("a discount with the code `{0}` already exists")]
+    DiscountCodeTaken(String),
+    #[error("orders used this discount, so it stays: deactivate it instead")]
+    DiscountInUse,
     #[error("only a paid order can be refunded; this one is {}", .0.as_str())]
     OrderNotRefundable(shared_types::OrderStatus),
+    #[error(
+        "this order cost nothing (a code or a chosen amount of 0): there is no payment to refund"
+    )]
+    NothingToRefund,
     #[error("receipts are for paid orders; this one is {}", .0.as_str())]
     OrderNotPaid(shared_types::OrderStatus),
     #[error("only a failed job can be retried")]
@@ -128,7 +138,11 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::FreeItem => "free_item",
             ApiError::AlreadyOwned => "already_owned",
+            ApiError::Pricing(r) => r.code(),
+            ApiError::DiscountCodeTaken(_) => "discount_code_taken",
+            ApiError::DiscountInUse => "discount_in_use",
             ApiError::OrderNotRefundable(_) => "order_not_refundable",
+            ApiError::NothingToRefund => "nothing_to_refund",
             ApiError::JobNotFailed => "job_not_failed",
             ApiError::OrderNotPaid(_) => "order_not_paid",
             ApiError::LinkExpired => "link_expired",
@@ -148,6 +162,8 @@ impl ApiError {
             ApiError::Validation(errors) => errors.clone(),
             ApiError::EmailTaken => vec![FieldError::new("email", self.to_string())],
             ApiError::SlugTaken(_) => vec![FieldError::new("title", self.to_string())],
+            ApiError::DiscountCodeTaken(_) => vec![FieldError::new("code", self.to_string())],
+            ApiError::Pricing(r) => vec![FieldError::new(r.field(), self.to_string())],
             ApiError::PayloadTooLarge { field, .. }
             | ApiError::UnsupportedFileType { field, .. } => {
                 vec![FieldError::new(*field, self.to_string())]
@@ -172,7 +188,7 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::Pricing(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidCredentials
             | ApiError::Unauthenticated
@@ -187,15 +203,19 @@ impl ResponseError for ApiError {
             | ApiError::AccessExpired(..) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::EmailTaken | ApiError::SlugTaken(_) => StatusCode::CONFLICT,
+            ApiError::EmailTaken
+            | ApiError::SlugTaken(_)
+            | ApiError::DiscountCodeTaken(_)
+            | ApiError::DiscountInUse => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedFileType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             // The item's state, not the request, is what stands in the way (like already_owned).
-            ApiError::FreeItem | ApiError::AlreadyOwned | ApiError::OrderNotRefundable(_) => {
-                StatusCode::CONFLICT
-            }
+            ApiError::FreeItem
+            | ApiError::AlreadyOwned
+            | ApiError::OrderNotRefundable(_)
+            | ApiError::NothingToRefund => StatusCode::CONFLICT,
             ApiError::JobNotFailed
             | ApiError::OrderNotPaid(_)
             | ApiError::LastFile
@@ -250,6 +270,12 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(self.to_problem())
+    }
+}
+
+impl From<crate::pricing::Refusal> for ApiError {
+    fn from(refusal: crate::pricing::Refusal) -> Self {
+        ApiError::Pricing(refusal)
     }
 }
 

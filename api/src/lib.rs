@@ -17,6 +17,7 @@ pub mod operations;
 pub mod ops;
 pub mod pagination;
 pub mod payments;
+pub mod pricing;
 pub mod schema;
 pub mod storage;
 pub mod telemetry;
@@ -56,6 +57,9 @@ pub struct AppState {
     pub link_limiter_by_ip: Arc<RateLimit>,
     /// Receipt resends per order.
     pub receipt_limiter: Arc<RateLimit>,
+    /// Discount codes tried per client (previews and checkouts with a code), so codes cannot
+    /// be guessed by trying many.
+    pub discount_limiter: Arc<RateLimit>,
     /// What access windows are judged by.
     pub clock: Arc<clock::Clock>,
     /// Stamping plans read from storage, kept a while.
@@ -88,6 +92,10 @@ impl AppState {
                 settings.mail_link_rate_limit_per_hour.saturating_mul(10),
             )),
             receipt_limiter: Arc::new(RateLimit::per_hour("receipt", 3)),
+            discount_limiter: Arc::new(RateLimit::per_minute(
+                "discount",
+                pricing::CODES_PER_MINUTE,
+            )),
             clock: Arc::default(),
             stamp_plans: Arc::default(),
             storage,

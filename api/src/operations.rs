@@ -13,7 +13,7 @@ use actix_web::{web, HttpResponse, Route};
 use utoipa::OpenApi;
 
 use crate::error::ApiError;
-use crate::{auth, catalog, downloads, files, jobs, library, mail, ops, payments};
+use crate::{auth, catalog, downloads, files, jobs, library, mail, ops, payments, pricing};
 
 /// The prefix of the routes that need the admin role.
 pub const ADMIN_PREFIX: &str = "/api/v1/admin";
@@ -77,6 +77,13 @@ operations! {
     payments::routes::receive_stripe_webhook,
     payments::routes::list_all_orders,
     payments::routes::refund_order,
+    pricing::routes::preview_discount,
+    pricing::routes::list_discounts,
+    pricing::routes::get_discount,
+    pricing::routes::create_discount,
+    pricing::routes::replace_discount,
+    pricing::routes::delete_discount,
+    pricing::routes::list_discount_redemptions,
     jobs::routes::list_jobs,
     jobs::routes::retry_job,
     mail::routes::list_mailbox,
@@ -156,10 +163,17 @@ pub fn mount(cfg: &mut web::ServiceConfig, part: Part) {
             resource =
                 resource.app_data(web::PayloadConfig::new(payments::routes::WEBHOOK_MAX_BYTES));
         }
-        cfg.service(resource.default_service(web::to(move || {
+        let resource = resource.default_service(web::to(move || {
             let allow = allow.clone();
             async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) }
-        })));
+        }));
+        // JSON shrinks to a fifth compressed (the catalog's first page is part of a shopper's
+        // first view); a file download is served as stored, Range and Content-Length intact.
+        if path == downloads::routes::DOWNLOAD_PATH {
+            cfg.service(resource);
+        } else {
+            cfg.service(resource.wrap(actix_web::middleware::Compress::default()));
+        }
     }
 }
 

@@ -57,6 +57,7 @@ pub async fn client_config(state: web::Data<AppState>) -> HttpResponse {
         .insert_header(("Cache-Control", "public, max-age=300"))
         .json(ClientConfig {
             max_file_bytes: state.settings.max_file_bytes,
+            max_pay_what_you_want_cents: state.settings.pricing.max_pay_what_you_want_cents,
             max_preview_bytes: state.settings.max_preview_bytes,
             dev_mailbox: state.mailer.mailbox().is_some(),
         })

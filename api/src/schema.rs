@@ -2,9 +2,42 @@
 // A test renders it again from both PostgreSQL and SQLite and fails on any difference.
 
 diesel::table! {
+    bundle_items (bundle_id, product_id) {
+        bundle_id -> Text,
+        product_id -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
     cache_versions (scope) {
         scope -> Text,
         version -> BigInt,
+    }
+}
+
+diesel::table! {
+    discount_products (discount_id, product_id) {
+        discount_id -> Text,
+        product_id -> Text,
+    }
+}
+
+diesel::table! {
+    discounts (id) {
+        id -> Text,
+        code -> Text,
+        percent_off -> Nullable<Integer>,
+        amount_off_cents -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        starts_at -> Nullable<Timestamp>,
+        ends_at -> Nullable<Timestamp>,
+        max_redemptions -> Nullable<Integer>,
+        max_per_customer -> Nullable<Integer>,
+        all_products -> Bool,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -45,6 +78,7 @@ diesel::table! {
         granted_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
         notices_off_at -> Nullable<Timestamp>,
+        via_product_id -> Nullable<Text>,
     }
 }
 
@@ -107,6 +141,13 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         paid_at -> Nullable<Timestamp>,
+        list_price_cents -> BigInt,
+        discount_id -> Nullable<Text>,
+        discount_code -> Nullable<Text>,
+        tax_cents -> Nullable<BigInt>,
+        total_cents -> Nullable<BigInt>,
+        stripe_invoice_id -> Nullable<Text>,
+        invoice_url -> Nullable<Text>,
     }
 }
 
@@ -138,6 +179,8 @@ diesel::table! {
         download_limit -> Nullable<Integer>,
         access_days -> Nullable<Integer>,
         stamp_pdfs -> Bool,
+        pay_what_you_want -> Bool,
+        suggested_price_cents -> Nullable<BigInt>,
     }
 }
 
@@ -184,6 +227,8 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(discount_products -> discounts (discount_id));
+diesel::joinable!(discount_products -> products (product_id));
 diesel::joinable!(download_counts -> product_files (file_id));
 diesel::joinable!(download_counts -> users (user_id));
 diesel::joinable!(download_events -> products (product_id));
@@ -194,13 +239,17 @@ diesel::joinable!(entitlements -> products (product_id));
 diesel::joinable!(entitlements -> users (user_id));
 diesel::joinable!(file_versions -> product_files (file_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
+diesel::joinable!(orders -> discounts (discount_id));
 diesel::joinable!(orders -> products (product_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(product_files -> products (product_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    bundle_items,
     cache_versions,
+    discount_products,
+    discounts,
     download_counts,
     download_events,
     download_links,

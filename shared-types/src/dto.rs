@@ -6,7 +6,7 @@ use crate::wire_time::{DateTime, Utc};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{EntitlementId, FileId, FileVersionId, OrderId, ProductId, UserId};
+use crate::ids::{DiscountId, EntitlementId, FileId, FileVersionId, OrderId, ProductId, UserId};
 use crate::money::{Currency, Money};
 
 /// A user's role. Admins manage the catalog and orders.
@@ -250,10 +250,23 @@ pub struct Product {
     pub slug: String,
     pub title: String,
     pub description: String,
+    /// The price; for pay what you want, the least a buyer may pay.
     pub price: Money,
-    /// True when the price is zero: any signed-in user may download it.
+    /// How the price is set: `fixed`, or `pay_what_you_want` (the buyer sends `amount`).
+    pub pricing: Pricing,
+    /// Pay what you want: the amount the product page proposes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_price: Option<Money>,
+    /// True when the price is zero and fixed: any signed-in user may download it.
     pub is_free: bool,
     pub status: ProductStatus,
+    /// A bundle's contents, in the seller's order (empty for other products). Buying the
+    /// bundle grants each of them that is published; admins see drafts and archived ones too.
+    #[serde(default)]
+    pub bundle_items: Vec<BundleItem>,
+    /// In the library only: the bundle through which the caller owns this item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via_bundle: Option<OrderProduct>,
     /// Public URL of the preview image, if there is one.
     pub preview_url: Option<String>,
     /// The files, in the seller's order.
@@ -275,6 +288,29 @@ pub struct Product {
     pub sales: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// How a product's price is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Pricing {
+    /// One price for everybody (discount codes apply).
+    #[default]
+    Fixed,
+    /// The buyer chooses the amount, at least `price`, at most the server's ceiling.
+    PayWhatYouWant,
+}
+
+/// One product inside a bundle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BundleItem {
+    pub id: ProductId,
+    pub slug: String,
+    pub title: String,
+    /// Its own price, for showing what the bundle saves.
+    pub price: Money,
 }
 
 /// One page of products, newest first.
@@ -318,6 +354,28 @@ pub struct UpdateProductRequest {
     /// Stamp every PDF a buyer downloads with their email and order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stamp_pdfs: Option<bool>,
+    /// Let buyers choose what they pay; `price` is then the minimum (it may be 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_what_you_want: Option<bool>,
+    /// Pay what you want: the proposed amount, a decimal string at least the minimum; null
+    /// removes it.
+    #[serde(
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub suggested_price: Option<Option<String>>,
+    /// Make the product a bundle of these products (ids, at most 100, none of them a bundle);
+    /// an empty list makes it an ordinary product again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    pub bundle_items: Option<Vec<ProductId>>,
+}
+
+/// A text that is there, even as null (`Some(None)`: clear it), as opposed to left out.
+fn some_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// A whole number as JSON Schema counts one: `3` and `3.0` alike (the document says
@@ -358,6 +416,8 @@ pub struct DownloadTokenResponse {
 pub struct ClientConfig {
     /// Largest product file accepted, in bytes.
     pub max_file_bytes: u64,
+    /// The most a buyer may choose to pay for a pay-what-you-want item, in minor units.
+    pub max_pay_what_you_want_cents: i64,
     /// Largest preview image accepted, in bytes.
     pub max_preview_bytes: u64,
     /// True when no SMTP server is configured (development): mail is kept in the dev mailbox
@@ -435,17 +495,133 @@ pub struct CheckoutRequest {
     /// sign-in link. Ignored when the caller is signed in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// A discount code (case-insensitive), for fixed-price items. A code that cannot be used is
+    /// refused with its own `code` (never a silent full price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    pub discount_code: Option<String>,
+    /// Pay what you want: the amount, a decimal string with at most two decimals, from the
+    /// product's minimum to the server's ceiling (`ClientConfig.max_pay_what_you_want`).
+    /// Left out, the suggested price (or else the minimum) is charged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 16))]
+    pub amount: Option<String>,
 }
 
-/// Where to send the buyer to pay.
+/// Where to send the buyer to pay, or, when nothing is left to pay (a code took the whole
+/// price off, or pay what you want at 0), the order that already granted the item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckoutResponse {
-    /// Stripe Checkout page to redirect the buyer to.
-    pub checkout_url: String,
-    /// Stripe Checkout Session id; the success page is called with it.
-    pub session_id: String,
+    /// Stripe Checkout page to redirect the buyer to; null when nothing is left to pay.
+    pub checkout_url: Option<String>,
+    /// Stripe Checkout Session id; the success page is called with it. Null without a session.
+    pub session_id: Option<String>,
     pub order_id: OrderId,
+    /// What the order costs before tax, after any discount.
+    pub amount: Money,
+    /// The order's status: `pending` until Stripe reports the payment, `paid` when nothing was
+    /// left to pay.
+    pub status: OrderStatus,
+}
+
+/// What a discount code does to one product's price, before checkout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DiscountPreview {
+    /// The code, as stored (upper case).
+    pub code: String,
+    /// What it is, for people: "25% off", "$5.00 off".
+    pub description: String,
+    pub list_price: Money,
+    /// What the code takes off.
+    pub discount: Money,
+    /// What the buyer pays before tax.
+    pub price: Money,
+}
+
+/// A discount code, for admins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Discount {
+    pub id: DiscountId,
+    /// Upper case; buyers may type it in any case.
+    pub code: String,
+    /// Percent off, 1 to 100; or null with `amount_off`.
+    pub percent_off: Option<i32>,
+    /// An amount off in one currency; or null with `percent_off`.
+    pub amount_off: Option<Money>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Redemptions allowed in all; null: no cap.
+    pub max_redemptions: Option<i32>,
+    /// Redemptions allowed per customer; null: no cap.
+    pub max_per_customer: Option<i32>,
+    /// The products it applies to; null: every product.
+    pub products: Option<Vec<ProductRef>>,
+    pub active: bool,
+    /// Redemptions so far: paid orders and checkouts still open (an expired or failed checkout
+    /// gives its redemption back).
+    pub redemptions: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Every discount code, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DiscountList {
+    pub items: Vec<Discount>,
+}
+
+/// Body of `POST /api/v1/admin/discounts` and `PUT /api/v1/admin/discounts/{id}` (the whole
+/// discount: left-out fields are cleared).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DiscountRequest {
+    /// 3 to 32 letters, digits, `-` or `_`; case-insensitive and unique.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_-]{3,32}$")
+    )]
+    pub code: String,
+    /// Percent off, 1 to 100. Give this or `amount_off`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
+    pub percent_off: Option<i32>,
+    /// An amount off as a decimal string ("5" or "4.99"), in `currency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_off: Option<String>,
+    /// The currency of `amount_off` (default usd); the code applies only to prices in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<Currency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// After `starts_at` when both are given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        deserialize_with = "whole",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>, minimum = 1, maximum = 1000000))]
+    pub max_redemptions: Option<i32>,
+    #[serde(
+        default,
+        deserialize_with = "whole",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>, minimum = 1, maximum = 1000000))]
+    pub max_per_customer: Option<i32>,
+    /// Limit the code to these products (at most 500); left out or null: every product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
+    pub product_ids: Option<Vec<ProductId>>,
+    /// Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
 }
 
 /// The product an order is for.
@@ -462,13 +638,45 @@ pub struct OrderProduct {
 pub struct Order {
     pub id: OrderId,
     pub product: OrderProduct,
+    /// What Stripe was asked for before tax: the list price less any discount (the subtotal).
     pub amount: Money,
+    /// The product's price when the order was made, before any discount.
+    pub list_price: Money,
+    /// The code used and what it took off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<OrderDiscount>,
+    /// Tax, as Stripe Tax computed it (once paid, with tax on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax: Option<Money>,
+    /// What the buyer paid in all, as Stripe reported it (once paid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<Money>,
+    /// Stripe's hosted page of the order's invoice (with tax and invoices on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_url: Option<String>,
     pub status: OrderStatus,
     pub created_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
     /// The buyer's email; only in admin listings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buyer_email: Option<String>,
+}
+
+/// A product named by another object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductRef {
+    pub id: ProductId,
+    pub slug: String,
+    pub title: String,
+}
+
+/// The discount an order got.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrderDiscount {
+    pub code: String,
+    pub amount: Money,
 }
 
 /// One page of orders, newest first.

@@ -2,7 +2,7 @@
 //! field's name. The API and the web UI use these same functions, so a form shows the message
 //! the server would send.
 
-use crate::dto::{CredentialsRequest, ProductStatus, UpdateProductRequest};
+use crate::dto::{CredentialsRequest, DiscountRequest, ProductStatus, UpdateProductRequest};
 use crate::money::{Currency, Price};
 use crate::problem::FieldError;
 use crate::validate::{Description, Email, Password, Title, ValidationError};
@@ -93,6 +93,62 @@ impl ProductFields {
                 status: status?,
             })
         })
+    }
+}
+
+/// How a product sells, beside its price: pay what you want (the price is then the minimum)
+/// and the suggested amount.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Selling {
+    pub pay_what_you_want: bool,
+    pub suggested_cents: Option<i64>,
+}
+
+impl Selling {
+    /// `pay_what_you_want` is a form's checkbox ("true", "on", "1" or empty); `suggested` a
+    /// decimal string in the price's currency, at least the price, only for pay what you want.
+    pub fn parse(
+        pay_what_you_want: Option<&str>,
+        suggested: Option<&str>,
+        price: Option<Price>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut problems = Problems::default();
+        let pwyw = problems.check("pay_what_you_want", parse_flag(pay_what_you_want));
+        let suggested = suggested.map(str::trim).filter(|s| !s.is_empty());
+        let selling = match (pwyw, price) {
+            (Some(pwyw), Some(price)) => problems
+                .check("suggested_price", Self::check(pwyw, suggested, price))
+                .map(|suggested_cents| Self {
+                    pay_what_you_want: pwyw,
+                    suggested_cents,
+                }),
+            _ => None,
+        };
+        problems.finish(|| selling)
+    }
+
+    /// The suggested amount, checked against the pricing and the price (the minimum).
+    pub fn check(
+        pay_what_you_want: bool,
+        suggested: Option<&str>,
+        price: Price,
+    ) -> Result<Option<i64>, ValidationError> {
+        let Some(text) = suggested else {
+            return Ok(None);
+        };
+        if !pay_what_you_want {
+            return Err(ValidationError::new(
+                "a suggested price is only for pay what you want",
+            ));
+        }
+        let suggested = Price::parse(text, price.currency())?;
+        if suggested.cents() < price.cents() {
+            return Err(ValidationError::new(format!(
+                "the suggested price must be at least the minimum, {}",
+                price.currency().format(price.cents())
+            )));
+        }
+        Ok(Some(suggested.cents()))
     }
 }
 
@@ -238,9 +294,178 @@ impl UpdateProductRequest {
     }
 }
 
+/// The longest discount code.
+pub const MAX_CODE_LEN: usize = 32;
+/// Products one discount code may be limited to.
+pub const MAX_DISCOUNT_PRODUCTS: usize = 500;
+/// Highest redemption cap (in all or per customer).
+pub const MAX_REDEMPTION_CAP: i32 = 1_000_000;
+
+/// Why a bundle's price cannot be 0.
+pub const FREE_BUNDLE: &str = "a bundle has a price (or pay what you want): it cannot be free";
+
+/// What a discount whose end is not after its start is told.
+pub const ENDS_BEFORE_START: &str = "the end must come after the start";
+
+/// A discount code as stored and looked up: trimmed, upper case (so codes are
+/// case-insensitive); None when it could not be one.
+pub fn discount_code(code: &str) -> Option<String> {
+    let code = code.trim();
+    let ok = (3..=MAX_CODE_LEN).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then(|| code.to_ascii_uppercase())
+}
+
+/// A discount's terms, checked: the server stores them, the admin's form shows the same
+/// messages before sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscountTerms {
+    pub code: String,
+    pub percent_off: Option<i32>,
+    /// With its currency.
+    pub amount_off: Option<(i64, Currency)>,
+}
+
+impl DiscountRequest {
+    /// Every rule of a discount that needs nothing but the request (that its products exist is
+    /// the server's to say), all problems at once.
+    pub fn check(&self) -> Result<DiscountTerms, Vec<FieldError>> {
+        let mut problems = Problems::default();
+        let code = problems.check(
+            "code",
+            discount_code(&self.code).ok_or_else(|| {
+                ValidationError::new(format!(
+                    "a code is 3 to {MAX_CODE_LEN} letters, digits, `-` or `_`"
+                ))
+            }),
+        );
+        let currency = self.currency.unwrap_or_default();
+        let off = match (self.percent_off, &self.amount_off) {
+            (Some(p), None) => problems
+                .check(
+                    "percent_off",
+                    (1..=100)
+                        .contains(&p)
+                        .then_some(p)
+                        .ok_or_else(|| ValidationError::new("percent off is 1 to 100")),
+                )
+                .map(|p| (Some(p), None)),
+            (None, Some(a)) => problems
+                .check(
+                    "amount_off",
+                    Price::parse(a, currency)
+                        .map_err(|e| {
+                            ValidationError::new(e.message.replace("price", "the amount off"))
+                        })
+                        .and_then(|p| {
+                            (!p.is_free())
+                                .then_some(p.cents())
+                                .ok_or_else(|| ValidationError::new("an amount off is more than 0"))
+                        }),
+                )
+                .map(|cents| (None, Some((cents, currency)))),
+            _ => problems.check(
+                "percent_off",
+                Err(ValidationError::new(
+                    "give either percent_off or amount_off (not both)",
+                )),
+            ),
+        };
+        // On wasm a timestamp is the server's text: the form compares the instants it made.
+        #[cfg(not(target_arch = "wasm32"))]
+        if let (Some(s), Some(e)) = (self.starts_at, self.ends_at) {
+            if e <= s {
+                problems.check::<()>("ends_at", Err(ValidationError::new(ENDS_BEFORE_START)));
+            }
+        }
+        for (field, cap) in [
+            ("max_redemptions", self.max_redemptions),
+            ("max_per_customer", self.max_per_customer),
+        ] {
+            if cap.is_some_and(|c| !(1..=MAX_REDEMPTION_CAP).contains(&c)) {
+                problems.check::<()>(
+                    field,
+                    Err(ValidationError::new(
+                        "a cap is a whole number from 1 to 1,000,000 (empty: no cap)",
+                    )),
+                );
+            }
+        }
+        if let Some(ids) = &self.product_ids {
+            if ids.is_empty() {
+                problems.check::<()>(
+                    "product_ids",
+                    Err(ValidationError::new(
+                        "name at least one product, or let it apply to every product",
+                    )),
+                );
+            } else if ids.len() > MAX_DISCOUNT_PRODUCTS {
+                problems.check::<()>(
+                    "product_ids",
+                    Err(ValidationError::new(format!(
+                        "at most {MAX_DISCOUNT_PRODUCTS} products"
+                    ))),
+                );
+            }
+        }
+        problems.finish(|| {
+            let (percent_off, amount_off) = off?;
+            Some(DiscountTerms {
+                code: code?,
+                percent_off,
+                amount_off,
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discount_codes_are_case_insensitive_and_plain() {
+        assert_eq!(discount_code(" spring-25 ").as_deref(), Some("SPRING-25"));
+        assert_eq!(discount_code("ab"), None);
+        assert_eq!(discount_code("no spaces"), None);
+    }
+
+    #[test]
+    fn a_discount_reports_every_problem_at_once() {
+        let req = DiscountRequest {
+            code: "x".into(),
+            percent_off: Some(101),
+            max_per_customer: Some(0),
+            product_ids: Some(Vec::new()),
+            ..Default::default()
+        };
+        let fields: Vec<String> = req
+            .check()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["code", "percent_off", "max_per_customer", "product_ids"]
+        );
+        let ok = DiscountRequest {
+            code: "half".into(),
+            amount_off: Some("4.50".into()),
+            currency: Some(Currency::Eur),
+            ..Default::default()
+        };
+        assert_eq!(
+            ok.check().unwrap(),
+            DiscountTerms {
+                code: "HALF".into(),
+                percent_off: None,
+                amount_off: Some((450, Currency::Eur)),
+            }
+        );
+    }
 
     #[test]
     fn every_field_is_reported_at_once() {

@@ -126,6 +126,11 @@ id_type!(
     EntitlementId,
     "entitlement"
 );
+id_type!(
+    /// A discount code's id.
+    DiscountId,
+    "discount"
+);
 
 #[cfg(test)]
 mod tests {

@@ -17,8 +17,8 @@ pub mod validate;
 mod wire_time;
 
 pub use dto::*;
-pub use forms::{Delivery, ProductEdit, ProductFields};
-pub use ids::{EntitlementId, FileId, FileVersionId, OrderId, ProductId, UserId};
+pub use forms::{discount_code, Delivery, DiscountTerms, ProductEdit, ProductFields, Selling};
+pub use ids::{DiscountId, EntitlementId, FileId, FileVersionId, OrderId, ProductId, UserId};
 pub use money::{Currency, Money, Price};
 pub use problem::{FieldError, Problem};
 pub use validate::{Description, Email, Password, Slug, Title, ValidationError};

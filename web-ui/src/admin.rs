@@ -1,8 +1,9 @@
-//! Admin pages: products (table, create, edit with its files and buyers ([`files`]), archive),
-//! orders (refund, resend the receipt), the job queue ([`jobs`]) and the dev mailbox
-//! ([`mailbox`]). The server checks the role on
-//! every call; these pages only hide what a customer could not use anyway.
+//! Admin pages: products (table, create, edit with its files and buyers ([`files`]), archive;
+//! pay what you want and bundles), orders (refund, resend the receipt), discount codes
+//! ([`discounts`]), the job queue ([`jobs`]) and the dev mailbox ([`mailbox`]). The server
+//! checks the role on every call; these pages only hide what a customer could not use anyway.
 
+pub mod discounts;
 pub mod files;
 pub mod jobs;
 pub mod mailbox;
@@ -11,23 +12,42 @@ use std::cell::Cell;
 
 use leptos::prelude::*;
 use shared_types::{
-    ClientConfig, Currency, Delivery, Order, OrderPage, Product, ProductFields, ProductPage,
-    ProductStatus, UpdateProductRequest,
+    ClientConfig, Currency, Delivery, Order, OrderPage, Price, Pricing, Product, ProductFields,
+    ProductId, ProductPage, ProductStatus, Selling, UpdateProductRequest,
 };
 use wasm_bindgen::JsCast;
 use web_sys::{FormData, HtmlInputElement};
 
 use crate::api::{self, ApiError};
+// `encode` puts `/admin/...?…` parts into the address as one value each.
 use crate::components::{
-    date, dynamic, error_slot, form_error_slot, redirect_signed_out, set_title, when, ErrorBox,
-    FieldMessage, Loading, ResendReceipt,
+    date, decimal, dynamic, encode, error_slot, form_error_slot, price_text, redirect_signed_out,
+    set_title, text, when, ErrorBox, FieldMessage, Loading, ResendReceipt,
 };
 use crate::router;
 use crate::upload::send_form;
 
-/// `/admin/...?…` parts into the address as one value each.
-fn encode(value: &str) -> String {
-    String::from(js_sys::encode_uri_component(value))
+/// A form's problems, keyed by field (the client's checks, then the server's).
+type Problems = RwSignal<Vec<(String, String)>>;
+
+/// The message for `field` among a form's problems.
+fn field_message(errors: Problems, field: &'static str) -> Signal<Option<String>> {
+    Signal::derive(move || {
+        errors.with(|e| e.iter().find(|(f, _)| f == field).map(|(_, m)| m.clone()))
+    })
+}
+
+/// The server's refusal of a form: beside its fields, or above the form when it names none.
+fn show_refusal(e: ApiError, errors: Problems, form_error: WriteSignal<Option<String>>) {
+    let fields: Vec<(String, String)> = e
+        .fields
+        .iter()
+        .map(|f| (f.field.clone(), f.message.clone()))
+        .collect();
+    if fields.is_empty() {
+        form_error.set(Some(e.message));
+    }
+    errors.set(fields);
 }
 
 /// Its children for an admin. A signed-out visitor is sent to the sign-in page (in the shop
@@ -100,6 +120,7 @@ fn admin_nav() -> impl IntoView {
         <nav class="admin-nav" aria-label="Admin">
             {admin_link("/admin/products", "admin-products", "Products")}
             {admin_link("/admin/orders", "admin-orders", "Orders")}
+            {admin_link("/admin/discounts", "admin-discounts", "Discounts")}
             {admin_link("/admin/jobs", "admin-jobs", "Jobs")}
             {when(move || mailbox.get(), || admin_link("/admin/mailbox", "admin-mailbox", "Mailbox").into_any())}
             <a href="/admin/products/new" id="new-product" class="button small">"New product"</a>
@@ -158,7 +179,9 @@ fn ProductTable() -> impl IntoView {
                                     <tr class="admin-product" data-slug=p.slug.clone()>
                                         <td class="cell-title"><a href=format!("/products/{}", p.slug)>{p.title.clone()}</a></td>
                                         <td data-label="Status"><span class=format!("status status-{}", p.status.as_str())>{p.status.as_str()}</span></td>
-                                        <td data-label="Price">{if p.is_free { "Free".to_owned() } else { p.price.display.clone() }}</td>
+                                        <td data-label="Price">{price_text(&p)}{(!p.bundle_items.is_empty()).then(|| view! {
+                                            <span class="row-note">{format!("Bundle of {}", p.bundle_items.len())}</span>
+                                        })}</td>
                                         <td data-label="Sales">{p.sales.unwrap_or(0)}</td>
                                         <td class="row-actions">
                                             <a href=format!("/admin/products/{}/edit", p.id) class="button small secondary">"Edit"</a>
@@ -178,6 +201,74 @@ fn ProductTable() -> impl IntoView {
                 }.into_any(),
             })}
         </section>
+    }
+}
+
+/// Checkboxes to pick products from the admin's list (its first 100), in `selected` in the
+/// order they were picked. Archived products (and bundles, with `no_bundles`) are left out
+/// unless already picked; so is `exclude` (the product being edited).
+#[component]
+fn ProductPicker(
+    selected: RwSignal<Vec<ProductId>>,
+    /// The request field: the fieldset's id, and its message's.
+    field: &'static str,
+    legend: &'static str,
+    #[prop(optional_no_strip)] exclude: Option<ProductId>,
+    #[prop(optional)] no_bundles: bool,
+) -> impl IntoView {
+    let products = api::resource(|| "/api/v1/admin/products?limit=100".to_owned());
+    let list = move || match api::parsed::<ProductPage>(products.get()) {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+        Some(Ok(page)) => {
+            let offered: Vec<Product> = page
+                .items
+                .into_iter()
+                .filter(|p| {
+                    let picked = selected.with_untracked(|s| s.contains(&p.id));
+                    Some(&p.id) != exclude.as_ref()
+                        && (picked
+                            || (p.status != ProductStatus::Archived
+                                && (!no_bundles || p.bundle_items.is_empty())))
+                })
+                .collect();
+            if offered.is_empty() {
+                return view! { <p class="empty">"No products to pick."</p> }.into_any();
+            }
+            view! {
+                <ul class="picker-list">
+                    {offered.into_iter().map(|p| {
+                        let (id, toggled) = (p.id.clone(), p.id.clone());
+                        view! {
+                            <li>
+                                <label class="check">
+                                    <input type="checkbox" class="pick-product" value=p.id.to_string()
+                                        prop:checked=move || selected.with(|s| s.contains(&id))
+                                        on:change=move |ev| {
+                                            let on = event_target_checked(&ev);
+                                            selected.update(|s| {
+                                                s.retain(|x| *x != toggled);
+                                                if on {
+                                                    s.push(toggled.clone());
+                                                }
+                                            });
+                                        }/>
+                                    <span class="pick-title">{p.title.clone()}</span>
+                                    <span class="pick-price">{price_text(&p)}</span>
+                                </label>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <fieldset class="picker" id=field aria-describedby=format!("{field}-error")>
+            <legend>{legend}</legend>
+            {dynamic(list)}
+        </fieldset>
     }
 }
 
@@ -280,13 +371,7 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
     let editing = existing.clone();
     let initial_price = existing
         .as_ref()
-        .map(|p| {
-            format!(
-                "{}.{:02}",
-                p.price.amount_cents / 100,
-                p.price.amount_cents % 100
-            )
-        })
+        .map(|p| decimal(p.price.amount_cents))
         .unwrap_or_default();
     let (title, set_title_value) = signal(
         existing
@@ -319,6 +404,25 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
     let (access_days, set_access_days) =
         signal(count(existing.as_ref().and_then(|p| p.access_days)));
     let (stamp_pdfs, set_stamp_pdfs) = signal(existing.as_ref().is_some_and(|p| p.stamp_pdfs));
+    let (pwyw, set_pwyw) = signal(
+        existing
+            .as_ref()
+            .is_some_and(|p| p.pricing == Pricing::PayWhatYouWant),
+    );
+    let (suggested, set_suggested) = signal(
+        existing
+            .as_ref()
+            .and_then(|p| p.suggested_price.as_ref())
+            .map(|m| decimal(m.amount_cents))
+            .unwrap_or_default(),
+    );
+    // A bundle's products, in the order they were picked.
+    let initial_items: Vec<ProductId> = existing
+        .as_ref()
+        .map(|p| p.bundle_items.iter().map(|i| i.id.clone()).collect())
+        .unwrap_or_default();
+    let (is_bundle, set_is_bundle) = signal(!initial_items.is_empty());
+    let bundle_items = RwSignal::new(initial_items.clone());
     let errors = RwSignal::new(Vec::<(String, String)>::new());
     let (form_error, set_form_error) = signal(None::<String>);
     let (progress, set_progress) = signal(0u32);
@@ -326,11 +430,7 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
     let (saved, set_saved) = signal(None::<Product>);
     let file_ref = NodeRef::<leptos::html::Input>::new();
     let preview_ref = NodeRef::<leptos::html::Input>::new();
-    let message = move |field: &'static str| -> Signal<Option<String>> {
-        Signal::derive(move || {
-            errors.with(|e| e.iter().find(|(f, _)| f == field).map(|(_, m)| m.clone()))
-        })
-    };
+    let message = move |field: &'static str| field_message(errors, field);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -355,6 +455,31 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
         let days = Delivery::parse_days(&raw_days)
             .map_err(|e| found.push(("access_days".into(), e.message)))
             .unwrap_or(None);
+        // Pay what you want (the price is the minimum) and a bundle's products, by the server's
+        // rules: a suggested price at least the minimum, and no free bundle.
+        let chooses = pwyw.get_untracked();
+        let proposed = suggested.get_untracked().trim().to_owned();
+        let proposed = Some(proposed).filter(|s| chooses && !s.is_empty());
+        let bundle = is_bundle.get_untracked();
+        let items = if bundle {
+            bundle_items.get_untracked()
+        } else {
+            Vec::new()
+        };
+        if let Some(minimum) = c.parse().ok().and_then(|c| Price::parse(&p, c).ok()) {
+            if let Err(e) = Selling::check(chooses, proposed.as_deref(), minimum) {
+                found.push(("suggested_price".into(), e.message));
+            }
+            if bundle && minimum.is_free() && !chooses {
+                found.push(("price".into(), shared_types::forms::FREE_BUNDLE.into()));
+            }
+        }
+        if bundle && items.is_empty() {
+            found.push((
+                "bundle_items".into(),
+                "pick the products the bundle contains".into(),
+            ));
+        }
         // A new product's first file; an existing one's files are in the Files panel.
         let file = if editing.is_none() {
             input_file(&file_ref)
@@ -363,7 +488,7 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
         };
         let preview = input_file(&preview_ref);
         match &file {
-            None if editing.is_none() => {
+            None if editing.is_none() && !bundle => {
                 found.push(("file".into(), "choose the first file to sell".into()))
             }
             Some(f) if f.size() > limits.max_file_bytes as f64 => found.push((
@@ -399,6 +524,7 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
         set_progress.set(0);
         set_saved.set(None);
         let editing = editing.clone();
+        let initial_items = initial_items.clone();
         leptos::task::spawn_local(async move {
             let result: Result<Product, ApiError> = async {
                 match editing {
@@ -417,6 +543,17 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
                         }
                         let _ = form
                             .append_with_str("stamp_pdfs", if stamp { "true" } else { "false" });
+                        let _ = form.append_with_str(
+                            "pay_what_you_want",
+                            if chooses { "true" } else { "false" },
+                        );
+                        if let Some(amount) = &proposed {
+                            let _ = form.append_with_str("suggested_price", amount);
+                        }
+                        if !items.is_empty() {
+                            let ids: Vec<&str> = items.iter().map(ProductId::as_str).collect();
+                            let _ = form.append_with_str("bundle_items", &ids.join(","));
+                        }
                         if let Some(f) = &file {
                             let _ = form.append_with_blob_and_filename("file", f, &f.name());
                         }
@@ -439,6 +576,11 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
                                 download_limit: Some(limit),
                                 access_days: Some(days),
                                 stamp_pdfs: Some(stamp),
+                                pay_what_you_want: Some(chooses),
+                                suggested_price: Some(proposed),
+                                // Sent when changed: the list the edit page shows may leave
+                                // out items that are not published.
+                                bundle_items: (items != initial_items).then_some(items),
                             },
                         )
                         .await?;
@@ -461,17 +603,7 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
             set_busy.set(false);
             match result {
                 Ok(product) => set_saved.set(Some(product)),
-                Err(e) => {
-                    let fields: Vec<(String, String)> = e
-                        .fields
-                        .iter()
-                        .map(|f| (f.field.clone(), f.message.clone()))
-                        .collect();
-                    if fields.is_empty() {
-                        set_form_error.set(Some(e.message));
-                    }
-                    errors.set(fields);
-                }
+                Err(e) => show_refusal(e, errors, set_form_error),
             }
         });
     };
@@ -500,6 +632,7 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
         }
     });
     let creating = existing.is_none();
+    let this_product = existing.as_ref().map(|p| p.id.clone());
     view! {
         <div class="edit-page">
         <section class="card">
@@ -518,8 +651,10 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
                 </div>
                 <div class="field-row">
                     <div class="field">
-                        <label for="price">"Price"</label>
-                        <input id="price" inputmode="decimal" placeholder="0 for free" prop:value=price on:input=move |ev| set_price.set(event_target_value(&ev))/>
+                        <label for="price">{text(move || if pwyw.get() { "Minimum price" } else { "Price" })}</label>
+                        <input id="price" inputmode="decimal" aria-describedby="price-error"
+                            placeholder=move || if pwyw.get() { "0 for no minimum" } else { "0 for free" }
+                            prop:value=price on:input=move |ev| set_price.set(event_target_value(&ev))/>
                         <FieldMessage field="price" message=message("price")/>
                     </div>
                     <div class="field">
@@ -538,6 +673,25 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
                         </select>
                     </div>
                 </div>
+                <fieldset class="delivery-fields pricing-fields">
+                    <legend>"Pricing"</legend>
+                    <label class="check">
+                        <input id="pay_what_you_want" type="checkbox" aria-describedby="pwyw-hint pay_what_you_want-error"
+                            prop:checked=pwyw on:change=move |ev| set_pwyw.set(event_target_checked(&ev))/>
+                        "Pay what you want"
+                    </label>
+                    <p class="hint" id="pwyw-hint">"Buyers choose what they pay: the price is then the minimum (0 lets them pay nothing). Discount codes do not apply."</p>
+                    <FieldMessage field="pay_what_you_want" message=message("pay_what_you_want")/>
+                    {when(move || pwyw.get(), move || view! {
+                        <div class="field">
+                            <label for="suggested_price">"Suggested price"</label>
+                            <input id="suggested_price" inputmode="decimal" placeholder="The minimum" aria-describedby="suggested_price-hint suggested_price-error"
+                                prop:value=suggested on:input=move |ev| set_suggested.set(event_target_value(&ev))/>
+                            <p class="hint" id="suggested_price-hint">"What the product page proposes; at least the minimum."</p>
+                            <FieldMessage field="suggested_price" message=message("suggested_price")/>
+                        </div>
+                    }.into_any())}
+                </fieldset>
                 <fieldset class="delivery-fields">
                     <legend>"Delivery"</legend>
                     <div class="field-row">
@@ -561,11 +715,28 @@ fn ProductForm(existing: Option<Product>, limits: ClientConfig) -> impl IntoView
                     </label>
                     <FieldMessage field="stamp_pdfs" message=message("stamp_pdfs")/>
                 </fieldset>
+                <fieldset class="delivery-fields bundle-fields">
+                    <legend>"Bundle"</legend>
+                    <label class="check">
+                        <input id="is_bundle" type="checkbox" aria-describedby="bundle-hint"
+                            prop:checked=is_bundle on:change=move |ev| set_is_bundle.set(event_target_checked(&ev))/>
+                        "This is a bundle of other products"
+                    </label>
+                    <p class="hint" id="bundle-hint">"Buying it grants each product picked here. A bundle cannot contain another bundle, and it cannot be free."</p>
+                    {when(move || is_bundle.get(), move || view! {
+                        <ProductPicker selected=bundle_items field="bundle_items" legend="Products in the bundle"
+                            exclude=this_product.clone() no_bundles=true/>
+                    }.into_any())}
+                    <FieldMessage field="bundle_items" message=message("bundle_items")/>
+                </fieldset>
                 <Show when=move || creating>
                     <div class="field">
                         <label for="file">"File"</label>
                         <input id="file" type="file" node_ref=file_ref/>
                         <p class="hint">{file_hint.clone()}</p>
+                        {when(move || is_bundle.get(), || view! {
+                            <p class="hint" id="bundle-file-hint">"Optional for a bundle: buyers get its products."</p>
+                        }.into_any())}
                         <FieldMessage field="file" message=message("file")/>
                     </div>
                 </Show>
@@ -671,7 +842,9 @@ fn OrderTable() -> impl IntoView {
                                     <tr class="admin-order" data-order=o.id.to_string()>
                                         <td class="cell-title">{o.product.title.clone()}</td>
                                         <td data-label="Buyer" class="cell-email">{o.buyer_email.clone().unwrap_or_default()}</td>
-                                        <td data-label="Amount">{o.amount.display.clone()}</td>
+                                        <td data-label="Amount"><span class="amount-stack"><span>{o.amount.display.clone()}</span>{o.discount.as_ref().map(|d| view! {
+                                            <span class="row-note order-discount">{format!("{}: −{}", d.code, d.amount.display)}</span>
+                                        })}</span></td>
                                         <td data-label="Status"><span class=format!("status status-{}", o.status.as_str())>{o.status.as_str()}</span></td>
                                         <td data-label="Date">{date(&o.created_at)}</td>
                                         <td class="row-actions">

@@ -323,6 +323,12 @@ pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> R
     parse(call("PATCH", path, Some(json)).await)
 }
 
+/// PUT with a JSON body: the whole resource replaced.
+pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    let json = to_json(body)?;
+    parse(call("PUT", path, Some(json)).await)
+}
+
 pub async fn delete(path: &str) -> Result<(), ApiError> {
     call("DELETE", path, None).await.map(drop)
 }

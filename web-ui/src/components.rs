@@ -1,7 +1,7 @@
 //! Small pieces every page uses: loading and error states, prices, the tab title, downloads.
 
 use leptos::prelude::*;
-use shared_types::{AcceptedResponse, DownloadTokenResponse, Product};
+use shared_types::{AcceptedResponse, DownloadTokenResponse, Pricing, Product};
 
 use crate::api::{self, ApiError};
 use crate::router;
@@ -99,15 +99,46 @@ pub fn form_error_slot(message: ReadSignal<Option<String>>) -> impl IntoView {
     })
 }
 
-/// Price, Free, or Owned.
+/// What a product costs, for people: its price, `Free`, or for pay what you want `From $2.00`
+/// (the minimum) or `Name your price` (no minimum).
+pub fn price_text(product: &Product) -> String {
+    if product.pricing == Pricing::PayWhatYouWant {
+        if product.price.amount_cents == 0 {
+            "Name your price".to_owned()
+        } else {
+            format!("From {}", product.price.display)
+        }
+    } else if product.is_free {
+        "Free".to_owned()
+    } else {
+        product.price.display.clone()
+    }
+}
+
+/// Minor units as the decimal text a price field holds: `1999` is `19.99`.
+pub fn decimal(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+/// A value as one part of an address (a path segment or a query value).
+pub fn encode(value: &str) -> String {
+    String::from(js_sys::encode_uri_component(value))
+}
+
+/// Price, Free, pay what you want, or Owned.
 #[component]
 pub fn PriceTag(product: Product) -> impl IntoView {
-    let (class, text) = if product.owned {
-        ("price owned", "Owned".to_owned())
+    let class = if product.owned {
+        "price owned"
     } else if product.is_free {
-        ("price free", "Free".to_owned())
+        "price free"
     } else {
-        ("price", product.price.display.clone())
+        "price"
+    };
+    let text = if product.owned {
+        "Owned".to_owned()
+    } else {
+        price_text(&product)
     };
     view! { <span class=class>{text}</span> }
 }

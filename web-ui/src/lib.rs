@@ -1,11 +1,11 @@
 //! Folio's web UI: three Leptos single-page apps over the same REST API third-party programs
 //! use, built from this library; each links only the pages it routes to.
 //!
-//! - `shop`: the catalog, product pages (with a guest's checkout), sign-in and registration:
-//!   what every visitor loads;
-//! - `account`: the signed-in customer's library and orders, the page Stripe returns to (a
-//!   guest's too), and the pages of mailed links (asking for one, signing in with one, choosing
-//!   a new password with one, stopping a product's update emails);
+//! - `shop`: the catalog and product pages (with a guest's checkout, discount codes and pay
+//!   what you want): what every visitor loads;
+//! - `account`: sign-in and registration, the signed-in customer's library and orders, the page
+//!   Stripe returns to (a guest's too), and the pages of mailed links (asking for one, signing
+//!   in with one, choosing a new password with one, stopping a product's update emails);
 //! - `admin` (admin.html, which the server answers for `/admin/...`): the admin pages.
 //!
 //! The server answers index.html for every other client route; its start script (written by
@@ -24,13 +24,16 @@ use leptos::prelude::*;
 
 use pages::*;
 
+/// The bundles' allocator: single-threaded WebAssembly, memory grown as needed.
+#[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 /// The shop's pages.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ShopPage {
     Catalog,
     Product,
-    SignIn,
-    Register,
     Unsubscribe,
     NotFound,
 }
@@ -40,8 +43,6 @@ fn shop_route(path: &str) -> ShopPage {
     match segments.as_slice() {
         [] => ShopPage::Catalog,
         ["products", _] => ShopPage::Product,
-        ["signin"] => ShopPage::SignIn,
-        ["register"] => ShopPage::Register,
         ["unsubscribe"] => ShopPage::Unsubscribe,
         _ => ShopPage::NotFound,
     }
@@ -52,8 +53,7 @@ fn shop_page(page: ShopPage) -> AnyView {
     match page {
         ShopPage::Catalog => catalog::Catalog().into_any(),
         ShopPage::Product => product::ProductPage().into_any(),
-        ShopPage::SignIn => auth::SignIn().into_any(),
-        ShopPage::Register => auth::Register().into_any(),
+
         ShopPage::Unsubscribe => {
             // Update notices link to the account bundle's page (with the other mailed links'
             // pages, so the first catalog view stays small); a shortened `/unsubscribe?token=…`
@@ -84,6 +84,8 @@ enum AccountPage {
     Library,
     Orders,
     CheckoutSuccess,
+    SignIn,
+    Register,
     SignInLink,
     ResetPassword,
     Unsubscribe,
@@ -95,6 +97,8 @@ fn account_route(path: &str) -> AccountPage {
         "/library" => AccountPage::Library,
         "/orders" => AccountPage::Orders,
         "/checkout/success" => AccountPage::CheckoutSuccess,
+        "/signin" => AccountPage::SignIn,
+        "/register" => AccountPage::Register,
         "/signin/link" => AccountPage::SignInLink,
         "/reset-password" => AccountPage::ResetPassword,
         UNSUBSCRIBE_PAGE => AccountPage::Unsubscribe,
@@ -107,6 +111,8 @@ fn account_page(page: AccountPage) -> AnyView {
         AccountPage::Library => library::Library().into_any(),
         AccountPage::Orders => orders::MyOrders().into_any(),
         AccountPage::CheckoutSuccess => checkout::Success().into_any(),
+        AccountPage::SignIn => auth::SignIn().into_any(),
+        AccountPage::Register => auth::Register().into_any(),
         AccountPage::SignInLink => links::SignInLink().into_any(),
         AccountPage::ResetPassword => links::ResetPassword().into_any(),
         AccountPage::Unsubscribe => unsubscribe::Unsubscribe().into_any(),
@@ -131,6 +137,10 @@ enum AdminPage {
     NewProduct,
     EditProduct,
     Orders,
+    Discounts,
+    NewDiscount,
+    EditDiscount,
+    DiscountRedemptions,
     Jobs,
     Mailbox,
     MailboxMessage,
@@ -145,6 +155,10 @@ fn admin_route(path: &str) -> AdminPage {
         ["admin", "products", "new"] => AdminPage::NewProduct,
         ["admin", "products", _, "edit"] => AdminPage::EditProduct,
         ["admin", "orders"] => AdminPage::Orders,
+        ["admin", "discounts"] => AdminPage::Discounts,
+        ["admin", "discounts", "new"] => AdminPage::NewDiscount,
+        ["admin", "discounts", _, "edit"] => AdminPage::EditDiscount,
+        ["admin", "discounts", _, "redemptions"] => AdminPage::DiscountRedemptions,
         ["admin", "jobs"] => AdminPage::Jobs,
         ["admin", "mailbox"] => AdminPage::Mailbox,
         ["admin", "mailbox", _] => AdminPage::MailboxMessage,
@@ -159,6 +173,10 @@ fn admin_page(page: AdminPage) -> AnyView {
         AdminPage::NewProduct => view! { <admin::NewProduct/> }.into_any(),
         AdminPage::EditProduct => view! { <admin::EditProduct/> }.into_any(),
         AdminPage::Orders => view! { <admin::Orders/> }.into_any(),
+        AdminPage::Discounts => view! { <admin::discounts::Discounts/> }.into_any(),
+        AdminPage::NewDiscount => view! { <admin::discounts::NewDiscount/> }.into_any(),
+        AdminPage::EditDiscount => view! { <admin::discounts::EditDiscount/> }.into_any(),
+        AdminPage::DiscountRedemptions => view! { <admin::discounts::Redemptions/> }.into_any(),
         AdminPage::Jobs => view! { <admin::jobs::Jobs/> }.into_any(),
         AdminPage::Mailbox => view! { <admin::mailbox::Mailbox/> }.into_any(),
         AdminPage::MailboxMessage => view! { <admin::mailbox::Message/> }.into_any(),
@@ -184,7 +202,8 @@ mod tests {
     fn every_path_has_one_bundle_and_a_page_there() {
         assert!(shop_route("/") == ShopPage::Catalog);
         assert!(shop_route("/products/rust-book") == ShopPage::Product);
-        assert!(shop_route("/signin") == ShopPage::SignIn);
+        assert!(account_route("/signin") == AccountPage::SignIn);
+        assert!(account_route("/register") == AccountPage::Register);
         assert!(shop_route("/unsubscribe") == ShopPage::Unsubscribe);
         assert!(shop_route("/products/a/b") == ShopPage::NotFound);
         assert!(account_route("/checkout/success") == AccountPage::CheckoutSuccess);
@@ -196,13 +215,18 @@ mod tests {
         assert!(bundle_of(UNSUBSCRIBE_PAGE) == Bundle::Account);
         assert!(admin_route("/admin/products/0190/edit") == AdminPage::EditProduct);
         assert!(admin_route("/admin/jobs") == AdminPage::Jobs);
+        assert!(admin_route("/admin/discounts") == AdminPage::Discounts);
+        assert!(admin_route("/admin/discounts/new") == AdminPage::NewDiscount);
+        assert!(admin_route("/admin/discounts/0190/edit") == AdminPage::EditDiscount);
+        assert!(admin_route("/admin/discounts/0190/redemptions") == AdminPage::DiscountRedemptions);
+        assert!(admin_route("/admin/discounts/0190") == AdminPage::NotFound);
         assert!(admin_route("/admin/mailbox/ab12") == AdminPage::MailboxMessage);
         assert!(admin_route("/admin/nope") == AdminPage::NotFound);
         for (path, bundle) in [
             ("/", Bundle::Shop),
             ("/products/x", Bundle::Shop),
-            ("/signin", Bundle::Shop),
-            ("/register", Bundle::Shop),
+            ("/signin", Bundle::Account),
+            ("/register", Bundle::Account),
             ("/unsubscribe", Bundle::Shop),
             ("/nope", Bundle::Shop),
             ("/administrator", Bundle::Shop),
@@ -215,7 +239,8 @@ mod tests {
             ("/checkout", Bundle::Account),
             ("/signin/link", Bundle::Account),
             ("/reset-password", Bundle::Account),
-            ("/signin/linkx", Bundle::Shop),
+            ("/signinx", Bundle::Shop),
+            ("/registered", Bundle::Shop),
             ("/admin", Bundle::Admin),
             ("/admin/", Bundle::Admin),
             ("/admin/products", Bundle::Admin),

@@ -20,11 +20,12 @@ pub enum Bundle {
 /// The account bundle's paths, each with everything below it: the signed-in customer's pages,
 /// the page Stripe returns to, and the pages mailed links open. `cargo xtask` writes the same
 /// list into index.html's start script, which picks the bundle to load.
-pub const ACCOUNT_PATHS: [&str; 5] = [
+pub const ACCOUNT_PATHS: [&str; 6] = [
     "/library",
     "/orders",
     "/checkout",
-    "/signin/link",
+    "/signin",
+    "/register",
     "/reset-password",
 ];
 

@@ -233,11 +233,12 @@ fn build_web_ui(root: &Path) -> Result<()> {
 
 /// The paths the account bundle renders, each with everything below it: the same list as
 /// `ACCOUNT_PATHS` in web-ui/src/shell.rs, which the bundles' routers use (a test compares them).
-const ACCOUNT_PATHS: [&str; 5] = [
+const ACCOUNT_PATHS: [&str; 6] = [
     "/library",
     "/orders",
     "/checkout",
-    "/signin/link",
+    "/signin",
+    "/register",
     "/reset-password",
 ];
 
@@ -862,7 +863,8 @@ mod web_ui_tests {
         assert!(merged.starts_with("<head><link rel=\"stylesheet\" href=\"/style-1.css\"/>\n"));
         assert!(merged.ends_with("</script></head>"), "{merged}");
         assert!(
-            merged.contains("/^\\/(library|orders|checkout|signin\\/link|reset-password)(\\/|$)/"),
+            merged
+                .contains("/^\\/(library|orders|checkout|signin|register|reset-password)(\\/|$)/"),
             "{merged}"
         );
         for file in [

@@ -4,7 +4,8 @@
 
 use diesel::Connection;
 use shared_types::{
-    Delivery, Product, ProductFields, ProductId, ProductStatus, Slug, UpdateProductRequest,
+    Delivery, Price, Product, ProductFields, ProductId, ProductStatus, Selling, Slug,
+    UpdateProductRequest,
 };
 
 use super::repo::{self, ProductChanges, ProductRow};
@@ -26,13 +27,26 @@ pub struct NewProduct {
     pub download_limit: Option<String>,
     pub access_days: Option<String>,
     pub stamp_pdfs: Option<String>,
+    pub pay_what_you_want: Option<String>,
+    pub suggested_price: Option<String>,
+    /// Product ids, separated by commas or spaces.
+    pub bundle_items: Option<String>,
     pub file: Option<(StoredObject, Option<String>)>,
     pub preview: Option<StoredObject>,
 }
 
+/// What a create makes of the form's fields.
+struct Parsed {
+    fields: ProductFields,
+    delivery: Delivery,
+    slug: Slug,
+    selling: Selling,
+    bundle: Vec<ProductId>,
+}
+
 /// The form's fields with the server's own checks added: a slug can be made from the title,
-/// and there is a file.
-fn parse_new(input: &NewProduct) -> Result<(ProductFields, Delivery, Slug), ApiError> {
+/// and there is a file (a bundle may go without).
+fn parse_new(input: &NewProduct) -> Result<Parsed, ApiError> {
     let title = input.title.as_deref().unwrap_or("");
     let parsed = ProductFields::parse(
         title,
@@ -48,17 +62,54 @@ fn parse_new(input: &NewProduct) -> Result<(ProductFields, Delivery, Slug), ApiE
     );
     let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
     errors.extend(delivery.as_ref().err().cloned().unwrap_or_default());
+    let selling = Selling::parse(
+        input.pay_what_you_want.as_deref(),
+        input.suggested_price.as_deref(),
+        parsed.as_ref().ok().map(|f| f.price),
+    );
+    errors.extend(selling.as_ref().err().cloned().unwrap_or_default());
+    let mut bundle = Vec::new();
+    for raw in input
+        .bundle_items
+        .as_deref()
+        .unwrap_or("")
+        .split([',', ' ', '\n'])
+        .filter(|s| !s.trim().is_empty())
+    {
+        match ProductId::parse(raw.trim()) {
+            Ok(id) => bundle.push(id),
+            Err(_) => errors.push(shared_types::FieldError::new(
+                "bundle_items",
+                format!("`{}` is not a product id", raw.trim()),
+            )),
+        }
+    }
+    if !bundle.is_empty()
+        && parsed.as_ref().is_ok_and(|f| f.price.is_free())
+        && !selling.as_ref().is_ok_and(|s| s.pay_what_you_want)
+    {
+        errors.push(shared_types::FieldError::new(
+            "price",
+            shared_types::forms::FREE_BUNDLE,
+        ));
+    }
     let slug = Slug::from_title(title);
     if let Err(e) = &slug {
         if !errors.iter().any(|f| f.field == "title") {
             errors.push(shared_types::FieldError::new("title", e.message.clone()));
         }
     }
-    if input.file.is_none() {
+    if input.file.is_none() && bundle.is_empty() {
         errors.push(shared_types::FieldError::new("file", "a file is required"));
     }
-    match (parsed, delivery, slug) {
-        (Ok(fields), Ok(delivery), Ok(slug)) if errors.is_empty() => Ok((fields, delivery, slug)),
+    match (parsed, delivery, slug, selling) {
+        (Ok(fields), Ok(delivery), Ok(slug), Ok(selling)) if errors.is_empty() => Ok(Parsed {
+            fields,
+            delivery,
+            slug,
+            selling,
+            bundle,
+        }),
         _ => Err(ApiError::Validation(errors)),
     }
 }
@@ -83,20 +134,18 @@ pub async fn create(state: &AppState, input: NewProduct) -> Result<Product, ApiE
 }
 
 async fn create_row(state: &AppState, input: &NewProduct) -> Result<Product, ApiError> {
-    let (fields, delivery, slug) = parse_new(input)?;
-    let (file, uploaded_name) = input.file.clone().expect("parse_new requires a file");
+    let Parsed {
+        fields,
+        delivery,
+        slug,
+        selling,
+        bundle,
+    } = parse_new(input)?;
     let at = now();
     let id = ProductId::generate();
-    let (file_row, version) = files::repo::new_file(
-        &id,
-        0,
-        safe_file_name(uploaded_name.as_deref(), slug.as_ref(), file.extension),
-        &file,
-        at,
-    );
     let row = ProductRow {
-        id,
-        slug: slug.into_inner(),
+        id: id.clone(),
+        slug: slug.as_ref().to_owned(),
         title: fields.title.into_inner(),
         description: fields.description.into_inner(),
         price_cents: fields.price.cents(),
@@ -109,14 +158,28 @@ async fn create_row(state: &AppState, input: &NewProduct) -> Result<Product, Api
         download_limit: delivery.download_limit,
         access_days: delivery.access_days,
         stamp_pdfs: delivery.stamp_pdfs,
+        pay_what_you_want: selling.pay_what_you_want,
+        suggested_price_cents: selling.suggested_cents,
     };
-    let version = files::stamping::prepare_version(state, version, delivery.stamp_pdfs).await;
-    let inserted = row.clone();
-    let current = files::repo::Current {
-        file: file_row,
-        version,
+    let current = match input.file.clone() {
+        Some((file, uploaded_name)) => {
+            let (file_row, version) = files::repo::new_file(
+                &id,
+                0,
+                safe_file_name(uploaded_name.as_deref(), slug.as_ref(), file.extension),
+                &file,
+                at,
+            );
+            let version =
+                files::stamping::prepare_version(state, version, delivery.stamp_pdfs).await;
+            Some(files::repo::Current {
+                file: file_row,
+                version,
+            })
+        }
+        None => None,
     };
-    let stored = current.clone();
+    let (inserted, stored) = (row.clone(), current.clone());
     let written = state
         .db
         .write(move |conn| {
@@ -128,22 +191,35 @@ async fn create_row(state: &AppState, input: &NewProduct) -> Result<Product, Api
                         e.into()
                     }
                 })?;
-                files::repo::insert(
-                    conn,
-                    std::slice::from_ref(&stored.file),
-                    std::slice::from_ref(&stored.version),
-                )?;
-                Ok::<_, ApiError>(())
+                if let Some(stored) = &stored {
+                    files::repo::insert(
+                        conn,
+                        std::slice::from_ref(&stored.file),
+                        std::slice::from_ref(&stored.version),
+                    )?;
+                }
+                super::bundles::set_items(conn, &inserted.id, &bundle)?;
+                super::bundles::items_of(conn, &inserted.id, super::bundles::Contents::All)
+                    .map_err(ApiError::from)
             })
         })
         .await;
-    if let Err(e) = written {
-        files::stamping::discard_plan(state, &current.version).await;
-        return Err(e);
-    }
+    let bundle = match written {
+        Ok(bundle) => bundle,
+        Err(e) => {
+            if let Some(current) = &current {
+                files::stamping::discard_plan(state, &current.version).await;
+            }
+            return Err(e);
+        }
+    };
     state.catalog.invalidate();
     tracing::info!(product_id = %row.id, slug = %row.slug, "product created");
-    Ok(to_dto(&state.settings, &row, &[current], false))
+    let files: Vec<_> = current.into_iter().collect();
+    Ok(Product {
+        bundle_items: bundle,
+        ..to_dto(&state.settings, &row, &files, false)
+    })
 }
 
 async fn load(state: &AppState, id: ProductId) -> Result<ProductRow, ApiError> {
@@ -160,7 +236,8 @@ fn find_listed(
 ) -> Result<super::Listed, ApiError> {
     let row = repo::find(conn, id)?.ok_or(ApiError::NotFound("product"))?;
     let files = files::repo::current_of(conn, id)?;
-    Ok(super::Listed { row, files })
+    let bundle = super::bundles::items_of(conn, id, super::bundles::Contents::All)?;
+    Ok(super::Listed { row, files, bundle })
 }
 
 /// One product by id for admins: any status, with its paid orders.
@@ -178,7 +255,7 @@ pub async fn admin_get(state: &AppState, id: ProductId) -> Result<Product, ApiEr
         .await?;
     Ok(Product {
         sales: Some(sales.get(&listed.row.id).copied().unwrap_or(0)),
-        ..to_dto(&state.settings, &listed.row, &listed.files, false)
+        ..listed_dto(state, &listed)
     })
 }
 
@@ -191,7 +268,11 @@ pub async fn update(
     let edit = req
         .parse(current.price_cents, current.currency)
         .map_err(ApiError::Validation)?;
+    let selling = edit_selling(&req, &current, edit.price)?;
+    let bundle = req.bundle_items.clone();
     let changes = ProductChanges {
+        pay_what_you_want: Some(selling.pay_what_you_want),
+        suggested_price_cents: Some(selling.suggested_cents),
         title: edit.title.map(|t| t.into_inner()),
         description: edit.description.map(|d| d.into_inner()),
         price_cents: Some(edit.price.cents()),
@@ -207,8 +288,20 @@ pub async fn update(
     let listed = state
         .db
         .write(move |conn| {
-            repo::update(conn, &id, &changes)?;
-            find_listed(conn, &id)
+            conn.transaction(|conn| {
+                repo::update(conn, &id, &changes)?;
+                if let Some(items) = &bundle {
+                    super::bundles::set_items(conn, &id, items)?;
+                }
+                let listed = find_listed(conn, &id)?;
+                if !listed.bundle.is_empty() && listed.row.is_free() {
+                    return Err(ApiError::validation(
+                        "price",
+                        shared_types::forms::FREE_BUNDLE,
+                    ));
+                }
+                Ok(listed)
+            })
         })
         .await?;
     state.catalog.invalidate();
@@ -224,7 +317,45 @@ pub async fn update(
             move |conn| find_listed(conn, &id)
         })
         .await?;
-    Ok(to_dto(&state.settings, &listed.row, &listed.files, false))
+    Ok(listed_dto(state, &listed))
+}
+
+/// A product as admins see it after a write.
+fn listed_dto(state: &AppState, listed: &super::Listed) -> Product {
+    Product {
+        bundle_items: listed.bundle.clone(),
+        ..to_dto(&state.settings, &listed.row, &listed.files, false)
+    }
+}
+
+/// Pay what you want and the suggested price after an edit: each as sent, else as it is.
+fn edit_selling(
+    req: &UpdateProductRequest,
+    current: &ProductRow,
+    price: Price,
+) -> Result<Selling, ApiError> {
+    let pay_what_you_want = req.pay_what_you_want.unwrap_or(current.pay_what_you_want);
+    let suggested_text = match &req.suggested_price {
+        Some(text) => text.clone(),
+        // Kept, it must still fit the (maybe new) minimum; turning pay what you want off drops it.
+        None if pay_what_you_want => current
+            .suggested_price_cents
+            .map(|c| format!("{}.{:02}", c / 100, c % 100)),
+        None => None,
+    };
+    let suggested_cents = Selling::check(
+        pay_what_you_want,
+        suggested_text
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty()),
+        price,
+    )
+    .map_err(|e| ApiError::validation("suggested_price", e.message))?;
+    Ok(Selling {
+        pay_what_you_want,
+        suggested_cents,
+    })
 }
 
 /// Archives a product: it leaves the catalog; owners keep it in their library and can download it.
@@ -278,7 +409,7 @@ pub async fn replace_preview(
                 tracing::error!(%key, error = %e, "could not remove a replaced preview");
             }
         }
-        Ok(to_dto(&state.settings, &listed.row, &listed.files, false))
+        Ok(listed_dto(state, &listed))
     }
     .await;
     if result.is_err() {

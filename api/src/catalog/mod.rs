@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod admin_routes;
+pub mod bundles;
 pub mod cache;
 pub mod notify;
 pub mod read;
@@ -28,6 +29,8 @@ use repo::ProductRow;
 pub struct Listed {
     pub row: ProductRow,
     pub files: Vec<Current>,
+    /// A bundle's published contents.
+    pub bundle: Vec<shared_types::BundleItem>,
 }
 
 /// Longest search text accepted (`q`).
@@ -53,8 +56,18 @@ pub fn to_dto(settings: &Settings, row: &ProductRow, files: &[Current], owned: b
         title: row.title.clone(),
         description: row.description.clone(),
         price: Money::new(row.price_cents, row.currency),
-        is_free: row.price_cents == 0,
+        pricing: if row.pay_what_you_want {
+            shared_types::Pricing::PayWhatYouWant
+        } else {
+            shared_types::Pricing::Fixed
+        },
+        suggested_price: row
+            .suggested_price_cents
+            .map(|c| Money::new(c, row.currency)),
+        is_free: row.is_free(),
         status: row.status,
+        bundle_items: Vec::new(),
+        via_bundle: None,
         preview_url: row
             .preview_key
             .as_ref()

@@ -115,7 +115,7 @@ async fn list_parsed(
         search,
     } = query;
     let user_id = user.0.as_ref().map(|u| u.id.clone());
-    let (rows, files, owned, sales) = state
+    let (rows, files, owned, sales, bundles) = state
         .db
         .run(move |conn| {
             let rows = repo::list(
@@ -138,7 +138,16 @@ async fn list_parsed(
                 Some(uid) => library::repo::owned_among(conn, &uid, &ids)?,
                 None => Default::default(),
             };
-            Ok((rows, files, owned, sales))
+            let bundles = super::bundles::items_for(
+                conn,
+                &ids,
+                if all {
+                    super::bundles::Contents::All
+                } else {
+                    super::bundles::Contents::Sold
+                },
+            )?;
+            Ok((rows, files, owned, sales, bundles))
         })
         .await?;
     let (rows, next_cursor) = pagination::finish(rows, limit, |r| (r.created_at, r.id.as_str()));
@@ -147,6 +156,7 @@ async fn list_parsed(
             .iter()
             .map(|r| Product {
                 sales: all.then(|| sales.get(&r.id).copied().unwrap_or(0)),
+                bundle_items: bundles.get(&r.id).cloned().unwrap_or_default(),
                 ..to_dto(
                     &state.settings,
                     r,
@@ -217,7 +227,9 @@ pub async fn visible_product_cached(
                     let row =
                         repo::find_by_slug(conn, &slug)?.ok_or(ApiError::NotFound("product"))?;
                     let files = crate::files::repo::current_of(conn, &row.id)?;
-                    Ok(Listed { row, files })
+                    let bundle =
+                        super::bundles::items_of(conn, &row.id, super::bundles::Contents::Sold)?;
+                    Ok(Listed { row, files, bundle })
                 })
                 .await?;
             let listed = Arc::new(listed);
@@ -235,5 +247,8 @@ pub async fn visible_product_cached(
 
 pub async fn get(state: &AppState, user: &MaybeUser, slug: String) -> Result<Product, ApiError> {
     let (listed, owned) = visible_product_cached(state, user.0.as_ref(), slug).await?;
-    Ok(to_dto(&state.settings, &listed.row, &listed.files, owned))
+    Ok(Product {
+        bundle_items: listed.bundle.clone(),
+        ..to_dto(&state.settings, &listed.row, &listed.files, owned)
+    })
 }

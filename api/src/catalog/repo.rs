@@ -26,6 +26,16 @@ pub struct ProductRow {
     pub download_limit: Option<i32>,
     pub access_days: Option<i32>,
     pub stamp_pdfs: bool,
+    pub pay_what_you_want: bool,
+    pub suggested_price_cents: Option<i64>,
+}
+
+impl ProductRow {
+    /// Free to everybody signed in: a fixed price of zero (pay what you want from 0 is an order
+    /// of 0, not a free item).
+    pub fn is_free(&self) -> bool {
+        self.price_cents == 0 && !self.pay_what_you_want
+    }
 }
 
 #[derive(Debug, Clone, Default, AsChangeset)]
@@ -39,6 +49,8 @@ pub struct ProductChanges {
     pub download_limit: Option<Option<i32>>,
     pub access_days: Option<Option<i32>>,
     pub stamp_pdfs: Option<bool>,
+    pub pay_what_you_want: Option<bool>,
+    pub suggested_price_cents: Option<Option<i64>>,
     pub preview_key: Option<Option<String>>,
     pub preview_content_type: Option<Option<String>>,
     pub updated_at: Option<NaiveDateTime>,
@@ -145,4 +157,22 @@ pub fn references(conn: &mut DbConnection, key: &str) -> QueryResult<i64> {
         .filter(products::preview_key.eq(key))
         .count()
         .get_result(conn)
+}
+
+/// Slug and title of each of `ids`, for objects that name products.
+pub fn refs(
+    conn: &mut DbConnection,
+    ids: &[ProductId],
+) -> QueryResult<std::collections::HashMap<ProductId, shared_types::OrderProduct>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(ProductId, String, String)> = products::table
+        .filter(products::id.eq_any(ids))
+        .select((products::id, products::slug, products::title))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, slug, title)| (id, shared_types::OrderProduct { slug, title }))
+        .collect())
 }

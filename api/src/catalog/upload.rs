@@ -110,6 +110,9 @@ async fn read_fields(
             "download_limit" => &mut input.download_limit,
             "access_days" => &mut input.access_days,
             "stamp_pdfs" => &mut input.stamp_pdfs,
+            "pay_what_you_want" => &mut input.pay_what_you_want,
+            "suggested_price" => &mut input.suggested_price,
+            "bundle_items" => &mut input.bundle_items,
             "file" => {
                 if input.file.is_some() {
                     return Err(duplicate("file"));
@@ -138,6 +141,9 @@ async fn read_fields(
             "download_limit" => "download_limit",
             "access_days" => "access_days",
             "stamp_pdfs" => "stamp_pdfs",
+            "pay_what_you_want" => "pay_what_you_want",
+            "suggested_price" => "suggested_price",
+            "bundle_items" => "bundle_items",
             _ => "status",
         };
         *slot = Some(read_text(&mut field, field_name).await?);

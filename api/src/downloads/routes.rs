@@ -53,10 +53,13 @@ pub async fn issue_download_token(
 #[allow(dead_code)] // documentation only
 struct FileBytes(Vec<u8>);
 
+/// Where download links point; served without compression (see `operations::mount`).
+pub const DOWNLOAD_PATH: &str = "/api/v1/downloads/{token}";
+
 /// The file behind a download link, as an attachment (`nosniff`), stamped when its product
 /// stamps PDFs; or all files as one ZIP. Single byte ranges are supported for one file.
 #[utoipa::path(
-    get, path = "/api/v1/downloads/{token}", tag = "downloads",
+    get, path = DOWNLOAD_PATH, tag = "downloads",
     params(
         ("token" = String, Path, description = "The token from a download-token response"),
         ("Range" = Option<String>, Header, description = "A single byte range, e.g. `bytes=0-1023`"),

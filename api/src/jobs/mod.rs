@@ -29,6 +29,9 @@ pub enum Task {
     /// The receipt of a paid order.
     #[serde(rename = "mail.receipt")]
     Receipt { order: OrderId },
+    /// Fetches the hosted page of a paid order's Stripe invoice (the session names only its id).
+    #[serde(rename = "payments.invoice_link")]
+    InvoiceLink { order: OrderId },
     /// The notice that an order was refunded.
     #[serde(rename = "mail.refund_notice")]
     RefundNotice { order: OrderId },

@@ -128,6 +128,7 @@ async fn perform(state: &AppState, job: JobRow) {
 async fn dispatch(state: &AppState, job: &JobRow, task: Task) -> Result<(), JobError> {
     match task {
         Task::Receipt { order } => crate::payments::mails::receipt(state, job, &order).await,
+        Task::InvoiceLink { order } => crate::payments::invoice_link(state, &order).await,
         Task::RefundNotice { order } => {
             crate::payments::mails::refund_notice(state, job, &order).await
         }

@@ -31,7 +31,7 @@ pub fn decide(product: &ProductRow, role: Role, owned: bool) -> Result<Access, A
         Ok(Access::Admin)
     } else if owned {
         Ok(Access::Owned)
-    } else if product.price_cents == 0 && product.status == ProductStatus::Published {
+    } else if product.is_free() && product.status == ProductStatus::Published {
         Ok(Access::Free)
     } else {
         Err(ApiError::NotPurchased)
@@ -137,6 +137,8 @@ mod tests {
             download_limit: None,
             access_days: None,
             stamp_pdfs: false,
+            pay_what_you_want: false,
+            suggested_price_cents: None,
         }
     }
 
@@ -152,6 +154,7 @@ mod tests {
             id: shared_types::EntitlementId::generate(),
             order_id: None,
             granted_at: start,
+            via_product_id: None,
         };
         let day = |n: i64| start + chrono::TimeDelta::days(n);
         assert!(within_window(&row, Access::Owned, Some(&held), day(29)).is_ok());

@@ -15,7 +15,7 @@ use crate::AppState;
 /// The user's library, most recently acquired first; archived products stay in it.
 pub async fn library(state: &AppState, user: &AuthUser) -> Result<Vec<Product>, ApiError> {
     let user_id = user.id.clone();
-    let (rows, files, used) = state
+    let (rows, files, used, bundles, via) = state
         .db
         .run(move |conn| {
             let rows = repo::library(conn, &user_id)?;
@@ -27,7 +27,17 @@ pub async fn library(state: &AppState, user: &AuthUser) -> Result<Vec<Product>, 
                 .map(|c| c.file.id.clone())
                 .collect();
             let used = crate::downloads::repo::used(conn, &user_id, &file_ids)?;
-            Ok((rows, files, used))
+            let bundles = crate::catalog::bundles::items_for(
+                conn,
+                &ids,
+                crate::catalog::bundles::Contents::Sold,
+            )?;
+            let via: Vec<ProductId> = rows
+                .iter()
+                .filter_map(|(_, h)| h.via_product_id.clone())
+                .collect();
+            let via = crate::catalog::repo::refs(conn, &via)?;
+            Ok((rows, files, used, bundles, via))
         })
         .await?;
     Ok(rows
@@ -35,6 +45,11 @@ pub async fn library(state: &AppState, user: &AuthUser) -> Result<Vec<Product>, 
         .map(|(row, held)| {
             let files = files.get(&row.id).map(Vec::as_slice).unwrap_or_default();
             let mut product = crate::catalog::to_dto(&state.settings, row, files, true);
+            product.bundle_items = bundles.get(&row.id).cloned().unwrap_or_default();
+            product.via_bundle = held
+                .via_product_id
+                .as_ref()
+                .and_then(|id| via.get(id).cloned());
             product.access_expires_at =
                 access::window_end(row, Some(held.granted_at)).map(|end| end.and_utc());
             for file in &mut product.files {

@@ -64,6 +64,8 @@ pub struct Held {
     pub id: EntitlementId,
     pub order_id: Option<OrderId>,
     pub granted_at: NaiveDateTime,
+    /// The bundle it came with.
+    pub via_product_id: Option<ProductId>,
 }
 
 /// The products `user` owns, most recently acquired first; archived ones included.
@@ -210,13 +212,32 @@ pub fn find(
         .optional()
 }
 
-/// Grants the product to the user through `order`: a new entitlement, or the user's earlier
-/// (revoked) one brought back by this order. Unique per user and product.
-pub fn grant(
+/// Grants what `order` bought: its product and, for a bundle, each published item in it
+/// (owned through the bundle).
+pub fn grant_order(
     conn: &mut DbConnection,
     user: &UserId,
     product: &ProductId,
     order: &OrderId,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    grant(conn, user, product, order, None, now)?;
+    for item in
+        crate::catalog::bundles::items_of(conn, product, crate::catalog::bundles::Contents::Sold)?
+    {
+        grant(conn, user, &item.id, order, Some(product), now)?;
+    }
+    Ok(())
+}
+
+/// Grants the product to the user through `order` (and `via` a bundle): a new entitlement, or
+/// the user's earlier (revoked) one brought back by this order. Unique per user and product.
+fn grant(
+    conn: &mut DbConnection,
+    user: &UserId,
+    product: &ProductId,
+    order: &OrderId,
+    via: Option<&ProductId>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     let revived = diesel::update(
@@ -228,6 +249,7 @@ pub fn grant(
     .set((
         entitlements::revoked_at.eq(None::<NaiveDateTime>),
         entitlements::order_id.eq(Some(order)),
+        entitlements::via_product_id.eq(via),
         entitlements::granted_at.eq(now),
     ))
     .execute(conn)?;
@@ -243,6 +265,7 @@ pub fn grant(
             entitlements::user_id.eq(user),
             entitlements::product_id.eq(product),
             entitlements::order_id.eq(Some(order)),
+            entitlements::via_product_id.eq(via),
             entitlements::granted_at.eq(now),
         ))
         .on_conflict((entitlements::user_id, entitlements::product_id))
@@ -250,19 +273,55 @@ pub fn grant(
     crate::execute_on_backend!(conn, insert).map(drop)
 }
 
-/// Revokes the access an order gave.
+/// Revokes the access an order gave (a refund, a dispute), except what the buyer also owns
+/// through another paid order (the item itself, or a bundle holding it): that entitlement
+/// moves to the other order instead. How many were revoked.
 pub fn revoke_for_order(
     conn: &mut DbConnection,
     order: &OrderId,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(
-        entitlements::table
-            .filter(entitlements::order_id.eq(order))
-            .filter(entitlements::revoked_at.is_null()),
-    )
-    .set(entitlements::revoked_at.eq(Some(now)))
-    .execute(conn)
+    let held: Vec<(EntitlementId, UserId, ProductId)> = entitlements::table
+        .filter(entitlements::order_id.eq(order))
+        .filter(entitlements::revoked_at.is_null())
+        .select((
+            entitlements::id,
+            entitlements::user_id,
+            entitlements::product_id,
+        ))
+        .load(conn)?;
+    let mut revoked = 0;
+    for (id, user, product) in held {
+        let others = crate::payments::repo::other_paid_orders(conn, &user, order)?;
+        let bundles = crate::catalog::bundles::bundles_holding(conn, &product)?;
+        let carrier = others
+            .iter()
+            .find(|(_, p)| *p == product)
+            .map(|(o, _)| (o.clone(), None))
+            .or_else(|| {
+                others
+                    .iter()
+                    .find(|(_, p)| bundles.contains(p))
+                    .map(|(o, p)| (o.clone(), Some(p.clone())))
+            });
+        let target = entitlements::table.find(&id);
+        match carrier {
+            Some((other, via)) => {
+                diesel::update(target)
+                    .set((
+                        entitlements::order_id.eq(Some(other)),
+                        entitlements::via_product_id.eq(via),
+                    ))
+                    .execute(conn)?;
+            }
+            None => {
+                revoked += diesel::update(target)
+                    .set(entitlements::revoked_at.eq(Some(now)))
+                    .execute(conn)?;
+            }
+        }
+    }
+    Ok(revoked)
 }
 
 /// Restores the access an order gave (a dispute won).

@@ -258,6 +258,8 @@ mod tests {
                 download_limit: None,
                 access_days: None,
                 stamp_pdfs: false,
+                pay_what_you_want: false,
+                suggested_price_cents: None,
             },
         )
         .unwrap();
@@ -276,6 +278,13 @@ mod tests {
                 created_at: at,
                 updated_at: at,
                 paid_at: None,
+                list_price_cents: 999,
+                discount_id: None,
+                discount_code: None,
+                tax_cents: None,
+                total_cents: None,
+                stripe_invoice_id: None,
+                invoice_url: None,
             },
         )
         .unwrap();

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use stripe::{IdempotencyKey, RequestStrategy, StripeRequest};
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, ProductData, RetrieveCheckoutSession,
+    CreateCheckoutSession, CreateCheckoutSessionAutomaticTax, CreateCheckoutSessionInvoiceCreation,
+    CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionLineItemsPriceDataTaxBehavior, CreateCheckoutSessionPaymentIntentData,
+    CreateCheckoutSessionTaxIdCollection, ProductData, RetrieveCheckoutSession,
 };
 use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_shared::{CheckoutSession, CheckoutSessionMode, CheckoutSessionPaymentStatus};
@@ -26,6 +28,13 @@ pub struct SessionInfo {
     pub paid: bool,
     pub payment_intent: Option<String>,
     pub url: Option<String>,
+    /// What Stripe reported of the amounts, once the buyer has paid: before tax, the tax, and
+    /// the total charged.
+    pub amount_subtotal: Option<i64>,
+    pub amount_tax: Option<i64>,
+    pub amount_total: Option<i64>,
+    /// The invoice made for the payment (with invoice creation on).
+    pub invoice: Option<String>,
 }
 
 /// Why Stripe could not do what was asked. The message is for logs only.
@@ -57,6 +66,18 @@ pub struct NewSession<'a> {
     pub customer_email: &'a str,
     pub success_url: String,
     pub cancel_url: String,
+    /// Stripe Tax, the buyer's address and tax id, and an invoice.
+    pub tax: Option<TaxMode>,
+    /// When the session must end at the latest (Unix time; Stripe allows 30 min to 24 h), so a
+    /// reserved discount redemption comes back soon when nobody pays.
+    pub expires_at: Option<i64>,
+}
+
+/// How Stripe Tax treats the price.
+#[derive(Debug, Clone, Copy)]
+pub struct TaxMode {
+    /// The price includes the tax (else the tax is added to it).
+    pub inclusive: bool,
 }
 
 #[derive(Clone)]
@@ -94,6 +115,13 @@ impl Gateway {
         let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency);
         price.unit_amount = Some(new.amount_cents);
         price.product_data = Some(product);
+        if let Some(tax) = new.tax {
+            price.tax_behavior = Some(if tax.inclusive {
+                CreateCheckoutSessionLineItemsPriceDataTaxBehavior::Inclusive
+            } else {
+                CreateCheckoutSessionLineItemsPriceDataTaxBehavior::Exclusive
+            });
+        }
         let mut item = CreateCheckoutSessionLineItems::new();
         item.price_data = Some(price);
         item.quantity = Some(1);
@@ -107,7 +135,20 @@ impl Gateway {
         .collect();
         let mut intent = CreateCheckoutSessionPaymentIntentData::new();
         intent.metadata = Some(metadata.clone());
-        let session = CreateCheckoutSession::new()
+        let mut create = CreateCheckoutSession::new();
+        if new.tax.is_some() {
+            create = create
+                .automatic_tax(CreateCheckoutSessionAutomaticTax::new(true))
+                .tax_id_collection(CreateCheckoutSessionTaxIdCollection::new(true))
+                .billing_address_collection(
+                    stripe_shared::CheckoutSessionBillingAddressCollection::Required,
+                )
+                .invoice_creation(CreateCheckoutSessionInvoiceCreation::new(true));
+        }
+        if let Some(at) = new.expires_at {
+            create = create.expires_at(at);
+        }
+        let session = create
             .mode(CheckoutSessionMode::Payment)
             .line_items(vec![item])
             .client_reference_id(new.order_id.as_str())
@@ -127,6 +168,15 @@ impl Gateway {
     pub async fn retrieve_session(&self, id: &str) -> Result<SessionInfo, GatewayError> {
         let session = RetrieveCheckoutSession::new(id).send(&self.client).await?;
         Ok(session_info(&session))
+    }
+
+    /// The hosted page of an invoice; None while Stripe has not finalized it.
+    pub async fn invoice_url(&self, id: &str) -> Result<Option<String>, GatewayError> {
+        let invoice = RequestBuilder::new(StripeMethod::Get, format!("/invoices/{id}"))
+            .customize::<stripe_shared::Invoice>()
+            .send(&self.client)
+            .await?;
+        Ok(invoice.hosted_invoice_url)
     }
 
     /// Refunds a payment in full. Idempotent per order, so a retried refund is not paid twice.
@@ -178,5 +228,12 @@ fn session_info(session: &CheckoutSession) -> SessionInfo {
             .as_ref()
             .map(|p| p.id().as_str().to_owned()),
         url: session.url.clone(),
+        amount_subtotal: session.amount_subtotal,
+        amount_tax: session.total_details.as_ref().map(|t| t.amount_tax),
+        amount_total: session.amount_total,
+        invoice: session
+            .invoice
+            .as_ref()
+            .and_then(|i| i.id().as_ref().map(|id| id.as_str().to_owned())),
     }
 }

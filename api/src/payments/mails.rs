@@ -47,7 +47,8 @@ async fn about(state: &AppState, order: &OrderId, with_sign_in: bool) -> Result<
     Ok(About {
         email,
         title,
-        amount: Money::new(row.amount_cents, row.currency),
+        // What was charged, tax included, once Stripe has said.
+        amount: Money::new(row.total_cents.unwrap_or(row.amount_cents), row.currency),
         order_id: row.id.to_string(),
         day: day(row.paid_at.unwrap_or(row.created_at)),
         sign_in_url: token.map(|t| links::sign_in_url(state, &t)),

@@ -42,8 +42,20 @@ impl Payments {
 
 fn order_dto(listing: OrderListing, with_email: bool) -> Order {
     let (row, slug, title, email) = listing;
+    let money = |cents: i64| Money::new(cents, row.currency);
     Order {
-        amount: Money::new(row.amount_cents, row.currency),
+        amount: money(row.amount_cents),
+        list_price: money(row.list_price_cents),
+        discount: row
+            .discount_code
+            .clone()
+            .map(|code| shared_types::OrderDiscount {
+                code,
+                amount: money(row.list_price_cents - row.amount_cents),
+            }),
+        tax: row.tax_cents.map(money),
+        total: row.total_cents.map(money),
+        invoice_url: row.invoice_url.clone(),
         status: row.status,
         created_at: row.created_at.and_utc(),
         paid_at: row.paid_at.map(|t| t.and_utc()),
@@ -68,31 +80,64 @@ pub struct Started {
     pub guest_token: Option<String>,
 }
 
-/// Starts a purchase: a pending order and a Checkout Session for it.
+/// What a buyer asks for at checkout.
+pub struct CheckoutInput {
+    pub slug: String,
+    pub discount_code: Option<String>,
+    pub amount: Option<String>,
+}
+
+/// How long a checkout holding a capped code's redemption stays open (Stripe's least is 30
+/// minutes): an abandoned one gives the redemption back after this.
+const CAPPED_CODE_SESSION_SECS: i64 = 35 * 60;
+
+/// Starts a purchase: a pending order and a Checkout Session for it; or, when a code or a
+/// pay-what-you-want amount of 0 leaves nothing to pay, a paid order of 0 and the item granted
+/// at once, without Stripe.
 #[tracing::instrument(skip_all)]
-pub async fn checkout(state: &AppState, buyer: Buyer, slug: String) -> Result<Started, ApiError> {
+pub async fn checkout(
+    state: &AppState,
+    buyer: Buyer,
+    input: CheckoutInput,
+) -> Result<Started, ApiError> {
     let user = match &buyer {
         Buyer::User(u) => Some(u),
         Buyer::Guest(_) => None,
     };
-    let (product, owned) = crate::catalog::visible_product(state, user, slug).await?;
+    let (product, owned) = crate::catalog::visible_product(state, user, input.slug).await?;
     if product.status != ProductStatus::Published {
         return Err(ApiError::NotFound("product"));
     }
-    if product.price_cents == 0 {
+    if product.is_free() {
         return Err(ApiError::FreeItem);
     }
     // A guest is not told what the account of the address they typed owns.
     if owned {
         return Err(ApiError::AlreadyOwned);
     }
+    let list_cents = if product.pay_what_you_want {
+        crate::pricing::chosen_amount(
+            &product,
+            input.amount.as_deref(),
+            state.settings.pricing.max_pay_what_you_want_cents,
+        )?
+    } else if input
+        .amount
+        .as_deref()
+        .is_some_and(|a| !a.trim().is_empty())
+    {
+        return Err(crate::pricing::Refusal::AmountNotAllowed.into());
+    } else {
+        product.price_cents
+    };
+    let code = input.discount_code.filter(|c| !c.trim().is_empty());
     let at = now();
-    let mut order = OrderRow {
+    let draft = OrderRow {
         id: OrderId::generate(),
         // The guest's account is known once the order is written (below).
         user_id: user.map(|u| u.id.clone()).unwrap_or_else(UserId::generate),
         product_id: product.id.clone(),
-        amount_cents: product.price_cents,
+        amount_cents: list_cents,
         currency: product.currency,
         stripe_session_id: None,
         stripe_payment_intent_id: None,
@@ -100,9 +145,17 @@ pub async fn checkout(state: &AppState, buyer: Buyer, slug: String) -> Result<St
         created_at: at,
         updated_at: at,
         paid_at: None,
+        list_price_cents: list_cents,
+        discount_id: None,
+        discount_code: None,
+        tax_cents: None,
+        total_cents: None,
+        stripe_invoice_id: None,
+        invoice_url: None,
     };
-    let (mut inserted, guest) = (order.clone(), matches!(buyer, Buyer::Guest(_)));
-    let (email, user_id) = state
+    let guest = matches!(buyer, Buyer::Guest(_));
+    let (jobs, priced) = (state.settings.jobs.clone(), product.clone());
+    let (email, order, capped) = state
         .db
         .write(move |conn| {
             conn.transaction(|conn| {
@@ -113,13 +166,47 @@ pub async fn checkout(state: &AppState, buyer: Buyer, slug: String) -> Result<St
                         crate::auth::repo::find_or_create_passwordless(conn, email.as_ref(), at)?
                     }
                 };
-                inserted.user_id = user.id.clone();
-                repo::insert_order(conn, &inserted)?;
-                Ok::<_, ApiError>((user.email, user.id))
+                let mut order = draft;
+                order.user_id = user.id.clone();
+                let mut capped = false;
+                if let Some(code) = &code {
+                    // Counted and reserved in this transaction: the order is the redemption.
+                    let (discount, price) =
+                        crate::pricing::redeem(conn, code, &priced, Some(&user.id), at)?;
+                    capped =
+                        discount.max_redemptions.is_some() || discount.max_per_customer.is_some();
+                    order.discount_id = Some(discount.id);
+                    order.discount_code = Some(discount.code);
+                    order.amount_cents = price;
+                }
+                if order.amount_cents == 0 {
+                    order.status = OrderStatus::Paid;
+                    order.paid_at = Some(at);
+                    order.total_cents = Some(0);
+                }
+                repo::insert_order(conn, &order)?;
+                if order.status == OrderStatus::Paid {
+                    grant_paid(conn, &jobs, &order, at)?;
+                }
+                Ok::<_, ApiError>((user.email, order, capped))
             })
         })
         .await?;
-    order.user_id = user_id;
+    if order.status == OrderStatus::Paid {
+        state.catalog.invalidate_owners();
+        state.wake.now();
+        tracing::info!(order_id = %order.id, guest, "nothing to pay: granted");
+        return Ok(Started {
+            response: CheckoutResponse {
+                checkout_url: None,
+                session_id: None,
+                amount: Money::new(0, order.currency),
+                status: order.status,
+                order_id: order.id,
+            },
+            guest_token: None,
+        });
+    }
 
     let preview = crate::catalog::to_dto(&state.settings, &product, &[], false).preview_url;
     let created = state
@@ -131,7 +218,7 @@ pub async fn checkout(state: &AppState, buyer: Buyer, slug: String) -> Result<St
             product_id: &product.id,
             product_name: &product.title,
             image_url: preview.as_deref(),
-            amount_cents: product.price_cents,
+            amount_cents: order.amount_cents,
             currency: product.currency,
             customer_email: &email,
             success_url: state
@@ -140,12 +227,21 @@ pub async fn checkout(state: &AppState, buyer: Buyer, slug: String) -> Result<St
             cancel_url: state
                 .settings
                 .public(&format!("/products/{}?checkout=cancelled", product.slug)),
+            tax: state
+                .settings
+                .pricing
+                .stripe_tax
+                .then_some(gateway::TaxMode {
+                    inclusive: state.settings.pricing.prices_include_tax,
+                }),
+            expires_at: capped.then(|| chrono::Utc::now().timestamp() + CAPPED_CODE_SESSION_SECS),
         })
         .await;
     let session = match created {
         Ok(session) => session,
         Err(e) => {
-            // The order must not linger as pending: nobody can ever pay it.
+            // The order must not linger as pending: nobody can ever pay it (and a failed order
+            // holds no redemption of its code).
             let id = order.id.clone();
             state
                 .db
@@ -180,12 +276,34 @@ pub async fn checkout(state: &AppState, buyer: Buyer, slug: String) -> Result<St
     });
     Ok(Started {
         response: CheckoutResponse {
-            checkout_url,
-            session_id: session.id,
+            checkout_url: Some(checkout_url),
+            session_id: Some(session.id),
+            amount: Money::new(order.amount_cents, order.currency),
+            status: order.status,
             order_id: order.id,
         },
         guest_token,
     })
+}
+
+/// What a paid order grants and sends, in the transaction that made it paid: the item (each
+/// item of a bundle), and the receipt, exactly when the order is paid.
+fn grant_paid(
+    conn: &mut DbConnection,
+    jobs: &JobSettings,
+    order: &OrderRow,
+    at: chrono::NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    crate::library::repo::grant_order(conn, &order.user_id, &order.product_id, &order.id, at)?;
+    crate::jobs::enqueue(
+        conn,
+        jobs,
+        &Task::Receipt {
+            order: order.id.clone(),
+        },
+        Some(&format!("receipt:{}", order.id)),
+    )?;
+    Ok(())
 }
 
 /// What fulfilling a session did.
@@ -235,18 +353,68 @@ pub(crate) fn fulfill_order(
     if order.stripe_session_id.is_none() {
         repo::set_session(conn, &order.id, &session.id, at)?;
     }
-    crate::library::repo::grant(conn, &order.user_id, &order.product_id, &order.id, at)?;
-    // In the transaction that made the order paid: the receipt exists exactly when that does.
-    crate::jobs::enqueue(
+    if session
+        .amount_subtotal
+        .is_some_and(|s| s != order.amount_cents)
+    {
+        tracing::warn!(order_id = %order.id, subtotal = ?session.amount_subtotal, asked = order.amount_cents, "Stripe's subtotal differs from the order's amount");
+    }
+    repo::set_settlement(
         conn,
-        jobs,
-        &Task::Receipt {
-            order: order.id.clone(),
-        },
-        Some(&format!("receipt:{}", order.id)),
+        &order.id,
+        session.amount_tax,
+        session.amount_total,
+        session.invoice.as_deref(),
     )?;
+    // In the transaction that made the order paid: access and the receipt exist exactly when
+    // that does.
+    grant_paid(conn, jobs, order, at)?;
+    if session.invoice.is_some() {
+        crate::jobs::enqueue(
+            conn,
+            jobs,
+            &Task::InvoiceLink {
+                order: order.id.clone(),
+            },
+            Some(&format!("invoice:{}", order.id)),
+        )?;
+    }
     tracing::info!(order_id = %order.id, "order paid; access granted");
     Ok(Fulfillment::Granted)
+}
+
+/// The job that stores the hosted page of a paid order's invoice. Stripe finalizes the invoice
+/// just after the payment: until it has a page, the job fails and is retried.
+pub async fn invoice_link(
+    state: &AppState,
+    order_id: &OrderId,
+) -> Result<(), crate::jobs::worker::JobError> {
+    use crate::jobs::worker::JobError;
+    let id = order_id.clone();
+    let order = state
+        .db
+        .run(move |conn| Ok(repo::find_order(conn, &id)?))
+        .await?
+        .ok_or_else(|| JobError::permanent("the order no longer exists"))?;
+    let Some(invoice) = order.stripe_invoice_id else {
+        return Err(JobError::permanent("the order has no invoice"));
+    };
+    if order.invoice_url.is_some() {
+        return Ok(());
+    }
+    let url = state
+        .payments
+        .gateway
+        .invoice_url(&invoice)
+        .await
+        .map_err(JobError::retry)?
+        .ok_or_else(|| JobError::retry("the invoice has no hosted page yet"))?;
+    let id = order.id.clone();
+    state
+        .db
+        .write(move |conn| Ok(repo::set_invoice_url(conn, &id, &url)?))
+        .await?;
+    Ok(())
 }
 
 /// Fulfills a session read from Stripe (the success page's path).
@@ -396,6 +564,16 @@ pub async fn list_orders(
     user: Option<&AuthUser>,
     query: OrderQuery,
 ) -> Result<OrderPage, ApiError> {
+    list_orders_with(state, user, None, query).await
+}
+
+/// [`list_orders`], for admins optionally only the orders that used one discount.
+pub async fn list_orders_with(
+    state: &AppState,
+    user: Option<&AuthUser>,
+    discount: Option<shared_types::DiscountId>,
+    query: OrderQuery,
+) -> Result<OrderPage, ApiError> {
     let limit = pagination::limit(query.limit)?;
     let after = query.cursor.as_deref().map(Cursor::decode).transpose()?;
     let user_id = user.map(|u| u.id.clone());
@@ -408,6 +586,7 @@ pub async fn list_orders(
                 conn,
                 repo::OrderFilter {
                     user_id: user_id.as_ref(),
+                    discount_id: discount.as_ref(),
                     status,
                     after: after.as_ref(),
                     limit: limit + 1,
@@ -434,6 +613,7 @@ pub async fn refund(state: &AppState, order_id: OrderId) -> Result<Order, ApiErr
         .await?;
     let payment_intent = match (order.status, &order.stripe_payment_intent_id) {
         (OrderStatus::Paid, Some(pi)) => pi.clone(),
+        (OrderStatus::Paid, None) => return Err(ApiError::NothingToRefund),
         _ => return Err(ApiError::OrderNotRefundable(order.status)),
     };
     state

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use shared_types::{Currency, OrderId, OrderStatus, ProductId, UserId};
+use shared_types::{Currency, DiscountId, OrderId, OrderStatus, ProductId, UserId};
 
 use crate::db::DbConnection;
 use crate::pagination::Cursor;
@@ -24,6 +24,13 @@ pub struct OrderRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub paid_at: Option<NaiveDateTime>,
+    pub list_price_cents: i64,
+    pub discount_id: Option<DiscountId>,
+    pub discount_code: Option<String>,
+    pub tax_cents: Option<i64>,
+    pub total_cents: Option<i64>,
+    pub stripe_invoice_id: Option<String>,
+    pub invoice_url: Option<String>,
 }
 
 /// An order with what its listing shows.
@@ -117,6 +124,47 @@ pub fn mark_paid(
     Ok(n == 1)
 }
 
+/// What Stripe reported of a paid session's amounts: tax, total and the invoice.
+pub fn set_settlement(
+    conn: &mut DbConnection,
+    order_id: &OrderId,
+    tax_cents: Option<i64>,
+    total_cents: Option<i64>,
+    invoice: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(orders::table.find(order_id))
+        .set((
+            orders::tax_cents.eq(tax_cents),
+            orders::total_cents.eq(total_cents),
+            orders::stripe_invoice_id.eq(invoice),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The hosted page of an order's invoice, once Stripe has it.
+pub fn set_invoice_url(conn: &mut DbConnection, order_id: &OrderId, url: &str) -> QueryResult<()> {
+    diesel::update(orders::table.find(order_id))
+        .set(orders::invoice_url.eq(Some(url)))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The user's paid orders other than `except`, by product: which orders could carry an
+/// entitlement when the order that gave it is refunded.
+pub fn other_paid_orders(
+    conn: &mut DbConnection,
+    user: &UserId,
+    except: &OrderId,
+) -> QueryResult<Vec<(OrderId, ProductId)>> {
+    orders::table
+        .filter(orders::user_id.eq(user))
+        .filter(orders::status.eq(OrderStatus::Paid))
+        .filter(orders::id.ne(except))
+        .select((orders::id, orders::product_id))
+        .load(conn)
+}
+
 /// Records a webhook event; false when it was recorded before (a duplicate delivery).
 pub fn record_event(
     conn: &mut DbConnection,
@@ -140,6 +188,7 @@ pub fn record_event(
 
 pub struct OrderFilter<'a> {
     pub user_id: Option<&'a UserId>,
+    pub discount_id: Option<&'a DiscountId>,
     pub status: Option<OrderStatus>,
     pub after: Option<&'a Cursor>,
     pub limit: i64,
@@ -166,6 +215,9 @@ pub fn list_orders(
     }
     if let Some(status) = filter.status {
         query = query.filter(orders::status.eq(status));
+    }
+    if let Some(discount) = filter.discount_id {
+        query = query.filter(orders::discount_id.eq(discount.clone()));
     }
     if let Some(after) = filter.after {
         query = query.filter(

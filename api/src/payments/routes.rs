@@ -29,21 +29,26 @@ const GUEST_COOKIE_PATH: &str = "/api/v1/checkout";
     request_body = CheckoutRequest,
     security((), ("bearer" = [])),
     responses(
-        (status = 201, body = CheckoutResponse),
+        (status = 201, description = "A pending order and where to pay it; or, with nothing left to pay (`status` `paid`, no `checkout_url`), the item granted already", body = CheckoutResponse),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthenticated`: neither a (valid) bearer token nor an `email`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown or archived product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`already_owned`, or `free_item`: free items need no checkout", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: the `email` is not an address", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: the `email` is not an address. A discount code that cannot be used: `discount_invalid`, `discount_not_started`, `discount_expired`, `discount_exhausted` (its last redemption is taken; an open checkout holds one until it expires), `discount_limit_reached` (per customer) or `discount_not_applicable`. Pay what you want: `amount_invalid` (at most two decimals), `amount_below_minimum`, `amount_above_maximum`; `amount_not_allowed` for a fixed price. A percentage takes off round-half-up(price × percent / 100) in minor units, an amount off at most the price; a remainder between 0 and 0.50 (Stripe's least charge) is raised to 0.50, and only a code that takes off everything makes the price 0", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many discount codes tried from this address", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`payment_provider_error`; the order is marked failed", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn start_checkout(
     state: web::Data<AppState>,
     user: MaybeUser,
+    req: HttpRequest,
     body: web::Json<CheckoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    if body.discount_code.is_some() {
+        crate::pricing::check_guess(&state, &req).await?;
+    }
     let buyer = match (user.0, body.email.as_deref()) {
         (Some(user), _) => Buyer::User(user),
         (None, Some(email)) => {
@@ -51,7 +56,16 @@ pub async fn start_checkout(
         }
         (None, None) => return Err(ApiError::SignInOrGiveEmail),
     };
-    let started = super::checkout(&state, buyer, body.slug).await?;
+    let started = super::checkout(
+        &state,
+        buyer,
+        super::CheckoutInput {
+            slug: body.slug,
+            discount_code: body.discount_code,
+            amount: body.amount,
+        },
+    )
+    .await?;
     let mut res = HttpResponse::Created();
     if let Some(token) = started.guest_token {
         res.cookie(
@@ -239,7 +253,7 @@ pub async fn list_all_orders(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`order_not_refundable`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`order_not_refundable`, or `nothing_to_refund` for an order of 0 (nothing went through Stripe)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "`payment_provider_error`", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -118,6 +118,19 @@ pub struct SessionObject {
     pub metadata: Option<HashMap<String, String>>,
     pub payment_status: stripe_shared::CheckoutSessionPaymentStatus,
     pub payment_intent: Option<Ref>,
+    #[serde(default)]
+    pub amount_subtotal: Option<i64>,
+    #[serde(default)]
+    pub amount_total: Option<i64>,
+    #[serde(default)]
+    pub total_details: Option<TotalDetails>,
+    #[serde(default)]
+    pub invoice: Option<Ref>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TotalDetails {
+    pub amount_tax: i64,
 }
 
 impl SessionObject {
@@ -134,6 +147,10 @@ impl SessionObject {
             ),
             payment_intent: self.payment_intent.map(|p| p.id().to_owned()),
             url: None,
+            amount_subtotal: self.amount_subtotal,
+            amount_tax: self.total_details.map(|t| t.amount_tax),
+            amount_total: self.amount_total,
+            invoice: self.invoice.map(|i| i.id().to_owned()),
             id: self.id,
         }
     }

@@ -31,7 +31,8 @@ async fn the_upload_limits_are_served_to_clients(app: TestApp) {
     let config: Value = res.json().await.unwrap();
     assert_eq!(
         config,
-        json!({"max_file_bytes": 4096, "max_preview_bytes": 64, "dev_mailbox": false})
+        json!({"max_file_bytes": 4096, "max_preview_bytes": 64, "dev_mailbox": false,
+               "max_pay_what_you_want_cents": 100_000})
     );
 }
 

@@ -10,5 +10,6 @@ mod files;
 mod mail;
 mod nodes;
 mod payments;
+mod pricing;
 mod security;
 mod storage;

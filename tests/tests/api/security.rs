@@ -196,13 +196,43 @@ async fn user_scoped_routes_refuse_other_users_ids(app: TestApp) {
                 assert_ne!(body["session_id"], session.as_str());
                 None
             }
+            ("GET", "/api/v1/discounts/{code}") => {
+                // Alice has used her one redemption of a per-customer code; Mallory still has
+                // hers: the preview counts the caller's, never someone else's.
+                app.product(&admin, "Second Matter", "10", pdf("s")).await;
+                let res = app
+                    .post_json(
+                        "/api/v1/admin/discounts",
+                        Some(&admin),
+                        &json!({"code": "ONCE-EACH", "percent_off": 10, "max_per_customer": 1}),
+                    )
+                    .await;
+                assert_eq!(res.status(), StatusCode::CREATED);
+                let res = app
+                    .post_json(
+                        "/api/v1/checkout",
+                        Some(&alice),
+                        &json!({"slug": "second-matter", "discount_code": "once-each"}),
+                    )
+                    .await;
+                assert_eq!(res.status(), StatusCode::CREATED);
+                let preview = "/api/v1/discounts/once-each?slug=second-matter";
+                let res = app.get(preview, Some(&alice)).await;
+                assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+                let res = app.get(preview, Some(&mallory)).await;
+                assert_eq!(res.status(), StatusCode::OK, "{path}");
+                None
+            }
             ("GET", "/api/v1/products") => {
                 // Mallory's catalog does not mark Alice's purchase as owned.
                 let res = app.get("/api/v1/products", Some(&mallory)).await;
                 let body: Value = res.json().await.unwrap();
                 let items = body["items"].as_array().unwrap();
-                assert_eq!(items.len(), 1, "{path}");
-                assert_eq!(items[0]["owned"], false, "{path}");
+                let private = items
+                    .iter()
+                    .find(|p| p["slug"] == "private-matter")
+                    .unwrap_or_else(|| panic!("{path}: {body}"));
+                assert_eq!(private["owned"], false, "{path}");
                 None
             }
             ("GET", "/api/v1/products/{slug}") => {

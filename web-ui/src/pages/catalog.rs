@@ -1,4 +1,4 @@
-//! The catalog: cards with preview, title and price; search; load more.
+//! The catalog: cards with preview, title and price (and a bundle's size); search; load more.
 
 use leptos::prelude::*;
 use shared_types::{Product, ProductPage};
@@ -152,6 +152,8 @@ pub fn Catalog() -> impl IntoView {
                             <div class="card-body">
                                 <h2 class="card-title">{product.title.clone()}</h2>
                                 <PriceTag product=product.clone()/>
+                                // Always there (empty, and hidden, for other products): one view type.
+                                <span class="bundle-badge">{match product.bundle_items.len() { 0 => String::new(), n => format!("Bundle of {n}") }}</span>
                             </div>
                         </a>
                     </li>

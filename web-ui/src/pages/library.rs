@@ -1,6 +1,6 @@
 //! What the signed-in user owns: each product's files with a Download button each (and one
 //! ZIP of them all), what changed in a file's latest version, the downloads left under a
-//! limit and the end of an access window.
+//! limit, the end of an access window, and the bundle an item came in.
 
 use leptos::prelude::*;
 use shared_types::{DownloadTokenRequest, DownloadTokenResponse, Product, ProductFile};
@@ -20,6 +20,9 @@ pub fn Library() -> impl IntoView {
 #[component]
 fn LibraryList() -> impl IntoView {
     let items = api::resource(|| "/api/v1/library".to_owned());
+    // `?added=<slug>`: a checkout with nothing to pay (a code took it all off, or pay what you
+    // want at 0) granted it at once and came here.
+    let added = crate::router::query("added").filter(|s| !s.is_empty());
     view! {
         <section>
             <h1>"Your library"</h1>
@@ -29,11 +32,21 @@ fn LibraryList() -> impl IntoView {
                 Some(Ok(list)) if list.is_empty() => view! {
                     <p class="empty">"Nothing here yet. "<a href="/">"Browse the catalog"</a></p>
                 }.into_any(),
-                Some(Ok(list)) => view! {
-                    <ul class="library">
-                        {list.into_iter().map(|p| view! { <LibraryItem product=p/> }).collect_view()}
-                    </ul>
-                }.into_any(),
+                Some(Ok(list)) => {
+                    let notice = added.as_ref().map(|slug| {
+                        let line = match list.iter().find(|p| &p.slug == slug) {
+                            Some(p) => format!("It’s yours: “{}” is in your library, nothing to pay.", p.title),
+                            None => "It’s yours: nothing to pay. It is in your library.".to_owned(),
+                        };
+                        view! { <div class="notice saved" role="status" id="library-notice">{line}</div> }
+                    });
+                    view! {
+                        {notice}
+                        <ul class="library">
+                            {list.into_iter().map(|p| view! { <LibraryItem product=p/> }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }
             })}
         </section>
     }
@@ -135,11 +148,22 @@ fn LibraryItem(product: Product) -> impl IntoView {
             </div>
         }
     });
+    // Owned through a bundle; or a bundle, whose items are listed on their own.
+    let via = match (&product.via_bundle, product.bundle_items.len()) {
+        (Some(b), _) => Some(view! {
+            <p class="via-bundle">"Included in "<a href=format!("/products/{}", b.slug)>{b.title.clone()}</a></p>
+        }.into_any()),
+        (None, 0) => None,
+        (None, n) => Some(view! {
+            <p class="via-bundle">{format!("A bundle of {n}: each item is in your library.")}</p>
+        }.into_any()),
+    };
     view! {
         <li class="library-item" data-slug=product.slug.clone()>
             <Preview product=product.clone()/>
             <div class="library-body">
                 <h2><a href=format!("/products/{}", product.slug)>{product.title.clone()}</a></h2>
+                {via}
                 {access}
                 <ul class="library-files">{files}</ul>
                 {all}

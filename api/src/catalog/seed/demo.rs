@@ -1,6 +1,6 @@
 //! The demo shop `cargo xtask run` opens with (`folio demo`): six books whose PDFs and covers
-//! are made here, two free and four priced in different currencies. They are ordinary products:
-//! an admin edits or archives them like any other.
+//! are made here, two free, three priced in different currencies and one at a price the buyer
+//! chooses. They are ordinary products: an admin edits or archives them like any other.
 
 use super::{cover, pdf};
 use crate::catalog::repo::{self, ProductRow};
@@ -12,8 +12,10 @@ struct Item {
     title: &'static str,
     subtitle: &'static str,
     description: &'static str,
-    /// Decimal price as an admin types it; "0" is free.
+    /// Decimal price as an admin types it; "0" is free. With `suggested`, the minimum.
     price: &'static str,
+    /// Pay what you want, proposing this amount.
+    suggested: Option<&'static str>,
     currency: Currency,
     chapters: &'static [(&'static str, &'static [&'static str])],
     background: cover::Rgb,
@@ -26,6 +28,7 @@ const ITEMS: &[Item] = &[
         subtitle: "Bread from flour, water, salt and patience",
         description: "Everything you need to keep a starter alive and bake a loaf you are proud of: feeding schedules, hydration, shaping and a bake-day timetable.\n\nTen pages, printable, with a troubleshooting chapter for flat loaves.",
         price: "12.00",
+        suggested: None,
         currency: Currency::Usd,
         chapters: &[
             ("Your starter", &[
@@ -56,6 +59,7 @@ const ITEMS: &[Item] = &[
         subtitle: "A short guide to the language this shop is written in",
         description: "A free introduction to Rust for people who run things: ownership explained with receipts, errors as values, and why a compiler that says no is a good colleague.",
         price: "0",
+        suggested: None,
         currency: Currency::Usd,
         chapters: &[
             ("Why Rust", &[
@@ -80,6 +84,7 @@ const ITEMS: &[Item] = &[
         subtitle: "Washes, glazes and the courage to leave white paper",
         description: "A workbook of twelve exercises for the first month with watercolour, from flat washes to a finished landscape.\n\nPrint the exercise pages on watercolour paper and paint straight onto them.",
         price: "9.50",
+        suggested: None,
         currency: Currency::Eur,
         chapters: &[
             ("Materials", &[
@@ -102,7 +107,8 @@ const ITEMS: &[Item] = &[
         title: "Walks Around the Lake District",
         subtitle: "Eight routes from lake shore to fell top",
         description: "Eight day walks with distances, ascent, where to park and where to eat afterwards, from a gentle lake circuit to a ridge over three summits.",
-        price: "4.99",
+        price: "2.00",
+        suggested: Some("4.99"),
         currency: Currency::Gbp,
         chapters: &[
             ("Before you go", &[
@@ -126,6 +132,7 @@ const ITEMS: &[Item] = &[
         subtitle: "What to sow, plant and pick, month by month",
         description: "A free month-by-month planner for a small vegetable plot, with sowing dates, a rotation plan and a page of notes for each month.",
         price: "0",
+        suggested: None,
         currency: Currency::Usd,
         chapters: &[
             ("Winter", &[
@@ -149,6 +156,7 @@ const ITEMS: &[Item] = &[
         subtitle: "Metal type, the composing stick and the letterpress",
         description: "A practical introduction to setting metal type by hand and printing it on a small platen press, with a glossary of the trade's words and a setting exercise.",
         price: "24.00",
+        suggested: None,
         currency: Currency::Cad,
         chapters: &[
             ("The case", &[
@@ -253,6 +261,12 @@ pub async fn build(storage: &Storage) -> anyhow::Result<Vec<DemoItem>> {
             download_limit: None,
             access_days: None,
             stamp_pdfs: false,
+            pay_what_you_want: item.suggested.is_some(),
+            suggested_price_cents: item
+                .suggested
+                .map(|s| Price::parse(s, item.currency).map(Price::cents))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
         };
         rows.push((row, file_row, version));
     }

@@ -43,6 +43,8 @@ pub fn seed(
                 download_limit: None,
                 access_days: None,
                 stamp_pdfs: false,
+                pay_what_you_want: false,
+                suggested_price_cents: None,
             }
         })
         .collect();

@@ -1,0 +1,14 @@
+ALTER TABLE entitlements DROP COLUMN via_product_id;
+DROP INDEX orders_discount_idx;
+ALTER TABLE orders DROP COLUMN invoice_url;
+ALTER TABLE orders DROP COLUMN stripe_invoice_id;
+ALTER TABLE orders DROP COLUMN total_cents;
+ALTER TABLE orders DROP COLUMN tax_cents;
+ALTER TABLE orders DROP COLUMN discount_code;
+ALTER TABLE orders DROP COLUMN discount_id;
+ALTER TABLE orders DROP COLUMN list_price_cents;
+ALTER TABLE products DROP COLUMN suggested_price_cents;
+ALTER TABLE products DROP COLUMN pay_what_you_want;
+DROP TABLE bundle_items;
+DROP TABLE discount_products;
+DROP TABLE discounts;
