@@ -504,7 +504,10 @@ pub struct CheckoutRequest {
     /// product's minimum to the server's ceiling (`ClientConfig.max_pay_what_you_want`).
     /// Left out, the suggested price (or else the minimum) is charged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(max_length = 16))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 16, pattern = "^[0-9]{1,9}(\\.[0-9]{1,2})?$")
+    )]
     pub amount: Option<String>,
 }
 
@@ -587,11 +590,19 @@ pub struct DiscountRequest {
     )]
     pub code: String,
     /// Percent off, 1 to 100. Give this or `amount_off`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
+    #[serde(
+        default,
+        deserialize_with = "whole",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>, minimum = 1, maximum = 100))]
     pub percent_off: Option<i32>,
-    /// An amount off as a decimal string ("5" or "4.99"), in `currency`.
+    /// An amount off as a decimal string ("5" or "4.99", more than 0), in `currency`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(0|0\\.0{1,2}|0\\.[5-9][0-9]?|[1-9][0-9]{0,5}(\\.[0-9]{1,2})?)$")
+    )]
     pub amount_off: Option<String>,
     /// The currency of `amount_off` (default usd); the code applies only to prices in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -617,7 +628,7 @@ pub struct DiscountRequest {
     pub max_per_customer: Option<i32>,
     /// Limit the code to these products (at most 500); left out or null: every product.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 500))]
     pub product_ids: Option<Vec<ProductId>>,
     /// Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -335,11 +335,14 @@ impl DiscountRequest {
         let mut problems = Problems::default();
         let code = problems.check(
             "code",
-            discount_code(&self.code).ok_or_else(|| {
-                ValidationError::new(format!(
-                    "a code is 3 to {MAX_CODE_LEN} letters, digits, `-` or `_`"
-                ))
-            }),
+            // Exactly as typed by the admin (buyers' codes are trimmed when looked up).
+            discount_code(&self.code)
+                .filter(|_| self.code.trim() == self.code)
+                .ok_or_else(|| {
+                    ValidationError::new(format!(
+                        "a code is 3 to {MAX_CODE_LEN} letters, digits, `-` or `_`"
+                    ))
+                }),
         );
         let currency = self.currency.unwrap_or_default();
         let off = match (self.percent_off, &self.amount_off) {

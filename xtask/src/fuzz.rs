@@ -288,6 +288,7 @@ fn schemathesis_config(
         ("GET /api/v1/admin/products", product_cursor),
         ("GET /api/v1/orders", order_cursor),
         ("GET /api/v1/admin/orders", order_cursor),
+        ("GET /api/v1/admin/discounts/{id}/redemptions", order_cursor),
         ("GET /api/v1/admin/jobs", job_cursor),
     ] {
         toml.push_str(&format!(
@@ -304,10 +305,11 @@ fn schemathesis_config(
     ));
     toml.push_str(&format!(
         "# Preview images are recognised by their content (a PNG starts with its signature); a\n\
-         # schema can only say `binary`, so made-up bytes as a preview are refused with 415.\n\
+         # schema can only say `binary`, so made-up bytes as a preview are refused with 415. A\n\
+         # create's `bundle_items` must name products that exist (422 otherwise).\n\
          [[operations]]\ninclude-name-regex = \"^(POST /api/v1/admin/products|PUT /api/v1/admin/products/\\\\{{id\\\\}}/preview)$\"\n\
          checks.positive_data_acceptance.expected-statuses = {}\n\n",
-        accepted("415")
+        accepted("415").replace("]", ", \"422\"]")
     ));
     toml.push_str(&format!(
         "# A download link names the version of what it is for; the admin run's own uploads\n\
@@ -321,6 +323,29 @@ fn schemathesis_config(
          # may name neither for a one-file product: no schema short of a oneOf that also refuses\n\
          # `{{}}` says so, so a body with both is refused with 422, as the document describes.\n\
          [[operations]]\ninclude-name = \"POST /api/v1/products/{{slug}}/download-token\"\n\
+         checks.positive_data_acceptance.expected-statuses = {}\n\n",
+        accepted("422")
+    ));
+    toml.push_str(&format!(
+        "# Whether a discount code can be used depends on the code's state (does it exist, is it\n\
+         # active, in its window, with redemptions left, for this product) and a chosen amount on\n\
+         # the product's minimum: a well-formed code or amount is refused with one of the 422s the\n\
+         # document lists.\n\
+         [[operations]]\ninclude-name-regex = \"^(GET /api/v1/discounts/\\\\{{code\\\\}}|POST /api/v1/checkout)$\"\n\
+         checks.positive_data_acceptance.expected-statuses = {}\n\n",
+        accepted("422")
+    ));
+    toml.push_str(
+        "# The session operations are given one real session, the customer's (above): the admin's\n\
+         # new checkouts cannot be followed there, rightly 404.\n\
+         [[operations]]\ninclude-name = \"POST /api/v1/checkout\"\n\
+         checks.ensure_resource_availability.enabled = false\n\n",
+    );
+    toml.push_str(&format!(
+        "# A discount takes percent_off or amount_off, not both, an end after its start and\n\
+         # products that exist; a bundle holds products that exist and are not bundles, and is\n\
+         # not free: rules across fields and rows that no schema states, refused with 422.\n\
+         [[operations]]\ninclude-name-regex = \"^(POST /api/v1/admin/discounts|PUT /api/v1/admin/discounts/\\\\{{id\\\\}}|PATCH /api/v1/admin/products/\\\\{{id\\\\}})$\"\n\
          checks.positive_data_acceptance.expected-statuses = {}\n\n",
         accepted("422")
     ));

@@ -54,6 +54,18 @@ pub struct CreateProductForm {
     #[serde(default)]
     #[schema(pattern = "^(true|false|on|off|1|0)?$")]
     stamp_pdfs: String,
+    /// `true` to let buyers choose what they pay; `price` is then the minimum (default false).
+    #[serde(default)]
+    #[schema(pattern = "^(true|false|on|off|1|0)?$")]
+    pay_what_you_want: String,
+    /// Pay what you want: the proposed amount, at least the minimum; empty: none.
+    #[serde(default)]
+    #[schema(pattern = "^(|0|0\\.0{1,2}|0\\.[5-9][0-9]?|[1-9][0-9]{0,5}(\\.[0-9]{1,2})?)$")]
+    suggested_price: String,
+    /// Make it a bundle of these products: ids separated by commas (at most 100, none a
+    /// bundle). A bundle needs no `file` of its own and cannot be free.
+    #[serde(default)]
+    bundle_items: String,
     /// The product's first file, of any kind (its type is recognised from its content). More
     /// files: `POST /api/v1/admin/products/{id}/files`.
     #[schema(format = Binary, content_media_type = "application/octet-stream")]

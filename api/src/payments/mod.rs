@@ -121,11 +121,7 @@ pub async fn checkout(
             input.amount.as_deref(),
             state.settings.pricing.max_pay_what_you_want_cents,
         )?
-    } else if input
-        .amount
-        .as_deref()
-        .is_some_and(|a| !a.trim().is_empty())
-    {
+    } else if input.amount.is_some() {
         return Err(crate::pricing::Refusal::AmountNotAllowed.into());
     } else {
         product.price_cents

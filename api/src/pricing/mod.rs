@@ -119,7 +119,7 @@ pub fn chosen_amount(
     max_cents: i64,
 ) -> Result<i64, Refusal> {
     let currency = product.currency;
-    let Some(text) = amount.map(str::trim).filter(|t| !t.is_empty()) else {
+    let Some(text) = amount else {
         return Ok(product.suggested_price_cents.unwrap_or(product.price_cents));
     };
     let cents = parse_amount(text).ok_or(Refusal::InvalidAmount)?;

@@ -29,6 +29,7 @@ pub struct PreviewQuery {
     security((), ("bearer" = [])),
     responses(
         (status = 200, body = DiscountPreview),
+        (status = 400, description = "`invalid_query`: no `slug`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown or archived product", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`discount_invalid`, `discount_not_started`, `discount_expired`, `discount_exhausted`, `discount_limit_reached` or `discount_not_applicable`, with a sentence for the buyer", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: codes cannot be guessed quickly", body = Problem, content_type = "application/problem+json"),
