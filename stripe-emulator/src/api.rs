@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::Value;
 
+use crate::billing_api;
 use crate::checkout::new_session;
 use crate::error::ApiError;
 use crate::lock;
@@ -17,10 +18,12 @@ use crate::Emulator;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// A path whose other methods are Stripe's "Unrecognized request URL".
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(unrecognized))
+}
+
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    fn resource(path: &str) -> actix_web::Resource {
-        web::resource(path).default_service(web::to(unrecognized))
-    }
     cfg.service(resource("/checkout/sessions").route(web::post().to(create_session)))
         .service(resource("/checkout/sessions/{id}").route(web::get().to(retrieve_session)))
         .service(
@@ -31,7 +34,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/refunds/{id}").route(web::get().to(retrieve_refund)))
         .service(resource("/charges/{id}").route(web::get().to(retrieve_charge)))
         .service(resource("/disputes/{id}").route(web::get().to(retrieve_dispute)))
-        .service(resource("/invoices/{id}").route(web::get().to(retrieve_invoice)));
+        .configure(billing_api::configure);
 }
 
 /// Stripe's answer to a path or method it does not serve.
@@ -48,11 +51,7 @@ async fn create_session(
         let mut params = Params::parse(body_text(&body)?)?;
         let now = chrono::Utc::now().timestamp();
         let (session, expand) = new_session(&mut params, &em.base_url(), now)?;
-        let json = session_json(&session, expand);
-        lock(&em.inner().store)
-            .sessions
-            .insert(session.id.clone(), session);
-        Ok(json)
+        Ok(lock(&em.inner().store).add_session(session, expand)?)
     })
 }
 
@@ -75,14 +74,14 @@ pub(crate) fn expand_line_items(params: &mut Params) -> Result<bool> {
 }
 
 /// For objects without expandable fields the emulator serves.
-fn expand_nothing(params: &mut Params) -> Result<()> {
+pub(crate) fn expand_nothing(params: &mut Params) -> Result<()> {
     match params.string_list("expand")?.unwrap_or_default().first() {
         Some(field) => Err(cannot_expand("expand[0]", field)),
         None => Ok(()),
     }
 }
 
-fn cannot_expand(param: &str, field: &str) -> ApiError {
+pub(crate) fn cannot_expand(param: &str, field: &str) -> ApiError {
     ApiError::invalid(
         None,
         Some(param),
@@ -96,10 +95,33 @@ async fn retrieve_session(
     em: web::Data<Emulator>,
 ) -> Result<HttpResponse> {
     let mut params = Params::parse(req.query_string())?;
-    let expand = expand_line_items(&mut params)?;
+    // `line_items`, and the objects a completed session names.
+    let fields = params.string_list("expand")?.unwrap_or_default();
+    for (i, field) in fields.iter().enumerate() {
+        if !["line_items", "customer", "invoice", "subscription"].contains(&field.as_str()) {
+            return Err(cannot_expand(&format!("expand[{i}]"), field));
+        }
+    }
     params.finish()?;
-    let json =
-        em.with_store(|store, _| Ok((session_json(store.session(&path)?, expand), Vec::new())))?;
+    let expanded = |name: &str| fields.iter().any(|f| f == name);
+    let json = em.with_store(|store, _| {
+        let mut json = session_json(store.session(&path)?, expanded("line_items"));
+        for field in ["customer", "invoice", "subscription"] {
+            let Some(id) = json[field]
+                .as_str()
+                .filter(|_| expanded(field))
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            json[field] = match field {
+                "customer" => store.customer_json(&id)?,
+                "invoice" => store.invoice_json(&id)?,
+                _ => store.subscription_json(&id)?,
+            };
+        }
+        Ok((json, Vec::new()))
+    })?;
     Ok(HttpResponse::Ok().json(json))
 }
 
@@ -193,25 +215,23 @@ async fn retrieve_dispute(
     Ok(HttpResponse::Ok().json(json))
 }
 
-async fn retrieve_invoice(
-    req: HttpRequest,
-    path: web::Path<String>,
-    em: web::Data<Emulator>,
-) -> Result<HttpResponse> {
-    no_query_params(&req)?;
-    let json = em.with_store(|store, _| Ok((store.invoice_json(&path)?, Vec::new())))?;
-    Ok(HttpResponse::Ok().json(json))
-}
-
-fn no_query_params(req: &HttpRequest) -> Result<()> {
+pub(crate) fn no_query_params(req: &HttpRequest) -> Result<()> {
     let mut params = Params::parse(req.query_string())?;
     expand_nothing(&mut params)?;
     params.finish()
 }
 
-fn body_text(body: &[u8]) -> Result<&str> {
+pub(crate) fn body_text(body: &[u8]) -> Result<&str> {
     std::str::from_utf8(body)
         .map_err(|_| ApiError::invalid(None, None, "The request body is not valid UTF-8."))
+}
+
+/// The request behind the events a call raises.
+pub(crate) fn cause_of(req: &HttpRequest, idempotency_key: Option<String>) -> Cause {
+    Cause {
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        idempotency_key,
+    }
 }
 
 /// Runs a POST at most once per `Idempotency-Key`: the same key with the same request replays
@@ -219,7 +239,27 @@ fn body_text(body: &[u8]) -> Result<&str> {
 /// is an `idempotency_error`, and a key whose first request is still running is a 409. Only
 /// successful answers are stored, so a request that failed validation can be fixed and retried
 /// with its key.
-fn idempotent(
+/// `value` as JSON with every object's keys sorted.
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+pub(crate) fn idempotent(
     req: &HttpRequest,
     body: &[u8],
     em: &Emulator,
@@ -240,19 +280,18 @@ fn idempotent(
             ))
         }
     };
-    let cause = Cause {
-        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
-        idempotency_key: key.clone(),
-    };
+    let cause = cause_of(req, key.clone());
     let Some(key) = key else {
         return op(&cause).map(|json| HttpResponse::Ok().json(json));
     };
-    let fingerprint = format!(
-        "{} {}\n{}",
-        req.method(),
-        req.path(),
-        String::from_utf8_lossy(body)
-    );
+    // Stripe compares the parameters, not their order: a map (metadata, say) may be written in
+    // any order by a client.
+    let text = String::from_utf8_lossy(body);
+    let params = match crate::form::parse(&text) {
+        Ok(map) => canonical(&Value::Object(map)),
+        Err(_) => text.into_owned(),
+    };
+    let fingerprint = format!("{} {}\n{params}", req.method(), req.path());
     {
         let mut store = lock(&em.inner().store);
         match store.idempotency.get(&key) {

@@ -1,9 +1,13 @@
 //! Reading `POST /v1/checkout/sessions`: the parameters async-stripe sends for a one-time
-//! payment, checked as strictly as Stripe checks them, into a new open [`Session`].
+//! payment or a subscription, checked as strictly as Stripe checks them, into a new open
+//! [`Session`].
 
 use crate::api::expand_line_items;
 use crate::error::ApiError;
-use crate::objects::{new_id, InvoiceCreation, LineItem, Session, SessionStatus, TaxIdCollection};
+use crate::objects::{
+    new_id, IntervalUnit, InvoiceCreation, LineItem, Mode, Recurring, Session, SessionStatus,
+    SubscriptionData, TaxIdCollection,
+};
 use crate::params::Params;
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -13,19 +17,42 @@ type Result<T, E = ApiError> = std::result::Result<T, E>;
 const MIN_50: [&str; 5] = ["usd", "eur", "gbp", "cad", "aud"];
 /// Stripe's largest amount for most currencies (eight digits).
 const MAX_AMOUNT: i64 = 99_999_999;
+/// The most items a subscription can have.
+const MAX_SUBSCRIPTION_ITEMS: usize = 20;
+/// `subscription_data[...]` that Stripe takes and the emulator does not model: refused by name,
+/// so that no one mistakes them for typos.
+const UNSUPPORTED_SUBSCRIPTION_DATA: [&str; 12] = [
+    "application_fee_percent",
+    "billing_cycle_anchor",
+    "billing_mode",
+    "default_tax_rates",
+    "invoice_settings",
+    "on_behalf_of",
+    "pending_invoice_item_interval",
+    "proration_behavior",
+    "transfer_data",
+    "trial_end",
+    "trial_period_days",
+    "trial_settings",
+];
 
 /// Reads `POST /v1/checkout/sessions` parameters into a new open session.
 pub(crate) fn new_session(params: &mut Params, base: &str, now: i64) -> Result<(Session, bool)> {
     let mode = params
         .one_of("mode", &["payment", "setup", "subscription"])?
         .ok_or_else(|| ApiError::missing("mode"))?;
-    if mode != "payment" {
-        return Err(ApiError::invalid(
-            None,
-            Some("mode"),
-            format!("The Stripe emulator supports only `mode=payment`, not `{mode}`."),
-        ));
-    }
+    let mode = match mode.as_str() {
+        "payment" => Mode::Payment,
+        "subscription" => Mode::Subscription,
+        other => {
+            return Err(ApiError::invalid(
+                None,
+                Some("mode"),
+                format!("The Stripe emulator supports only `mode=payment` and `mode=subscription`, not `{other}`."),
+            ))
+        }
+    };
+    let subscribing = mode == Mode::Subscription;
     let success_url = params.required_string("success_url")?;
     check_url(&success_url, "success_url")?;
     let cancel_url = params.string("cancel_url")?.filter(|u| !u.is_empty());
@@ -55,8 +82,23 @@ pub(crate) fn new_session(params: &mut Params, base: &str, now: i64) -> Result<(
             ));
         }
     }
+    let customer = params.string("customer")?.filter(|s| !s.is_empty());
+    if customer.is_some() && customer_email.is_some() {
+        return Err(ApiError::invalid(
+            Some("parameters_exclusive"),
+            Some("customer_email"),
+            "You may only specify one of these parameters: customer, customer_email.",
+        ));
+    }
     let metadata = params.metadata("metadata")?.unwrap_or_default();
     let intent = match params.object("payment_intent_data")? {
+        Some(_) if subscribing => {
+            return Err(ApiError::invalid(
+                None,
+                Some("payment_intent_data"),
+                "You can not pass `payment_intent_data` in `subscription` mode.",
+            ))
+        }
         Some(mut data) => {
             let metadata = data.metadata("metadata")?.unwrap_or_default();
             let description = data.string("description")?.filter(|s| !s.is_empty());
@@ -77,6 +119,18 @@ pub(crate) fn new_session(params: &mut Params, base: &str, now: i64) -> Result<(
         None => Default::default(),
     };
     let (intent_metadata, intent_description, intent_receipt_email) = intent;
+    let subscription_data = match params.object("subscription_data")? {
+        Some(_) if !subscribing => {
+            return Err(ApiError::invalid(
+                None,
+                Some("subscription_data"),
+                "You can not pass `subscription_data` in `payment` mode.",
+            ))
+        }
+        Some(data) => subscription_data(data)?,
+        None => SubscriptionData::default(),
+    };
+    discounts(params)?;
     let expand = expand_line_items(params)?;
     let expires_at = match params.integer("expires_at")? {
         None => now + 24 * 3600,
@@ -102,6 +156,14 @@ pub(crate) fn new_session(params: &mut Params, base: &str, now: i64) -> Result<(
     let billing_address_collection =
         params.one_of("billing_address_collection", &["auto", "required"])?;
     let invoice_creation = invoice_creation(params)?;
+    if subscribing && invoice_creation.is_some() {
+        // Subscriptions make their own invoices.
+        return Err(ApiError::invalid(
+            None,
+            Some("invoice_creation"),
+            "`invoice_creation` can only be used in `payment` mode.",
+        ));
+    }
 
     let entries = params
         .object_list("line_items")?
@@ -131,6 +193,7 @@ pub(crate) fn new_session(params: &mut Params, base: &str, now: i64) -> Result<(
         }
         items.push(item);
     }
+    check_recurring(&items, mode)?;
     let currency = session_currency.unwrap_or_else(|| "usd".to_string());
     let total = items
         .iter()
@@ -154,6 +217,7 @@ pub(crate) fn new_session(params: &mut Params, base: &str, now: i64) -> Result<(
     Ok((
         Session {
             id,
+            mode,
             created: now,
             expires_at,
             currency,
@@ -179,9 +243,127 @@ pub(crate) fn new_session(params: &mut Params, base: &str, now: i64) -> Result<(
             billing: None,
             tax: None,
             invoice: None,
+            customer,
+            customer_on_file_email: None,
+            subscription: None,
+            subscription_data,
         },
         expand,
     ))
+}
+
+/// Payment mode takes only one-time prices; subscription mode recurring prices, all with the
+/// same interval (Stripe would also add one-time prices to the first invoice, which the emulator
+/// does not model).
+fn check_recurring(items: &[LineItem], mode: Mode) -> Result<()> {
+    let param = |i: usize| format!("line_items[{i}][price_data][recurring]");
+    match mode {
+        Mode::Payment => match items.iter().position(|item| item.recurring.is_some()) {
+            Some(i) => Err(ApiError::invalid(
+                None,
+                Some(&param(i)),
+                "You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.",
+            )),
+            None => Ok(()),
+        },
+        Mode::Subscription => {
+            let Some(first) = items.iter().find_map(|item| item.recurring) else {
+                return Err(ApiError::invalid(
+                    None,
+                    Some("line_items"),
+                    "You must provide at least one recurring price in `subscription` mode when using prices.",
+                ));
+            };
+            if let Some(i) = items.iter().position(|item| item.recurring.is_none()) {
+                return Err(ApiError::invalid(
+                    None,
+                    Some(&param(i)),
+                    "The Stripe emulator supports only recurring prices in `subscription` mode (one-time prices on the first invoice are not emulated).",
+                ));
+            }
+            if let Some(i) = items.iter().position(|item| item.recurring != Some(first)) {
+                return Err(ApiError::invalid(
+                    None,
+                    Some(&param(i)),
+                    "All prices on a subscription must have the same `recurring.interval` and `recurring.interval_count`.",
+                ));
+            }
+            if items.len() > MAX_SUBSCRIPTION_ITEMS {
+                return Err(ApiError::invalid(
+                    None,
+                    Some("line_items"),
+                    format!("A subscription can have at most {MAX_SUBSCRIPTION_ITEMS} items."),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `subscription_data[metadata]` and `subscription_data[description]`.
+fn subscription_data(mut data: Params) -> Result<SubscriptionData> {
+    let out = SubscriptionData {
+        metadata: data.metadata("metadata")?.unwrap_or_default(),
+        description: limited(&mut data, "description", 500)?,
+    };
+    for key in UNSUPPORTED_SUBSCRIPTION_DATA {
+        if data.keys().iter().any(|k| k == key) {
+            return Err(ApiError::invalid(
+                None,
+                Some(&data.name(key)),
+                format!("The Stripe emulator does not support `{}`.", data.name(key)),
+            ));
+        }
+    }
+    data.finish()?;
+    Ok(out)
+}
+
+/// `discounts[n][coupon|promotion_code]`: the emulated account has neither.
+fn discounts(params: &mut Params) -> Result<()> {
+    for mut discount in params.object_list("discounts")?.unwrap_or_default() {
+        for (key, kind) in [("coupon", "coupon"), ("promotion_code", "promotion code")] {
+            if let Some(id) = discount.string(key)?.filter(|s| !s.is_empty()) {
+                return Err(ApiError::invalid(
+                    Some("resource_missing"),
+                    Some(&discount.name(key)),
+                    format!("No such {kind}: '{id}'"),
+                ));
+            }
+        }
+        discount.finish()?;
+    }
+    Ok(())
+}
+
+/// `price_data[recurring][interval|interval_count]`.
+fn recurring(price: &mut Params) -> Result<Option<Recurring>> {
+    let Some(mut recurring) = price.object("recurring")? else {
+        return Ok(None);
+    };
+    let unit = recurring
+        .one_of("interval", &["day", "month", "week", "year"])?
+        .and_then(|u| IntervalUnit::parse(&u))
+        .ok_or_else(|| ApiError::missing(&recurring.name("interval")))?;
+    let count_name = recurring.name("interval_count");
+    let count = match recurring.integer("interval_count")? {
+        None => 1,
+        Some(n) if n >= 1 && n <= i64::from(unit.max_count()) => n as u32,
+        Some(n) if n < 1 => {
+            return Err(ApiError::invalid(
+                Some("parameter_invalid_integer"),
+                Some(&count_name),
+                "This value must be greater than or equal to 1.",
+            ))
+        }
+        Some(_) => return Err(ApiError::invalid(
+            None,
+            Some(&count_name),
+            "The maximum billing interval is one year (1 year, 12 months, 52 weeks or 365 days).",
+        )),
+    };
+    recurring.finish()?;
+    Ok(Some(Recurring { unit, count }))
 }
 
 /// One `line_items[n]`: `price_data` (inline price and product) and `quantity`.
@@ -221,6 +403,7 @@ fn line_item(mut entry: Params) -> Result<(LineItem, String)> {
             (None, None) => return Err(ApiError::missing(&amount_name)),
         };
     let tax_behavior = price.one_of("tax_behavior", &["exclusive", "inclusive", "unspecified"])?;
+    let recurring = recurring(&mut price)?;
     if unit_amount < 0 {
         return Err(ApiError::invalid(
             Some("parameter_invalid_integer"),
@@ -291,6 +474,7 @@ fn line_item(mut entry: Params) -> Result<(LineItem, String)> {
             unit_amount,
             quantity,
             tax_behavior,
+            recurring,
         },
         currency,
     ))
@@ -426,7 +610,7 @@ fn whole_minor_units(decimal: &str) -> Option<i64> {
     whole.parse().ok()
 }
 
-fn check_url(url: &str, param: &str) -> Result<()> {
+pub(crate) fn check_url(url: &str, param: &str) -> Result<()> {
     let ok = ["http://", "https://"].iter().any(|scheme| {
         url.strip_prefix(scheme)
             .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))

@@ -10,6 +10,31 @@
 //! - `GET|POST /_emulator/tax_rates` (JSON `{"DE": 1900, ...}`, basis points; POST replaces the
 //!   whole table)
 //! - `GET|POST /_emulator/default_country` (`country`, form or JSON) → `{"country": "DE"}`
+//! - `POST /_emulator/subscriptions/{id}/advance` (`action`, optional `at` and `then`, form or
+//!   JSON) → the subscription. The emulator has no clock of its own: `at` (Unix seconds, now if
+//!   left out, never in the future) is when it happened. `action` is one of
+//!   - `renew`: the current period ends at `at`; the next runs from `at` for one interval, and
+//!     its invoice (`billing_reason` `subscription_cycle`, `created` = `at`) is paid:
+//!     `invoice.created`, `invoice.finalized`, `invoice.paid`, `invoice.payment_succeeded`,
+//!     `customer.subscription.updated`. With `cancel_at_period_end` the subscription ends
+//!     instead (`ended_at` = `at`): `customer.subscription.deleted`;
+//!   - `fail`: as `renew`, but the card is declined: the invoice stays open with
+//!     `attempt_count` 1 and a `next_payment_attempt`, and the subscription turns `past_due`:
+//!     `invoice.created`, `invoice.finalized`, `invoice.payment_failed`,
+//!     `customer.subscription.updated`. On a `past_due` subscription, another failed attempt on
+//!     the same invoice: `invoice.payment_failed` (no new period);
+//!   - `recover`: the open invoice is paid: `invoice.paid`, `invoice.payment_succeeded`,
+//!     `customer.subscription.updated` (`active`);
+//!   - `give_up`: the retries of a `past_due` subscription's invoice run out (the invoice stays
+//!     open): `then=canceled` (default) cancels it, `customer.subscription.deleted`;
+//!     `then=unpaid` marks it `unpaid`, `customer.subscription.updated`;
+//!   - `cancel_at_period_end`, `resume`: as the portal's buttons,
+//!     `customer.subscription.updated`;
+//!   - `cancel`: canceled now, as `DELETE /v1/subscriptions/{id}`:
+//!     `customer.subscription.deleted`.
+//!
+//!   An unknown subscription is a 404, an action that does not apply in its state (renewing a
+//!   canceled subscription, recovering an active one) a 400, both Stripe-shaped.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,7 +43,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
 use crate::params::Params;
-use crate::{Emulator, Knobs};
+use crate::{Advance, Emulator, Knobs};
 
 type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -34,7 +59,48 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/tax_rates", web::get().to(get_tax_rates))
         .route("/tax_rates", web::post().to(set_tax_rates))
         .route("/default_country", web::get().to(get_default_country))
-        .route("/default_country", web::post().to(set_default_country));
+        .route("/default_country", web::post().to(set_default_country))
+        .route(
+            "/subscriptions/{id}/advance",
+            web::post().to(advance_subscription),
+        );
+}
+
+async fn advance_subscription(
+    req: HttpRequest,
+    body: web::Bytes,
+    path: web::Path<String>,
+    em: web::Data<Emulator>,
+) -> Result<HttpResponse> {
+    let fields = fields(&req, &body)?;
+    let action = field(&fields, "action").ok_or_else(|| ApiError::missing("action"))?;
+    let then = field(&fields, "then");
+    let advance = Advance::parse(action, then).ok_or_else(|| match then {
+        Some(_) if action == "give_up" => ApiError::invalid(
+            None,
+            Some("then"),
+            "Invalid then: must be one of canceled, unpaid",
+        ),
+        Some(_) => ApiError::invalid(
+            None,
+            Some("then"),
+            "`then` is only used with `action=give_up`.",
+        ),
+        None => ApiError::invalid(
+            None,
+            Some("action"),
+            "Invalid action: must be one of renew, fail, recover, give_up, cancel_at_period_end, resume, cancel",
+        ),
+    })?;
+    let at = match fields.get("at") {
+        None => None,
+        Some(Value::Number(n)) => Some(n.as_i64().ok_or_else(|| ApiError::invalid_integer("at"))?),
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(s.parse().map_err(|_| ApiError::invalid_integer("at"))?),
+        Some(_) => return Err(ApiError::invalid_integer("at")),
+    };
+    let json = em.advance_subscription(&path, advance, at)?;
+    Ok(HttpResponse::Ok().json(json))
 }
 
 /// Sorted, so that the answer reads the same every time.

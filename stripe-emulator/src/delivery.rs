@@ -119,6 +119,11 @@ impl Outbox {
         lock(&self.state).events.clone()
     }
 
+    /// How many events were raised so far (the log only grows).
+    pub fn event_count(&self) -> usize {
+        lock(&self.state).events.len()
+    }
+
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {

@@ -1,5 +1,7 @@
-//! Invoices of sessions created with `invoice_creation[enabled]=true`: Stripe's post-payment
-//! invoices, created once the payment succeeded, finalized and marked paid at once.
+//! Invoices: those of sessions created with `invoice_creation[enabled]=true` (Stripe's
+//! post-payment invoices, created once the payment succeeded, finalized and marked paid at once),
+//! and those of subscriptions (`billing_reason` `subscription_create` or `subscription_cycle`),
+//! which are finalized, then paid by card or left open when the payment fails.
 //!
 //! Like the other objects, the JSON carries every property of the published `invoice` schema
 //! (2025-10-15), plus those async-stripe's newer `Invoice` requires (`issuer`,
@@ -7,7 +9,9 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::billing::Subscription;
 use crate::objects::{price_json, LineItem, Session};
+use crate::pages::format_amount;
 use crate::tax::{Billing, LineTax, Quote, TaxBehavior};
 
 /// Who sells: the emulated Stripe account.
@@ -17,10 +21,15 @@ pub(crate) const ACCOUNT_COUNTRY: &str = "DE";
 #[derive(Debug, Clone)]
 pub(crate) struct InvoiceLine {
     pub id: String,
-    pub invoice_item: String,
+    /// The invoice item of a one-time line; subscription lines have none.
+    pub invoice_item: Option<String>,
+    /// The subscription item a subscription line bills.
+    pub subscription_item: Option<String>,
     pub item: LineItem,
     /// `None` without automatic tax.
     pub tax: Option<LineTax>,
+    /// The service period: the subscription period it bills, or the invoice's creation.
+    pub period: (i64, i64),
 }
 
 impl InvoiceLine {
@@ -33,15 +42,57 @@ impl InvoiceLine {
     }
 }
 
+/// The invoice's subscription, for `parent.subscription_details`.
+#[derive(Debug, Clone)]
+pub(crate) struct SubscriptionParent {
+    pub id: String,
+    /// The subscription's metadata when the invoice was made.
+    pub metadata: Map<String, Value>,
+}
+
+/// `status` (`uncollectible` and `void` are not emulated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InvoiceStatus {
+    Draft,
+    Open,
+    Paid,
+}
+
+impl InvoiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Draft => "draft",
+            InvoiceStatus::Open => "open",
+            InvoiceStatus::Paid => "paid",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Invoice {
     pub id: String,
     /// `FOLIO-0001`, counted per emulator.
     pub number: String,
     pub created: i64,
+    /// Creation order, for lists (`created` may repeat, or lie in the past).
+    pub order: u64,
     pub currency: String,
-    pub payment_intent: String,
+    /// Session invoices have one from the start; subscription invoices from finalization.
+    pub payment_intent: Option<String>,
     pub charge: Option<String>,
+    pub customer: Option<String>,
+    pub subscription: Option<SubscriptionParent>,
+    /// `manual` (sessions), `subscription_create` or `subscription_cycle`.
+    pub billing_reason: &'static str,
+    /// `period_start`, `period_end`: for a renewal, the period that just ended.
+    pub period: (i64, i64),
+    pub status: InvoiceStatus,
+    pub finalized_at: Option<i64>,
+    pub paid_at: Option<i64>,
+    /// Payment attempts by card (session invoices are paid before they exist: 0).
+    pub attempt_count: u32,
+    pub next_payment_attempt: Option<i64>,
+    pub auto_advance: bool,
     pub email: Option<String>,
     pub billing: Option<Billing>,
     pub lines: Vec<InvoiceLine>,
@@ -55,19 +106,8 @@ pub(crate) struct Invoice {
     pub hosted_url: String,
 }
 
-/// The three states an emulated invoice goes through, one event each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stage {
-    /// `invoice.created`.
-    Draft,
-    /// `invoice.finalized`.
-    Open,
-    /// `invoice.paid`, and what `GET /v1/invoices/{id}` shows from then on.
-    Paid,
-}
-
 impl Invoice {
-    /// The invoice of a paid session.
+    /// The invoice of a paid session, as a draft.
     pub fn for_session(
         session: &Session,
         id: String,
@@ -82,9 +122,11 @@ impl Invoice {
             .enumerate()
             .map(|(i, item)| InvoiceLine {
                 id: crate::objects::new_id("il_"),
-                invoice_item: crate::objects::new_id("ii_"),
+                invoice_item: Some(crate::objects::new_id("ii_")),
+                subscription_item: None,
                 item: item.clone(),
                 tax: session.tax.as_ref().and_then(|q| q.lines.get(i).cloned()),
+                period: (now, now),
             })
             .collect();
         Self {
@@ -92,13 +134,21 @@ impl Invoice {
             id,
             number: format!("FOLIO-{sequence:04}"),
             created: now,
+            order: 0,
             currency: session.currency.clone(),
-            payment_intent: session.payment_intent.clone().unwrap_or_default(),
+            payment_intent: session.payment_intent.clone(),
             charge,
-            email: session
-                .customer_email
-                .clone()
-                .or_else(|| Some("customer@example.com".to_string())),
+            customer: session.customer.clone(),
+            subscription: None,
+            billing_reason: "manual",
+            period: (now, now),
+            status: InvoiceStatus::Draft,
+            finalized_at: None,
+            paid_at: None,
+            attempt_count: 0,
+            next_payment_attempt: None,
+            auto_advance: false,
+            email: Some(session.email()),
             billing: session.billing.clone(),
             lines,
             tax: session.tax.clone(),
@@ -107,6 +157,80 @@ impl Invoice {
             metadata: creation.metadata,
             custom_fields: creation.custom_fields,
             amount_tax_display: creation.amount_tax_display,
+        }
+    }
+
+    /// A subscription's invoice for its current period, as a draft: one line per item, taxed
+    /// by `quote` (automatic tax) if given. `period` is the invoice's own `period_start` and
+    /// `period_end`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn for_subscription(
+        sub: &Subscription,
+        email: Option<String>,
+        id: String,
+        sequence: u32,
+        billing_reason: &'static str,
+        created: i64,
+        period: (i64, i64),
+        quote: Option<Quote>,
+    ) -> Self {
+        let lines = sub
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, si)| InvoiceLine {
+                id: crate::objects::new_id("il_"),
+                invoice_item: None,
+                subscription_item: Some(si.id.clone()),
+                item: si.item.clone(),
+                tax: quote.as_ref().and_then(|q| q.lines.get(i).cloned()),
+                period: (sub.period_start, sub.period_end),
+            })
+            .collect();
+        Self {
+            hosted_url: format!("{}/invoices/{id}", sub.base_url),
+            id,
+            number: format!("FOLIO-{sequence:04}"),
+            created,
+            order: 0,
+            currency: sub.currency.clone(),
+            payment_intent: None,
+            charge: None,
+            customer: Some(sub.customer.clone()),
+            subscription: Some(SubscriptionParent {
+                id: sub.id.clone(),
+                metadata: sub.metadata.clone(),
+            }),
+            billing_reason,
+            period,
+            status: InvoiceStatus::Draft,
+            finalized_at: None,
+            paid_at: None,
+            attempt_count: 0,
+            next_payment_attempt: None,
+            auto_advance: true,
+            email,
+            billing: sub.billing.clone(),
+            lines,
+            tax: quote,
+            description: None,
+            footer: None,
+            metadata: Map::new(),
+            custom_fields: Vec::new(),
+            amount_tax_display: None,
+        }
+    }
+
+    pub fn paid(&self) -> bool {
+        self.status == InvoiceStatus::Paid
+    }
+
+    /// What is still to pay.
+    pub fn amount_remaining(&self) -> i64 {
+        if self.paid() {
+            0
+        } else {
+            self.total()
         }
     }
 
@@ -183,22 +307,46 @@ fn line_json(inv: &Invoice, line: &InvoiceLine) -> Value {
         _ => (Vec::new(), Vec::new()),
     };
     let excluding_tax = line.total() - line.tax_amount();
-    json!({
+    let subscription = inv.subscription.as_ref().map(|s| &s.id);
+    // Stripe describes a subscription line as "1 × Membership (at €9.00 / month)".
+    let (description, parent) = match (&line.subscription_item, item.recurring) {
+        (Some(si), Some(recurring)) => (
+            format!(
+                "{} × {} (at {} / {})",
+                item.quantity,
+                item.name,
+                format_amount(item.unit_amount, &inv.currency),
+                recurring.describe()
+            ),
+            json!({
+                "invoice_item_details": null,
+                "subscription_item_details": {
+                    "invoice_item": null,
+                    "proration": false,
+                    "proration_details": {"credited_items": null},
+                    "subscription": subscription,
+                    "subscription_item": si
+                },
+                "type": "subscription_item_details"
+            }),
+        ),
+        _ => (item.name.clone(), Value::Null),
+    };
+    let mut v = json!({
         "id": line.id,
         "object": "line_item",
         "amount": item.amount(),
         "amount_excluding_tax": excluding_tax,
         "currency": inv.currency,
-        "description": item.name,
+        "description": description,
         "discount_amounts": [],
         "discountable": true,
         "discounts": [],
         "invoice": inv.id,
-        "invoice_item": line.invoice_item,
         "livemode": false,
         "metadata": {},
-        "parent": null,
-        "period": {"end": inv.created, "start": inv.created},
+        "parent": parent,
+        "period": {"end": line.period.1, "start": line.period.0},
         "pretax_credit_amounts": [],
         "price": price_json(item, &inv.currency, inv.created),
         "pricing": {
@@ -209,13 +357,51 @@ fn line_json(inv: &Invoice, line: &InvoiceLine) -> Value {
         "proration": false,
         "proration_details": null,
         "quantity": item.quantity,
-        "subscription": null,
+        "subscription": subscription,
         "subtotal": item.amount(),
         "tax_amounts": tax_amounts,
         "tax_rates": [],
         "taxes": taxes,
-        "type": "invoiceitem",
+        "type": if line.subscription_item.is_some() { "subscription" } else { "invoiceitem" },
         "unit_amount_excluding_tax": decimal(excluding_tax, item.quantity)
+    });
+    if let Some(ii) = &line.invoice_item {
+        v["invoice_item"] = json!(ii);
+    }
+    if let Some(si) = &line.subscription_item {
+        v["subscription_item"] = json!(si);
+    }
+    v
+}
+
+/// `payments` (`expand[]=payments`): the invoice's one payment, by its payment intent.
+pub(crate) fn payments_json(inv: &Invoice) -> Value {
+    let data: Vec<Value> = inv
+        .payment_intent
+        .iter()
+        .map(|pi| {
+            json!({
+                // Derived from the intent, so that every read shows the same id.
+                "id": format!("inpay_{}", pi.trim_start_matches("pi_")),
+                "object": "invoice_payment",
+                "amount_paid": inv.paid().then(|| inv.total()),
+                "amount_requested": inv.total(),
+                "created": inv.finalized_at.unwrap_or(inv.created),
+                "currency": inv.currency,
+                "invoice": inv.id,
+                "is_default": true,
+                "livemode": false,
+                "payment": {"charge": inv.charge, "payment_intent": pi, "type": "payment_intent"},
+                "status": if inv.paid() { "paid" } else { "open" },
+                "status_transitions": {"canceled_at": null, "paid_at": inv.paid_at}
+            })
+        })
+        .collect();
+    json!({
+        "object": "list",
+        "data": data,
+        "has_more": false,
+        "url": format!("/v1/invoices/{}/payments", inv.id)
     })
 }
 
@@ -239,9 +425,9 @@ fn decimal(n: i64, d: i64) -> String {
     out
 }
 
-pub(crate) fn invoice_json(inv: &Invoice, stage: Stage) -> Value {
-    let finalized = stage != Stage::Draft;
-    let paid = stage == Stage::Paid;
+pub(crate) fn invoice_json(inv: &Invoice) -> Value {
+    let finalized = inv.status != InvoiceStatus::Draft;
+    let paid = inv.paid();
     let total = inv.total();
     let tax = inv.tax();
     let (total_tax_amounts, total_taxes) = tax_summaries(inv.tax.as_ref());
@@ -263,13 +449,13 @@ pub(crate) fn invoice_json(inv: &Invoice, stage: Stage) -> Value {
         "amount_overpaid": 0,
         "amount_paid": if paid { total } else { 0 },
         "amount_paid_off_stripe": 0,
-        "amount_remaining": if paid { 0 } else { total },
+        "amount_remaining": inv.amount_remaining(),
         "amount_shipping": 0,
         "application": null,
         "application_fee_amount": null,
-        "attempt_count": 0,
-        "attempted": paid,
-        "auto_advance": false,
+        "attempt_count": inv.attempt_count,
+        "attempted": paid || inv.attempt_count > 0,
+        "auto_advance": inv.auto_advance,
         "automatic_tax": {
             "disabled_reason": null,
             "enabled": automatic,
@@ -278,14 +464,14 @@ pub(crate) fn invoice_json(inv: &Invoice, stage: Stage) -> Value {
             "status": automatic.then_some("complete")
         },
         "automatically_finalizes_at": null,
-        "billing_reason": "manual",
+        "billing_reason": inv.billing_reason,
         "charge": inv.charge,
         "collection_method": "charge_automatically",
         "confirmation_secret": null,
         "created": inv.created,
         "currency": inv.currency,
         "custom_fields": custom_fields,
-        "customer": null,
+        "customer": inv.customer,
         "customer_account": null,
         "customer_address": billing.map(Billing::address_json),
         "customer_email": inv.email,
@@ -301,7 +487,7 @@ pub(crate) fn invoice_json(inv: &Invoice, stage: Stage) -> Value {
         "discount": null,
         "discounts": [],
         "due_date": null,
-        "effective_at": finalized.then_some(inv.created),
+        "effective_at": inv.finalized_at,
         "ending_balance": finalized.then_some(0),
         "footer": inv.footer,
         "from_invoice": null,
@@ -318,20 +504,28 @@ pub(crate) fn invoice_json(inv: &Invoice, stage: Stage) -> Value {
         },
         "livemode": false,
         "metadata": inv.metadata,
-        "next_payment_attempt": null,
+        "next_payment_attempt": inv.next_payment_attempt,
         "number": finalized.then_some(&inv.number),
         "on_behalf_of": null,
         "paid": paid,
         "paid_out_of_band": false,
-        "parent": null,
+        "parent": inv.subscription.as_ref().map(|s| json!({
+            "quote_details": null,
+            "subscription_details": {
+                "metadata": s.metadata,
+                "subscription": s.id,
+                "subscription_proration_date": null
+            },
+            "type": "subscription_details"
+        })),
         "payment_intent": inv.payment_intent,
         "payment_settings": {
             "default_mandate": null,
             "payment_method_options": null,
             "payment_method_types": null
         },
-        "period_end": inv.created,
-        "period_start": inv.created,
+        "period_end": inv.period.1,
+        "period_start": inv.period.0,
         "post_payment_credit_notes_amount": 0,
         "pre_payment_credit_notes_amount": 0,
         "quote": null,
@@ -345,18 +539,14 @@ pub(crate) fn invoice_json(inv: &Invoice, stage: Stage) -> Value {
         "shipping_details": null,
         "starting_balance": 0,
         "statement_descriptor": null,
-        "status": match stage {
-            Stage::Draft => "draft",
-            Stage::Open => "open",
-            Stage::Paid => "paid",
-        },
+        "status": inv.status.as_str(),
         "status_transitions": {
-            "finalized_at": finalized.then_some(inv.created),
+            "finalized_at": inv.finalized_at,
             "marked_uncollectible_at": null,
-            "paid_at": paid.then_some(inv.created),
+            "paid_at": inv.paid_at,
             "voided_at": null
         },
-        "subscription": null,
+        "subscription": inv.subscription.as_ref().map(|s| &s.id),
         "subtotal": inv.subtotal(),
         "subtotal_excluding_tax": inv.subtotal() - inv.inclusive_tax(),
         "tax": automatic.then_some(tax),

@@ -2,17 +2,40 @@
 //! tests need no Stripe account and no network.
 //!
 //! It serves, Stripe-shaped and test-mode only:
-//! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}` (with `expand[]=line_items`),
+//! - `POST /v1/checkout/sessions` (`mode=payment` or `mode=subscription`),
+//!   `GET /v1/checkout/sessions/{id}` (with `expand[]=line_items`, `customer`, `invoice`,
+//!   `subscription`),
 //!   `GET /v1/checkout/sessions/{id}/line_items`, `POST /v1/checkout/sessions/{id}/expire`;
 //! - `POST /v1/refunds`, `GET /v1/refunds/{id}`, `GET /v1/charges/{id}`, `GET /v1/disputes/{id}`;
-//! - the hosted checkout page `GET /pay/{id}` with Pay / Pay later / Decline / Cancel buttons,
-//!   and, for sessions with `automatic_tax`, `billing_address_collection` or
-//!   `tax_id_collection`, a billing address and tax ID form;
+//! - the hosted checkout page `GET /pay/{id}` with Pay / Pay later / Decline / Cancel buttons
+//!   (Subscribe / Decline / Cancel for subscriptions, with the price per interval), and, for
+//!   sessions with `automatic_tax`, `billing_address_collection` or `tax_id_collection`, a
+//!   billing address and tax ID form;
 //! - Stripe Tax with a configurable rate per country ([`Emulator::set_tax_rates`]), and the
-//!   invoices of `invoice_creation` (`GET /v1/invoices/{id}`, hosted at `/invoices/{id}`);
-//! - signed webhooks (`Stripe-Signature`) for checkout, refund, dispute and invoice events,
-//!   with knobs that make delivery late, duplicated, concurrent, failing, held back or reordered;
-//! - `/_emulator/...` routes to drive the same knobs and disputes by hand.
+//!   invoices of `invoice_creation` and of subscriptions (`GET /v1/invoices/{id}` with
+//!   `expand[]=payments`, `GET /v1/invoices?customer=&subscription=&status=`, hosted at
+//!   `/invoices/{id}`, where an open one can be paid);
+//! - Stripe Billing: `POST /v1/customers`, `GET /v1/customers/{id}`;
+//!   `GET /v1/subscriptions?customer=&status=` (Stripe's list shape and cursors),
+//!   `GET /v1/subscriptions/{id}` (`expand[]=latest_invoice`, `customer`),
+//!   `POST /v1/subscriptions/{id}` (`cancel_at_period_end`, `metadata`, `description`,
+//!   `cancellation_details`), `DELETE /v1/subscriptions/{id}`;
+//!   `POST /v1/billing_portal/sessions` and the portal page `GET /portal/{id}` (cancel at period
+//!   end, resume, cancel now, update card and pay);
+//! - time for subscriptions without a clock of its own: [`Emulator::advance_subscription`] (or
+//!   `POST /_emulator/subscriptions/{id}/advance`) ends a period now or at a given past time,
+//!   renewing it, failing its payment, recovering, giving up or canceling ([`Advance`]);
+//! - a dashboard, what Stripe's dashboard and its test clocks are for a developer (no API key):
+//!   `GET /dashboard` lists the subscriptions (newest first) and the last 20 events;
+//!   `GET /dashboard/subscriptions/{id}` shows one, its invoices and events, and a "Test clock"
+//!   with a form for each action that applies in its state, posting `action`, `then` and
+//!   `days_ago` to `POST /dashboard/subscriptions/{id}/advance` (the control route's action,
+//!   `at` = now − `days_ago` days), which redirects back with a notice of what happened and
+//!   which events were sent, or shows why the action was refused;
+//! - signed webhooks (`Stripe-Signature`) for checkout, refund, dispute, invoice, customer,
+//!   subscription and portal events, with knobs that make delivery late, duplicated,
+//!   concurrent, failing, held back or reordered;
+//! - `/_emulator/...` routes to drive the same knobs, disputes and subscriptions by hand.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -28,8 +51,11 @@
 #![recursion_limit = "512"]
 
 mod api;
+mod billing;
+mod billing_api;
 mod checkout;
 mod control;
+mod dashboard;
 mod delivery;
 mod error;
 mod form;
@@ -38,8 +64,10 @@ mod invoice_page;
 mod objects;
 mod pages;
 mod params;
+mod portal;
 mod routes;
 mod store;
+mod subscriptions;
 mod tax;
 
 use std::collections::HashMap;
@@ -53,11 +81,13 @@ use serde::{Deserialize, Serialize};
 pub use delivery::{signature, Delivery, MAX_ATTEMPTS};
 pub use error::EmulatorError;
 pub use objects::API_VERSION;
+pub use subscriptions::{Advance, AfterRetries};
 pub use tax::{default_tax_rates, CustomerDetails, DEFAULT_COUNTRY};
 
 use crate::delivery::{BusyGuard, Outbox, Outgoing};
 use crate::objects::{event_json, new_id, Cause, EventDraft};
 use crate::store::{Payment, Store};
+use crate::subscriptions::StatusFilter;
 
 /// How the emulator reaches the application.
 #[derive(Debug, Clone)]
@@ -203,6 +233,12 @@ impl Emulator {
     /// Completes a session as if the customer paid by card (the page's Pay button):
     /// `checkout.session.completed` with `payment_status` "paid". A session that collects an
     /// address is paid from [`Emulator::default_country`] with no other details.
+    ///
+    /// A subscription-mode session ("Subscribe") creates the customer if it named none
+    /// (`customer.created`), the subscription (`customer.subscription.created`) and its first
+    /// invoice, paid (`invoice.created`, `invoice.finalized`, `invoice.paid`,
+    /// `invoice.payment_succeeded`), then completes (`checkout.session.completed`), in that
+    /// order.
     pub fn pay(&self, session_id: &str) -> Result<(), EmulatorError> {
         self.pay_with(session_id, &CustomerDetails::default())
     }
@@ -266,6 +302,86 @@ impl Emulator {
     /// The `invoice` object (as `GET /v1/invoices/{id}` shows it), or `None` for an unknown id.
     pub fn invoice(&self, id: &str) -> Option<serde_json::Value> {
         lock(&self.inner.store).invoice_json(id).ok()
+    }
+
+    /// The payment intent of an invoice (what `POST /v1/refunds` takes as `payment_intent`; over
+    /// HTTP, `GET /v1/invoices/{id}?expand[]=payments` shows it at
+    /// `payments.data[0].payment.payment_intent`). `None` for an unknown invoice or a draft.
+    pub fn invoice_payment_intent(&self, invoice_id: &str) -> Option<String> {
+        lock(&self.inner.store)
+            .invoice(invoice_id)
+            .ok()
+            .and_then(|inv| inv.payment_intent.clone())
+    }
+
+    /// The `customer` object, or `None` for an unknown id.
+    pub fn customer(&self, id: &str) -> Option<serde_json::Value> {
+        lock(&self.inner.store).customer_json(id).ok()
+    }
+
+    /// The `subscription` object (`latest_invoice` as an id), or `None` for an unknown id.
+    pub fn subscription(&self, id: &str) -> Option<serde_json::Value> {
+        lock(&self.inner.store).subscription_json(id).ok()
+    }
+
+    /// A customer's subscriptions, canceled ones included, newest first.
+    pub fn subscriptions_of(&self, customer: &str) -> Vec<serde_json::Value> {
+        let store = lock(&self.inner.store);
+        store
+            .subscriptions_filtered(Some(customer), StatusFilter::All)
+            .into_iter()
+            .map(billing::subscription_json)
+            .collect()
+    }
+
+    /// A subscription's invoices, newest first.
+    pub fn subscription_invoices(&self, subscription: &str) -> Vec<serde_json::Value> {
+        let store = lock(&self.inner.store);
+        store
+            .invoices_filtered(None, Some(subscription), None)
+            .into_iter()
+            .map(invoice::invoice_json)
+            .collect()
+    }
+
+    /// Moves a subscription on, as `POST /_emulator/subscriptions/{id}/advance` does (see
+    /// [`Advance`] for each action and its events), and returns the subscription.
+    ///
+    /// `at` is when it happened, in Unix seconds, now if `None`: for [`Advance::Renew`] and
+    /// [`Advance::Fail`] the moment the current period ended, which becomes the start of the
+    /// next one (and the `created` of its invoice), so a test can say "the renewal failed four
+    /// days ago", even right after subscribing (the period that ended is then recorded as
+    /// ending at `at`, before it began; lists keep the order things were made in). It may be in
+    /// the past, not in the future: the application compares these times with its own clock. An unknown subscription is [`EmulatorError::NotFound`]; an
+    /// action that does not apply in the subscription's state (renewing a canceled one,
+    /// recovering an active one) is [`EmulatorError::InvalidState`].
+    pub fn advance_subscription(
+        &self,
+        id: &str,
+        action: Advance,
+        at: Option<i64>,
+    ) -> Result<serde_json::Value, EmulatorError> {
+        self.with_store(|store, now| {
+            let at = match at {
+                None => now,
+                Some(t) if t > now => {
+                    return Err(EmulatorError::state_with(
+                        format!("`at` ({t}) is in the future (now is {now}): the emulator has no clock of its own, so what happens must have happened by now."),
+                        "parameter_invalid_integer",
+                        Some("at"),
+                    ))
+                }
+                Some(t) if t <= 0 => {
+                    return Err(EmulatorError::state_with(
+                        format!("`at` ({t}) must be a Unix time in seconds."),
+                        "parameter_invalid_integer",
+                        Some("at"),
+                    ))
+                }
+                Some(t) => t,
+            };
+            store.advance(id, action, at, &Cause::default())
+        })
     }
 
     /// Replaces the tax rates: basis points (1900 = 19 %) per ISO 3166-1 alpha-2 country code.

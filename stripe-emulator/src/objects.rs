@@ -24,6 +24,113 @@ pub(crate) fn new_id(prefix: &str) -> String {
     )
 }
 
+/// `mode` of a Checkout Session (`setup` is not emulated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Payment,
+    Subscription,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Payment => "payment",
+            Mode::Subscription => "subscription",
+        }
+    }
+}
+
+/// `recurring[interval]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IntervalUnit {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl IntervalUnit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntervalUnit::Day => "day",
+            IntervalUnit::Week => "week",
+            IntervalUnit::Month => "month",
+            IntervalUnit::Year => "year",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "day" => Some(IntervalUnit::Day),
+            "week" => Some(IntervalUnit::Week),
+            "month" => Some(IntervalUnit::Month),
+            "year" => Some(IntervalUnit::Year),
+            _ => None,
+        }
+    }
+
+    /// The most of this unit one billing period may have: Stripe's maximum is one year.
+    pub fn max_count(self) -> u32 {
+        match self {
+            IntervalUnit::Day => 365,
+            IntervalUnit::Week => 52,
+            IntervalUnit::Month => 12,
+            IntervalUnit::Year => 1,
+        }
+    }
+}
+
+/// The billing interval of a recurring price: `recurring[interval]` and
+/// `recurring[interval_count]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Recurring {
+    pub unit: IntervalUnit,
+    pub count: u32,
+}
+
+impl Recurring {
+    /// `t` plus one interval. Months and years are calendar months, clamped to the end of a
+    /// shorter month (Jan 31 + 1 month = Feb 28), as Stripe bills them.
+    pub fn after(&self, t: i64) -> i64 {
+        let count = self.count.max(1);
+        let start = chrono::DateTime::from_timestamp(t, 0);
+        let end = match self.unit {
+            IntervalUnit::Day => start.map(|s| s + chrono::Duration::days(count.into())),
+            IntervalUnit::Week => start.map(|s| s + chrono::Duration::weeks(count.into())),
+            IntervalUnit::Month => {
+                start.and_then(|s| s.checked_add_months(chrono::Months::new(count)))
+            }
+            IntervalUnit::Year => {
+                start.and_then(|s| s.checked_add_months(chrono::Months::new(12 * count)))
+            }
+        };
+        end.map_or(t, |e| e.timestamp())
+    }
+
+    /// "per month", "every 3 months".
+    pub fn per(&self) -> String {
+        match self.count {
+            1 => format!("per {}", self.unit.as_str()),
+            n => format!("every {n} {}s", self.unit.as_str()),
+        }
+    }
+
+    /// "month", "3 months": how invoice lines describe the interval.
+    pub fn describe(&self) -> String {
+        match self.count {
+            1 => self.unit.as_str().to_string(),
+            n => format!("{n} {}s", self.unit.as_str()),
+        }
+    }
+}
+
+/// `subscription_data[...]`, applied to the subscription a subscription-mode session creates.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SubscriptionData {
+    pub metadata: Map<String, Value>,
+    pub description: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SessionStatus {
     Open,
@@ -52,6 +159,8 @@ pub(crate) struct LineItem {
     pub quantity: i64,
     /// `price_data[tax_behavior]` as given (`exclusive`, `inclusive`, `unspecified`).
     pub tax_behavior: Option<String>,
+    /// `price_data[recurring]`: `None` for one-time prices.
+    pub recurring: Option<Recurring>,
 }
 
 impl LineItem {
@@ -102,6 +211,7 @@ pub(crate) struct InvoiceCreation {
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
     pub id: String,
+    pub mode: Mode,
     pub created: i64,
     pub expires_at: i64,
     pub currency: String,
@@ -133,8 +243,15 @@ pub(crate) struct Session {
     pub billing: Option<Billing>,
     /// The tax, once paid (only with automatic tax).
     pub tax: Option<Quote>,
-    /// The invoice's id, once created.
+    /// The invoice's id, once created (in subscription mode, the subscription's first invoice).
     pub invoice: Option<String>,
+    /// `customer` as given, or the customer created when a subscription-mode session is paid.
+    pub customer: Option<String>,
+    /// The email of the customer given as `customer`, for `customer_details` and receipts.
+    pub customer_on_file_email: Option<String>,
+    /// The subscription created on payment (subscription mode).
+    pub subscription: Option<String>,
+    pub subscription_data: SubscriptionData,
 }
 
 impl Session {
@@ -160,14 +277,36 @@ impl Session {
     pub fn invoice_wanted(&self) -> bool {
         self.invoice_creation.as_ref().is_some_and(|c| c.enabled)
     }
+
+    /// The email the customer pays with: the one given, the customer's, or a placeholder (the
+    /// hosted page collects none).
+    pub fn email(&self) -> String {
+        self.customer_email
+            .clone()
+            .or_else(|| self.customer_on_file_email.clone())
+            .unwrap_or_else(|| "customer@example.com".to_string())
+    }
 }
 
-/// A payment intent is only tracked to link sessions, charges and refunds; the emulator does not
-/// serve payment intent objects.
-#[derive(Debug, Clone)]
+/// A payment intent is only tracked to link sessions and invoices to charges and refunds; the
+/// emulator does not serve payment intent objects. An invoice's intent has no charge while its
+/// payment has failed.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct PaymentIntent {
-    pub session_id: String,
     pub charge: Option<String>,
+}
+
+/// What a successful charge is made of: the session's or the invoice's amounts and details.
+#[derive(Debug, Clone)]
+pub(crate) struct ChargeSpec {
+    pub amount: i64,
+    pub currency: String,
+    pub metadata: Map<String, Value>,
+    pub description: Option<String>,
+    pub email: Option<String>,
+    pub billing: Option<Billing>,
+    pub customer: Option<String>,
+    pub invoice: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -187,6 +326,9 @@ pub(crate) struct Charge {
     pub payment_method: String,
     /// The billing details of the session, when it collected them.
     pub billing: Option<Billing>,
+    pub customer: Option<String>,
+    /// The invoice this charge paid (subscription invoices).
+    pub invoice: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -215,13 +357,11 @@ pub(crate) struct Dispute {
 
 pub(crate) fn session_json(s: &Session, expand_line_items: bool) -> Value {
     let open = s.status == SessionStatus::Open;
-    let email = || {
-        s.customer_email
-            .clone()
-            .unwrap_or_else(|| "customer@example.com".to_string())
-    };
-    let customer_details = match (&s.payment_intent, &s.billing) {
-        (Some(_), Some(billing)) => json!({
+    let subscription = s.mode == Mode::Subscription;
+    let email = || s.email();
+    let completed = s.status == SessionStatus::Complete;
+    let customer_details = match (completed, &s.billing) {
+        (true, Some(billing)) => json!({
             "address": billing.address_json(),
             "business_name": billing.business_name,
             "email": email(),
@@ -231,7 +371,7 @@ pub(crate) fn session_json(s: &Session, expand_line_items: bool) -> Value {
             "tax_exempt": "none",
             "tax_ids": billing.tax_ids_json()
         }),
-        (Some(_), None) => json!({
+        (true, None) => json!({
             "address": null,
             "email": email(),
             "name": null,
@@ -239,7 +379,7 @@ pub(crate) fn session_json(s: &Session, expand_line_items: bool) -> Value {
             "tax_exempt": "none",
             "tax_ids": []
         }),
-        (None, _) => Value::Null,
+        (false, _) => Value::Null,
     };
     let automatic_tax = if s.automatic_tax {
         json!({
@@ -277,8 +417,9 @@ pub(crate) fn session_json(s: &Session, expand_line_items: bool) -> Value {
             "submit": null,
             "terms_of_service_acceptance": null
         },
-        "customer": null,
-        "customer_creation": "if_required",
+        "customer": s.customer,
+        // `customer_creation` is a payment-mode setting; subscriptions always have a customer.
+        "customer_creation": if subscription { None } else { Some("if_required") },
         "customer_details": customer_details,
         "customer_email": s.customer_email,
         "expires_at": s.expires_at,
@@ -287,10 +428,10 @@ pub(crate) fn session_json(s: &Session, expand_line_items: bool) -> Value {
         "livemode": false,
         "locale": null,
         "metadata": s.metadata,
-        "mode": "payment",
+        "mode": s.mode.as_str(),
         "payment_intent": s.payment_intent,
         "payment_link": null,
-        "payment_method_collection": "if_required",
+        "payment_method_collection": if subscription { "always" } else { "if_required" },
         "payment_method_configuration_details": null,
         "payment_method_options": {},
         "payment_method_types": s.payment_method_types,
@@ -305,7 +446,7 @@ pub(crate) fn session_json(s: &Session, expand_line_items: bool) -> Value {
         "shipping_options": [],
         "status": s.status.as_str(),
         "submit_type": null,
-        "subscription": null,
+        "subscription": s.subscription,
         "success_url": s.success_url,
         "tax_id_collection": {
             "enabled": s.tax_id_collection.enabled,
@@ -366,11 +507,17 @@ pub(crate) fn price_json(item: &LineItem, currency: &str, created: i64) -> Value
         "metadata": {},
         "nickname": null,
         "product": item.product_id,
-        "recurring": null,
+        "recurring": item.recurring.map(|r| json!({
+            "interval": r.unit.as_str(),
+            "interval_count": r.count,
+            "meter": null,
+            "trial_period_days": null,
+            "usage_type": "licensed"
+        })),
         "tax_behavior": item.tax_behavior.as_deref().unwrap_or("unspecified"),
         "tiers_mode": null,
         "transform_quantity": null,
-        "type": "one_time",
+        "type": if item.recurring.is_some() { "recurring" } else { "one_time" },
         "unit_amount": item.unit_amount,
         "unit_amount_decimal": item.unit_amount.to_string()
     })
@@ -429,14 +576,14 @@ pub(crate) fn charge_json(c: &Charge, refunds: &[&Refund]) -> Value {
         "captured": true,
         "created": c.created,
         "currency": c.currency,
-        "customer": null,
+        "customer": c.customer,
         "description": c.description,
         "disputed": c.disputed,
         "failure_balance_transaction": null,
         "failure_code": null,
         "failure_message": null,
         "fraud_details": {},
-        "invoice": null,
+        "invoice": c.invoice,
         "livemode": false,
         "metadata": c.metadata,
         "on_behalf_of": null,
@@ -560,15 +707,21 @@ pub(crate) struct EventDraft {
     pub kind: &'static str,
     pub object: Value,
     pub cause: Cause,
+    /// `data.previous_attributes` of `*.updated` events: the changed fields' former values.
+    pub previous: Option<Value>,
 }
 
 pub(crate) fn event_json(id: &str, created: i64, draft: &EventDraft) -> Value {
+    let mut data = json!({"object": draft.object});
+    if let Some(previous) = &draft.previous {
+        data["previous_attributes"] = previous.clone();
+    }
     json!({
         "id": id,
         "object": "event",
         "api_version": API_VERSION,
         "created": created,
-        "data": {"object": draft.object},
+        "data": data,
         "livemode": false,
         "pending_webhooks": 1,
         "request": {

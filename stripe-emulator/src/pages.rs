@@ -11,6 +11,11 @@
 //! | `decline`     | `POST /pay/{id}/decline`   | 402 and "Your card was declined."; the session stays open      |
 //! | `cancel`      | `POST /pay/{id}/cancel`    | 303 to the cancel URL; the session stays open                  |
 //!
+//! A subscription-mode session's page says "Subscribe", shows each price per interval
+//! ("€9.00 per month") and the total due today, and has no Pay later button (delayed payment
+//! methods are not emulated for subscriptions): `pay` (labelled "Subscribe"), `decline` and
+//! `cancel` work as above.
+//!
 //! Sessions with `automatic_tax`, `billing_address_collection` or `tax_id_collection` also get
 //! a billing form whose fields the Pay and Pay later buttons submit (one form, Pay later via
 //! `formaction`): `name`, `line1`, `postal_code`, `city`, `country` (a select of the configured
@@ -26,7 +31,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::EmulatorError;
-use crate::objects::{Session, SessionStatus};
+use crate::objects::{Mode, Session, SessionStatus};
 use crate::params::Params;
 use crate::tax::{
     country_code, country_name, format_rate, CustomerDetails, Quote, TaxBehavior, TaxSettings,
@@ -262,11 +267,18 @@ fn page(
             .clone()
             .unwrap_or_else(|| Quote::new(&session.items, &country, snap.tax.rate(&country)))
     });
-    let mut body = String::from("<h1>Checkout</h1>\n");
+    let subscribing = session.mode == Mode::Subscription;
+    let title = if subscribing { "Subscribe" } else { "Checkout" };
+    let mut body = format!("<h1>{title}</h1>\n");
     body.push_str("<table id=\"items\">\n");
     for item in &session.items {
+        // "€9.00 per month" for a subscription's price.
+        let per = item
+            .recurring
+            .map(|r| format!(" {}", r.per()))
+            .unwrap_or_default();
         body.push_str(&format!(
-            "<tr class=\"item\"><td><span class=\"name\">{}</span>{}</td><td class=\"qty\">{} × {}</td><td class=\"amount\">{}</td></tr>\n",
+            "<tr class=\"item\"><td><span class=\"name\">{}</span>{}</td><td class=\"qty\">{} × {}</td><td class=\"amount\">{}{per}</td></tr>\n",
             escape(&item.name),
             item.description
                 .as_deref()
@@ -277,10 +289,15 @@ fn page(
             format_amount(item.amount(), &session.currency),
         ));
     }
+    let total_label = if subscribing {
+        "Total due today"
+    } else {
+        "Total"
+    };
     match &quote {
-        Some(quote) => body.push_str(&tax_rows(quote, &session.currency)),
+        Some(quote) => body.push_str(&tax_rows(quote, &session.currency, total_label)),
         None => body.push_str(&format!(
-            "<tr class=\"total\"><td colspan=\"2\">Total</td><td id=\"total\">{}</td></tr>\n</table>\n",
+            "<tr class=\"total\"><td colspan=\"2\">{total_label}</td><td id=\"total\">{}</td></tr>\n</table>\n",
             format_amount(session.amount_total(), &session.currency)
         )),
     }
@@ -298,6 +315,14 @@ fn page(
     }
     if session.status == SessionStatus::Open && session.collects_details() {
         body.push_str(&details_form(snap, form, &country));
+    } else if session.status == SessionStatus::Open && subscribing {
+        let id = escape(&session.id);
+        body.push_str(&format!(
+            r#"<form method="post" action="/pay/{id}/pay"><button type="submit" id="pay" name="pay">Subscribe</button></form>
+<form method="post" action="/pay/{id}/decline"><button type="submit" id="decline" name="decline">Decline</button></form>
+<form method="post" action="/pay/{id}/cancel"><button type="submit" id="cancel" name="cancel">Cancel</button></form>
+"#
+        ));
     } else if session.status == SessionStatus::Open {
         let id = escape(&session.id);
         body.push_str(&format!(
@@ -320,12 +345,12 @@ fn page(
             ));
         }
     }
-    html(status, &layout("Checkout", &body))
+    html(status, &layout(title, &body))
 }
 
 /// Subtotal, tax and total rows (closing the items table), with the amounts in minor units as
 /// `data-amount` for tests.
-fn tax_rows(quote: &Quote, currency: &str) -> String {
+fn tax_rows(quote: &Quote, currency: &str, total_label: &str) -> String {
     let included = quote
         .lines
         .iter()
@@ -345,7 +370,7 @@ fn tax_rows(quote: &Quote, currency: &str) -> String {
     };
     let mut rows = row("subtotal", "Subtotal", "subtotal", quote.subtotal());
     rows.push_str(&row("tax", &label, "tax", quote.tax()));
-    rows.push_str(&row("total", "Total", "total", quote.total()));
+    rows.push_str(&row("total", total_label, "total", quote.total()));
     rows.push_str("</table>\n");
     rows
 }
@@ -411,6 +436,15 @@ fn details_form(snap: &Snapshot, form: &CustomerDetails, country: &str) -> Strin
             "<button type=\"submit\" id=\"update\" formmethod=\"get\" formaction=\"/pay/{id}\">Update total</button>\n"
         ));
     }
+    if session.mode == Mode::Subscription {
+        out.push_str(&format!(
+            r#"<button type="submit" id="pay" name="pay">Subscribe</button></form>
+<form method="post" action="/pay/{id}/decline"><button type="submit" id="decline" name="decline">Decline</button></form>
+<form method="post" action="/pay/{id}/cancel"><button type="submit" id="cancel" name="cancel">Cancel</button></form>
+"#
+        ));
+        return out;
+    }
     out.push_str(&format!(
         r#"<button type="submit" id="pay" name="pay">Pay</button>
 <button type="submit" id="pay-async" name="pay-async" formaction="/pay/{id}/pay-async">Pay later (bank transfer)</button>
@@ -423,12 +457,21 @@ fn details_form(snap: &Snapshot, form: &CustomerDetails, country: &str) -> Strin
 }
 
 pub(crate) fn layout(title: &str, body: &str) -> String {
+    document(title, "32rem", body)
+}
+
+/// [`layout`] with room for tables of several columns (the dashboard).
+pub(crate) fn wide_layout(title: &str, body: &str) -> String {
+    document(title, "64rem", body)
+}
+
+fn document(title: &str, width: &str, body: &str) -> String {
     format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · Stripe emulator</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 32rem; margin: 2rem auto; padding: 0 1rem; color: #1a1a1a; }}
+body {{ font-family: system-ui, sans-serif; max-width: {width}; margin: 2rem auto; padding: 0 1rem; color: #1a1a1a; }}
 table {{ width: 100%; border-collapse: collapse; margin-bottom: 1rem; }}
 td, th {{ padding: .4rem 0; border-bottom: 1px solid #ddd; }} td.amount, #total {{ text-align: right; }}
 th {{ text-align: left; }}
@@ -441,6 +484,9 @@ fieldset {{ border: 1px solid #ddd; border-radius: 4px; margin: 0 0 .75rem; }}
 #pay {{ background: #635bff; color: white; border: none; border-radius: 4px; }}
 .error {{ color: #b00020; font-weight: bold; }} small {{ color: #555; }}
 .banner {{ background: #fff4d6; padding: .4rem .6rem; border-radius: 4px; font-size: .9rem; }}
+table.list td, table.list th {{ padding-right: .75rem; }}
+dl {{ display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }} dt {{ font-weight: bold; }} dd {{ margin: 0; }}
+form.clock {{ border-bottom: 1px solid #ddd; padding-bottom: .5rem; }}
 </style></head>
 <body><p class="banner">Test mode: this is the Stripe emulator, no real payment happens.</p>
 {body}</body></html>

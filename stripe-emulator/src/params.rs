@@ -231,6 +231,40 @@ impl Params {
         Ok(Some(out))
     }
 
+    /// `metadata[...]` of an update, where `metadata[key]=` unsets a key and `metadata=` all of
+    /// them; the same limits as [`Params::metadata`].
+    pub fn metadata_patch(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<crate::subscriptions::MetadataPatch>, ApiError> {
+        use crate::subscriptions::MetadataPatch;
+        if matches!(self.map.get(key), Some(Value::String(s)) if s.is_empty()) {
+            self.map.remove(key);
+            return Ok(Some(MetadataPatch {
+                clear: true,
+                entries: Vec::new(),
+            }));
+        }
+        let Some(mut hash) = self.object(key)? else {
+            return Ok(None);
+        };
+        // Checked as a whole by `metadata`, on a copy that keeps the empty values out.
+        let mut check = Params {
+            map: Map::from_iter([(key.to_string(), Value::Object(hash.map.clone()))]),
+            prefix: self.prefix.clone(),
+        };
+        check.metadata(key)?;
+        let mut entries = Vec::new();
+        for k in hash.keys() {
+            let value = hash.string(&k)?.unwrap_or_default();
+            entries.push((k, Some(value).filter(|v| !v.is_empty())));
+        }
+        Ok(Some(MetadataPatch {
+            clear: false,
+            entries,
+        }))
+    }
+
     /// Refuses whatever was not taken.
     pub fn finish(&mut self) -> Result<(), ApiError> {
         match std::mem::take(&mut self.map).into_iter().next() {

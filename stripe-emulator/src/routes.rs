@@ -1,6 +1,7 @@
 //! The HTTP surface: `/v1` (the Stripe API, behind the key check and the outage knob),
-//! `/_emulator` (knobs and test controls), `/pay` (the hosted checkout page) and `/invoices`
-//! (hosted invoice pages).
+//! `/_emulator` (knobs and test controls), `/pay` (the hosted checkout page), `/invoices`
+//! (hosted invoice pages), `/portal` (the billing portal) and `/dashboard` (the emulator's
+//! dashboard, with test clocks).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -10,7 +11,7 @@ use actix_web::{web, HttpMessage};
 
 use crate::error::ApiError;
 use crate::objects::{new_id, API_VERSION};
-use crate::{api, control, invoice_page, pages, Emulator};
+use crate::{api, control, dashboard, invoice_page, pages, portal, Emulator};
 
 /// The `Request-Id` of a `/v1` call, for the response header and for the events it raises.
 #[derive(Debug, Clone)]
@@ -25,7 +26,9 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::scope("/_emulator").configure(control::configure))
     .configure(pages::configure)
-    .configure(invoice_page::configure);
+    .configure(invoice_page::configure)
+    .configure(portal::configure)
+    .configure(dashboard::configure);
 }
 
 /// In front of every `/v1` call: the outage knob, then the API key, like Stripe's edge. Also

@@ -8,11 +8,12 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use crate::billing::{Customer, PortalSession, Subscription};
 use crate::error::EmulatorError;
-use crate::invoice::{invoice_json, Invoice, Stage};
+use crate::invoice::{invoice_json, Invoice, InvoiceStatus};
 use crate::objects::{
-    charge_json, dispute_json, new_id, refund_json, session_json, Cause, Charge, Dispute,
-    EventDraft, PaymentIntent, Refund, Session, SessionStatus,
+    charge_json, dispute_json, new_id, refund_json, session_json, Cause, Charge, ChargeSpec,
+    Dispute, EventDraft, Mode, PaymentIntent, Refund, Session, SessionStatus,
 };
 use crate::tax::{CustomerDetails, Quote, TaxSettings};
 
@@ -38,6 +39,11 @@ pub(crate) struct Store {
     pub invoices: HashMap<String, Invoice>,
     /// Invoices created so far, for their numbers.
     pub invoice_count: u32,
+    pub customers: HashMap<String, Customer>,
+    pub subscriptions: HashMap<String, Subscription>,
+    pub portal_sessions: HashMap<String, PortalSession>,
+    /// Objects created so far, for the `order` that lists sort by.
+    pub created_count: u64,
     pub idempotency: HashMap<String, Replay>,
     pub tax: TaxSettings,
 }
@@ -61,13 +67,14 @@ pub(crate) struct RefundRequest {
     pub reason: Option<String>,
 }
 
-type Outcome<T> = Result<(T, Vec<EventDraft>), EmulatorError>;
+pub(crate) type Outcome<T> = Result<(T, Vec<EventDraft>), EmulatorError>;
 
-fn draft(kind: &'static str, object: Value, cause: &Cause) -> EventDraft {
+pub(crate) fn draft(kind: &'static str, object: Value, cause: &Cause) -> EventDraft {
     EventDraft {
         kind,
         object,
         cause: cause.clone(),
+        previous: None,
     }
 }
 
@@ -120,6 +127,12 @@ impl Store {
     ) -> Outcome<()> {
         let settings = self.tax.clone();
         let session = self.open_session_mut(id)?;
+        let subscribing = session.mode == Mode::Subscription;
+        if subscribing && how == Payment::Delayed {
+            return Err(EmulatorError::state(
+                "The Stripe emulator does not support delayed payment methods in subscription mode; pay by card.",
+            ));
+        }
         if session.collects_details() {
             let billing =
                 details.billing(&settings.default_country, session.tax_id_collection.enabled)?;
@@ -129,20 +142,18 @@ impl Store {
             }
             session.billing = Some(billing);
         }
+        if subscribing {
+            return self.subscribe(id, now);
+        }
         let intent_id = new_id("pi_");
         session.status = SessionStatus::Complete;
         session.payment_intent = Some(intent_id.clone());
         session.paid = how == Payment::Card;
-        self.intents.insert(
-            intent_id.clone(),
-            PaymentIntent {
-                session_id: id.to_string(),
-                charge: None,
-            },
-        );
+        self.intents
+            .insert(intent_id.clone(), PaymentIntent::default());
         let mut invoice_events = Vec::new();
         if how == Payment::Card {
-            self.create_charge(&intent_id, now);
+            self.charge_session(id, now);
             invoice_events = self.create_invoice(id, now);
         }
         // Serialized after the invoice exists, so that the event names it, as Stripe's does.
@@ -171,15 +182,28 @@ impl Store {
             .and_then(|pi| self.intents.get(pi))
             .and_then(|intent| intent.charge.clone());
         self.invoice_count += 1;
-        let invoice = Invoice::for_session(session, new_id("in_"), self.invoice_count, charge, now);
-        let drafts = [
-            ("invoice.created", Stage::Draft),
-            ("invoice.finalized", Stage::Open),
-            ("invoice.paid", Stage::Paid),
-        ]
-        .into_iter()
-        .map(|(kind, stage)| draft(kind, invoice_json(&invoice, stage), &Cause::default()))
-        .collect();
+        let mut invoice =
+            Invoice::for_session(session, new_id("in_"), self.invoice_count, charge, now);
+        invoice.order = self.next_order();
+        let mut drafts = vec![draft(
+            "invoice.created",
+            invoice_json(&invoice),
+            &Cause::default(),
+        )];
+        invoice.status = InvoiceStatus::Open;
+        invoice.finalized_at = Some(now);
+        drafts.push(draft(
+            "invoice.finalized",
+            invoice_json(&invoice),
+            &Cause::default(),
+        ));
+        invoice.status = InvoiceStatus::Paid;
+        invoice.paid_at = Some(now);
+        drafts.push(draft(
+            "invoice.paid",
+            invoice_json(&invoice),
+            &Cause::default(),
+        ));
         if let Some(session) = self.sessions.get_mut(session_id) {
             session.invoice = Some(invoice.id.clone());
         }
@@ -194,7 +218,13 @@ impl Store {
     }
 
     pub fn invoice_json(&self, id: &str) -> Result<Value, EmulatorError> {
-        self.invoice(id).map(|inv| invoice_json(inv, Stage::Paid))
+        self.invoice(id).map(invoice_json)
+    }
+
+    /// The next `order` of a created object.
+    pub fn next_order(&mut self) -> u64 {
+        self.created_count += 1;
+        self.created_count
     }
 
     /// The delayed payment of a completed session settles, one way or the other.
@@ -203,14 +233,14 @@ impl Store {
             .sessions
             .get_mut(id)
             .ok_or_else(|| EmulatorError::not_found("checkout.session", id))?;
-        let intent_id = match (&session.status, &session.payment_intent, session.paid) {
-            (SessionStatus::Complete, Some(pi), false) => pi.clone(),
+        match (&session.status, &session.payment_intent, session.paid) {
+            (SessionStatus::Complete, Some(_), false) => {}
             _ => {
                 return Err(EmulatorError::state(
                     "This Checkout Session has no pending delayed payment.",
                 ))
             }
-        };
+        }
         if !succeeded {
             let object = session_json(session, false);
             return Ok((
@@ -223,7 +253,7 @@ impl Store {
             ));
         }
         session.paid = true;
-        self.create_charge(&intent_id, now);
+        self.charge_session(id, now);
         let invoice_events = self.create_invoice(id, now);
         let object = session_json(self.session(id)?, false);
         let mut drafts = vec![draft(
@@ -235,34 +265,58 @@ impl Store {
         Ok(((), drafts))
     }
 
-    fn create_charge(&mut self, intent_id: &str, now: i64) {
-        let Some(intent) = self.intents.get_mut(intent_id) else {
+    /// The successful charge of a payment-mode session's payment intent.
+    fn charge_session(&mut self, session_id: &str, now: i64) {
+        let Some(session) = self.sessions.get(session_id) else {
             return;
         };
-        let Some(session) = self.sessions.get(&intent.session_id) else {
+        let Some(intent_id) = session.payment_intent.clone() else {
             return;
         };
-        let charge = Charge {
-            id: new_id("ch_"),
-            payment_intent: intent_id.to_string(),
+        let spec = ChargeSpec {
             amount: session.amount_total(),
             currency: session.currency.clone(),
-            created: now,
-            amount_refunded: 0,
-            refunds: Vec::new(),
-            disputed: false,
             metadata: session.intent_metadata.clone(),
             description: session.intent_description.clone(),
             email: session
                 .intent_receipt_email
                 .clone()
-                .or_else(|| session.customer_email.clone()),
+                .or_else(|| session.customer_email.clone())
+                .or_else(|| session.customer_on_file_email.clone()),
+            billing: session.billing.clone(),
+            customer: session.customer.clone(),
+            invoice: None,
+        };
+        self.create_charge(&intent_id, spec, now);
+    }
+
+    /// A successful charge on a payment intent; returns its id.
+    pub fn create_charge(&mut self, intent_id: &str, spec: ChargeSpec, now: i64) -> String {
+        let charge = Charge {
+            id: new_id("ch_"),
+            payment_intent: intent_id.to_string(),
+            amount: spec.amount,
+            currency: spec.currency,
+            created: now,
+            amount_refunded: 0,
+            refunds: Vec::new(),
+            disputed: false,
+            metadata: spec.metadata,
+            description: spec.description,
+            email: spec.email,
             balance_transaction: new_id("txn_"),
             payment_method: new_id("pm_"),
-            billing: session.billing.clone(),
+            billing: spec.billing,
+            customer: spec.customer,
+            invoice: spec.invoice,
         };
-        intent.charge = Some(charge.id.clone());
-        self.charges.insert(charge.id.clone(), charge);
+        let id = charge.id.clone();
+        self.intents
+            .entry(intent_id.to_string())
+            .or_default()
+            .charge = Some(id.clone());
+        self.charges.insert(id.clone(), charge);
+        id
     }
 
     pub fn expire(&mut self, id: &str, cause: &Cause) -> Outcome<Value> {

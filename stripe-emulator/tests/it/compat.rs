@@ -560,3 +560,313 @@ fn the_api_version_is_the_one_async_stripe_pins() {
         stripe_shared::version::VERSION.as_str()
     );
 }
+
+/// What Folio's membership feature does, with async-stripe's own requests: a customer, a
+/// subscription-mode session with an inline recurring price, the subscription and its invoices,
+/// cancellation at period end, the portal, and every webhook parsed into its typed object.
+#[actix_web::test]
+async fn async_stripe_drives_a_subscription() {
+    use stripe_billing::billing_portal_session::CreateBillingPortalSession;
+    use stripe_billing::invoice::{ListInvoice, RetrieveInvoice};
+    use stripe_billing::subscription::{
+        CancelSubscription, ListSubscription, ListSubscriptionStatus, RetrieveSubscription,
+        UpdateSubscription,
+    };
+    use stripe_checkout::checkout_session::{
+        CreateCheckoutSessionLineItemsPriceDataRecurring as Recurring,
+        CreateCheckoutSessionLineItemsPriceDataRecurringInterval as Interval,
+        CreateCheckoutSessionSubscriptionData,
+    };
+    use stripe_shared::{InvoiceBillingReason, SubscriptionStatus};
+    use stripe_types::Expandable;
+
+    let (em, hooks) = pair();
+    let stripe = client(&em);
+    let key = || RequestStrategy::Idempotent(IdempotencyKey::new("folio-customer-7").unwrap());
+    let customer = stripe_core::customer::CreateCustomer::new()
+        .email("ada@example.com")
+        .metadata(HashMap::from([("user_id".to_string(), "7".to_string())]))
+        .customize()
+        .request_strategy(key())
+        .send(&stripe)
+        .await
+        .expect("customer");
+    let again = stripe_core::customer::CreateCustomer::new()
+        .email("ada@example.com")
+        .metadata(HashMap::from([("user_id".to_string(), "7".to_string())]))
+        .customize()
+        .request_strategy(key())
+        .send(&stripe)
+        .await
+        .expect("replayed customer");
+    assert_eq!(customer.id, again.id);
+    assert_eq!(customer.email.as_deref(), Some("ada@example.com"));
+
+    let mut price = CreateCheckoutSessionLineItemsPriceData::new(
+        "eur".parse::<stripe_types::Currency>().unwrap(),
+    );
+    price.unit_amount = Some(900);
+    price.product_data = Some(ProductData::new("Folio Membership"));
+    price.recurring = Some(Recurring::new(Interval::Month));
+    let item = CreateCheckoutSessionLineItems {
+        price_data: Some(price),
+        quantity: Some(1),
+        ..CreateCheckoutSessionLineItems::new()
+    };
+    let metadata: HashMap<String, String> = HashMap::from([
+        ("user_id".to_string(), "7".to_string()),
+        ("plan_id".to_string(), "gold".to_string()),
+    ]);
+    let mut data = CreateCheckoutSessionSubscriptionData::new();
+    data.metadata = Some(metadata.clone());
+    let session = CreateCheckoutSession::new()
+        .mode(CheckoutSessionMode::Subscription)
+        .customer(customer.id.as_str())
+        .line_items(vec![item])
+        .client_reference_id("user-7")
+        .metadata(metadata)
+        .subscription_data(data)
+        .success_url("http://shop.test/member?session={CHECKOUT_SESSION_ID}")
+        .cancel_url("http://shop.test/join")
+        .send(&stripe)
+        .await
+        .expect("subscription session");
+    assert_eq!(session.mode, CheckoutSessionMode::Subscription);
+    assert!(session.subscription.is_none());
+
+    em.pay(session.id.as_str()).unwrap();
+    let paid = RetrieveCheckoutSession::new(session.id.clone())
+        .send(&stripe)
+        .await
+        .expect("retrieve");
+    assert_eq!(paid.status, Some(CheckoutSessionStatus::Complete));
+    assert_eq!(paid.payment_status, CheckoutSessionPaymentStatus::Paid);
+    assert_eq!(
+        paid.customer.as_ref().map(|c| c.id().as_str().to_string()),
+        Some(customer.id.as_str().to_string())
+    );
+    let sub_id = paid
+        .subscription
+        .as_ref()
+        .expect("subscription")
+        .id()
+        .clone();
+
+    let sub = RetrieveSubscription::new(sub_id.clone())
+        .expand(vec!["latest_invoice".to_string()])
+        .send(&stripe)
+        .await
+        .expect("subscription");
+    assert_eq!(sub.status, SubscriptionStatus::Active);
+    assert_eq!(
+        sub.metadata.get("plan_id").map(String::as_str),
+        Some("gold")
+    );
+    assert_eq!(sub.customer.id().as_str(), customer.id.as_str());
+    let item = &sub.items.data[0];
+    assert!(item.current_period_end > item.current_period_start);
+    assert!(!sub.cancel_at_period_end);
+    let Some(Expandable::Object(invoice)) = &sub.latest_invoice else {
+        panic!("latest_invoice is not expanded: {:?}", sub.latest_invoice);
+    };
+    assert_eq!(
+        invoice.billing_reason,
+        Some(InvoiceBillingReason::SubscriptionCreate)
+    );
+    assert_eq!(invoice.amount_paid, 900);
+    assert_eq!(
+        invoice
+            .parent
+            .as_ref()
+            .and_then(|p| p.subscription_details.as_ref())
+            .map(|d| d.subscription.id().as_str().to_string()),
+        Some(sub_id.as_str().to_string())
+    );
+
+    // A failed renewal four days ago: what the Folio API reads for its grace period.
+    let failed_at = chrono::Utc::now().timestamp() - 4 * 24 * 3600;
+    em.advance_subscription(
+        sub_id.as_str(),
+        stripe_emulator::Advance::Fail,
+        Some(failed_at),
+    )
+    .unwrap();
+    let past_due = RetrieveSubscription::new(sub_id.clone())
+        .expand(vec!["latest_invoice".to_string()])
+        .send(&stripe)
+        .await
+        .expect("subscription");
+    assert_eq!(past_due.status, SubscriptionStatus::PastDue);
+    assert_eq!(past_due.items.data[0].current_period_start, failed_at);
+    let Some(Expandable::Object(open)) = &past_due.latest_invoice else {
+        panic!("latest_invoice is not expanded");
+    };
+    assert_eq!(open.status, Some(InvoiceStatus::Open));
+    assert_eq!(open.status_transitions.finalized_at, Some(failed_at));
+    assert_eq!(open.attempt_count, 1);
+    em.advance_subscription(sub_id.as_str(), stripe_emulator::Advance::Recover, None)
+        .unwrap();
+
+    let invoices = ListInvoice::new()
+        .subscription(sub_id.as_str())
+        .send(&stripe)
+        .await
+        .expect("invoices");
+    assert_eq!(invoices.data.len(), 2);
+    let renewal_id = invoices.data[0].id.clone().expect("id");
+    let renewal = RetrieveInvoice::new(renewal_id)
+        .expand(vec!["payments".to_string()])
+        .send(&stripe)
+        .await
+        .expect("invoice");
+    assert_eq!(
+        renewal.billing_reason,
+        Some(InvoiceBillingReason::SubscriptionCycle)
+    );
+    let payments = renewal.payments.as_ref().expect("payments");
+    let intent = payments.data[0]
+        .payment
+        .payment_intent
+        .as_ref()
+        .expect("payment_intent")
+        .id()
+        .as_str()
+        .to_string();
+    let (status, _, _) = post_form(
+        &http(),
+        &format!("{}/v1/refunds", em.base_url()),
+        &format!("payment_intent={intent}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let listed = ListSubscription::new()
+        .customer(customer.id.as_str())
+        .status(ListSubscriptionStatus::All)
+        .send(&stripe)
+        .await
+        .expect("list");
+    assert_eq!(listed.data.len(), 1);
+    let pending = UpdateSubscription::new(sub_id.clone())
+        .cancel_at_period_end(true)
+        .send(&stripe)
+        .await
+        .expect("update");
+    assert!(pending.cancel_at_period_end);
+    assert_eq!(
+        pending.cancel_at,
+        Some(pending.items.data[0].current_period_end)
+    );
+
+    let portal = CreateBillingPortalSession::new()
+        .customer(customer.id.as_str())
+        .return_url("http://shop.test/account")
+        .send(&stripe)
+        .await
+        .expect("portal");
+    assert_eq!(
+        portal.url,
+        format!("{}/portal/{}", em.base_url(), portal.id.as_str())
+    );
+    assert_eq!(
+        portal.return_url.as_deref(),
+        Some("http://shop.test/account")
+    );
+
+    let canceled = CancelSubscription::new(sub_id.clone())
+        .send(&stripe)
+        .await
+        .expect("cancel");
+    assert_eq!(canceled.status, SubscriptionStatus::Canceled);
+    assert!(canceled.ended_at.is_some());
+    match CancelSubscription::new(sub_id.clone()).send(&stripe).await {
+        Err(StripeError::Stripe(error, 404)) => {
+            assert_eq!(error.code, Some(ApiErrorsCode::ResourceMissing))
+        }
+        other => panic!("expected resource_missing, got {other:?}"),
+    }
+
+    // The serde side (Folio's `deserialize`) of every emitted object, and the webhooks.
+    settle(&em).await;
+    for event in em.events() {
+        let object = event["data"]["object"].clone();
+        match event["type"].as_str().unwrap() {
+            "customer.created" => {
+                serde_json::from_value::<stripe_shared::Customer>(object).expect("Customer");
+            }
+            t if t.starts_with("customer.subscription.") => {
+                serde_json::from_value::<stripe_shared::Subscription>(object)
+                    .expect("Subscription");
+            }
+            t if t.starts_with("invoice.") => {
+                serde_json::from_value::<stripe_shared::Invoice>(object).expect("Invoice");
+            }
+            "billing_portal.session.created" => {
+                serde_json::from_value::<stripe_billing::BillingPortalSession>(object)
+                    .expect("BillingPortalSession");
+            }
+            "checkout.session.completed" => {
+                serde_json::from_value::<CheckoutSession>(object).expect("CheckoutSession");
+            }
+            "charge.refunded" => {
+                serde_json::from_value::<stripe_shared::Charge>(object).expect("Charge");
+            }
+            other => panic!("unexpected event {other}"),
+        }
+    }
+    let mut seen = Vec::new();
+    for hook in hooks.received() {
+        let event = Webhook::construct_event(&hook.body, &hook.signature, SECRET)
+            .unwrap_or_else(|e| panic!("{e}: {}", hook.body));
+        seen.push(event.type_.as_str().to_string());
+        match event.data.object {
+            EventObject::CustomerCreated(c) => assert_eq!(c.id, customer.id),
+            EventObject::CustomerSubscriptionCreated(s) => {
+                assert_eq!(s.status, SubscriptionStatus::Active)
+            }
+            EventObject::CustomerSubscriptionUpdated(s) => {
+                assert_eq!(s.id, sub_id);
+                assert!(event.data.previous_attributes.is_some());
+            }
+            EventObject::CustomerSubscriptionDeleted(s) => {
+                assert_eq!(s.status, SubscriptionStatus::Canceled)
+            }
+            EventObject::InvoiceCreated(i) => assert_eq!(i.status, Some(InvoiceStatus::Draft)),
+            EventObject::InvoiceFinalized(i) => assert_eq!(i.status, Some(InvoiceStatus::Open)),
+            EventObject::InvoicePaid(i) | EventObject::InvoicePaymentSucceeded(i) => {
+                assert_eq!(i.status, Some(InvoiceStatus::Paid))
+            }
+            EventObject::InvoicePaymentFailed(i) => {
+                assert_eq!((i.status, i.attempt_count), (Some(InvoiceStatus::Open), 1))
+            }
+            EventObject::CheckoutSessionCompleted(s) => {
+                assert_eq!(s.mode, CheckoutSessionMode::Subscription)
+            }
+            EventObject::ChargeRefunded(c) => assert!(c.refunded),
+            // async-stripe-webhook is built without its billing feature here.
+            EventObject::Unknown(_) => {
+                assert_eq!(event.type_.as_str(), "billing_portal.session.created")
+            }
+            other => panic!("unexpected event object {other:?}"),
+        }
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        [
+            "billing_portal.session.created",
+            "charge.refunded",
+            "checkout.session.completed",
+            "customer.created",
+            "customer.subscription.created",
+            "customer.subscription.deleted",
+            "customer.subscription.updated",
+            "invoice.created",
+            "invoice.finalized",
+            "invoice.paid",
+            "invoice.payment_failed",
+            "invoice.payment_succeeded",
+        ]
+    );
+}

@@ -1,8 +1,10 @@
 //! Integration tests, in one binary so the async-stripe types are linked once.
 
 mod compat;
+mod dashboard;
 mod http;
 mod schema;
+mod subscriptions;
 mod support;
 mod tax;
 mod validator;

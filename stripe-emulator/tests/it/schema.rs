@@ -1,11 +1,11 @@
 //! Every object the emulator returns or emits matches Stripe's published schema.
 
 use serde_json::{json, Value};
-use stripe_emulator::{CustomerDetails, Knobs};
+use stripe_emulator::{Advance, AfterRetries, CustomerDetails, Knobs};
 
 use crate::support::{
-    create_session, create_session_with, get_json, http, paid_session, post_form, session_form,
-    settle, taxed_form, Receiver, KEY,
+    create_session, create_session_with, delete, get_json, http, now, paid_session, post_form,
+    session_form, settle, subscribe, subscribe_with, subscription_form, taxed_form, Receiver, KEY,
 };
 use crate::validator::{object_schema_for, spec};
 
@@ -232,6 +232,186 @@ async fn taxed_sessions_invoices_and_their_events_match_the_schema() {
             "invoice.created",
             "invoice.finalized",
             "invoice.paid",
+        ]
+    );
+    for event in &events {
+        spec().assert_valid("event", event);
+        let kind = event["type"].as_str().unwrap();
+        spec().assert_valid(object_schema_for(kind), &event["data"]["object"]);
+    }
+}
+
+#[actix_web::test]
+async fn subscriptions_customers_portals_and_their_events_match_the_schema() {
+    let (em, _hooks) = crate::support::pair();
+    let client = http();
+    let base = em.base_url();
+
+    let (status, customer, _) = post_form(
+        &client,
+        &format!("{base}/v1/customers"),
+        "email=ada%40example.com&name=Ada&description=Member&phone=%2B491234&metadata[user_id]=7",
+    )
+    .await;
+    assert_eq!(status, 200, "{customer}");
+    spec().assert_valid("customer", &customer);
+    let customer_id = customer["id"].as_str().unwrap();
+
+    // A session for the existing customer, through the page's form.
+    let form = subscription_form().replace(
+        "customer_email=ada%40example.com",
+        &format!("customer={customer_id}"),
+    );
+    let open = create_session_with(&em, &form).await;
+    spec().assert_valid("checkout.session", &open);
+    let id = open["id"].as_str().unwrap();
+    let (_, expanded) = get_json(
+        &client,
+        &format!("{base}/v1/checkout/sessions/{id}?expand[]=line_items"),
+    )
+    .await;
+    spec().assert_valid("checkout.session", &expanded);
+    assert_eq!(
+        expanded["line_items"]["data"][0]["price"]["type"],
+        "recurring"
+    );
+    let (_, list) = get_json(
+        &client,
+        &format!("{base}/v1/checkout/sessions/{id}/line_items"),
+    )
+    .await;
+    spec().validate_pointer(LINE_ITEMS, &list).unwrap();
+    em.pay(id).unwrap();
+    let paid = em.session(id).unwrap();
+    spec().assert_valid("checkout.session", &paid);
+    let sub_id = paid["subscription"].as_str().unwrap().to_string();
+    let (status, whole) = get_json(
+        &client,
+        &format!(
+            "{base}/v1/checkout/sessions/{id}?expand[]=subscription&expand[]=customer&expand[]=invoice&expand[]=line_items"
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{whole}");
+    spec().assert_valid("checkout.session", &whole);
+    assert_eq!(whole["subscription"]["id"], sub_id.as_str());
+    assert_eq!(whole["customer"]["id"], customer_id);
+    assert_eq!(whole["invoice"]["billing_reason"], "subscription_create");
+    let (status, _) = get_json(
+        &client,
+        &format!("{base}/v1/checkout/sessions/{id}?expand[]=payment_intent"),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Every kind of subscription event: taxed, renewed, failed twice, recovered, pending
+    // cancellation and resumption, given up (both ways), deleted.
+    let (_, taxed) = subscribe_with(
+        &em,
+        &format!(
+            "{}&automatic_tax[enabled]=true&billing_address_collection=required&tax_id_collection[enabled]=true",
+            subscription_form()
+        ),
+    )
+    .await;
+    em.advance_subscription(&taxed, Advance::Renew, None)
+        .unwrap();
+    em.advance_subscription(&sub_id, Advance::Renew, Some(now() - 3600))
+        .unwrap();
+    em.advance_subscription(&sub_id, Advance::Fail, None)
+        .unwrap();
+    em.advance_subscription(&sub_id, Advance::Fail, None)
+        .unwrap();
+    em.advance_subscription(&sub_id, Advance::Recover, None)
+        .unwrap();
+    em.advance_subscription(&sub_id, Advance::CancelAtPeriodEnd, None)
+        .unwrap();
+    em.advance_subscription(&sub_id, Advance::Resume, None)
+        .unwrap();
+    let (_, unpaid) = subscribe(&em).await;
+    em.advance_subscription(&unpaid, Advance::Fail, None)
+        .unwrap();
+    em.advance_subscription(&unpaid, Advance::GiveUp(AfterRetries::MarkUnpaid), None)
+        .unwrap();
+    let (_, given_up) = subscribe(&em).await;
+    em.advance_subscription(&given_up, Advance::Fail, None)
+        .unwrap();
+    em.advance_subscription(&given_up, Advance::GiveUp(AfterRetries::Cancel), None)
+        .unwrap();
+    let (_, ending) = subscribe(&em).await;
+    em.advance_subscription(&ending, Advance::CancelAtPeriodEnd, None)
+        .unwrap();
+    em.advance_subscription(&ending, Advance::Renew, None)
+        .unwrap();
+    let (status, deleted) = delete(&client, &format!("{base}/v1/subscriptions/{sub_id}"), "").await;
+    assert_eq!(status, 200);
+    spec().assert_valid("subscription", &deleted);
+
+    let (status, portal, _) = post_form(
+        &client,
+        &format!("{base}/v1/billing_portal/sessions"),
+        &format!("customer={customer_id}&return_url=http%3A%2F%2Fshop.test%2Faccount&locale=de"),
+    )
+    .await;
+    assert_eq!(status, 200, "{portal}");
+    spec().assert_valid("billing_portal.session", &portal);
+
+    // The objects as the API serves them.
+    for sub in [&taxed, &unpaid, &given_up, &ending, &sub_id] {
+        let (status, json) = get_json(
+            &client,
+            &format!("{base}/v1/subscriptions/{sub}?expand[]=latest_invoice&expand[]=customer"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        spec().assert_valid("subscription", &json);
+        spec().assert_valid("invoice", &json["latest_invoice"]);
+        spec().assert_valid("customer", &json["customer"]);
+    }
+    let (_, subs) = get_json(&client, &format!("{base}/v1/subscriptions?status=all")).await;
+    assert_eq!(subs["data"].as_array().unwrap().len(), 5);
+    for sub in subs["data"].as_array().unwrap() {
+        spec().assert_valid("subscription", sub);
+    }
+    let (_, invoices) = get_json(
+        &client,
+        &format!("{base}/v1/invoices?limit=100&expand[]=data.payments"),
+    )
+    .await;
+    for invoice in invoices["data"].as_array().unwrap() {
+        spec().assert_valid("invoice", invoice);
+    }
+    let taxed_invoice = em
+        .invoice(
+            em.subscription(&taxed).unwrap()["latest_invoice"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(taxed_invoice["tax"], 171, "19 % of €9.00");
+    assert_eq!(taxed_invoice["amount_paid"], 1071);
+    let (_, customer) = get_json(&client, &format!("{base}/v1/customers/{customer_id}")).await;
+    spec().assert_valid("customer", &customer);
+    settle(&em).await;
+
+    let events = em.events();
+    let mut types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    types.sort_unstable();
+    types.dedup();
+    assert_eq!(
+        types,
+        [
+            "billing_portal.session.created",
+            "checkout.session.completed",
+            "customer.created",
+            "customer.subscription.created",
+            "customer.subscription.deleted",
+            "customer.subscription.updated",
+            "invoice.created",
+            "invoice.finalized",
+            "invoice.paid",
+            "invoice.payment_failed",
+            "invoice.payment_succeeded",
         ]
     );
     for event in &events {

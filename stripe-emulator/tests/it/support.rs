@@ -287,3 +287,77 @@ pub async fn settle(em: &Emulator) {
         "deliveries still pending"
     );
 }
+
+/// What Folio sends for a monthly membership (async-stripe's encoding): €9.00 a month, with the
+/// member's ids in the session's and the subscription's metadata.
+pub fn subscription_form() -> String {
+    [
+        "mode=subscription",
+        "line_items[0][price_data][currency]=eur",
+        "line_items[0][price_data][unit_amount]=900",
+        "line_items[0][price_data][recurring][interval]=month",
+        "line_items[0][price_data][product_data][name]=Folio+Membership",
+        "line_items[0][price_data][product_data][description]=Every+book%2C+every+month",
+        "line_items[0][quantity]=1",
+        "success_url=http%3A%2F%2Fshop.test%2Fmember%3Fsession%3D%7BCHECKOUT_SESSION_ID%7D",
+        "cancel_url=http%3A%2F%2Fshop.test%2Fjoin",
+        "client_reference_id=user-7",
+        "customer_email=ada%40example.com",
+        "metadata[user_id]=7",
+        "subscription_data[metadata][user_id]=7",
+        "subscription_data[metadata][plan_id]=gold",
+    ]
+    .join("&")
+}
+
+/// Creates the membership session over HTTP and pays it through the Rust API; returns (session
+/// id, subscription id).
+pub async fn subscribe(em: &Emulator) -> (String, String) {
+    subscribe_with(em, &subscription_form()).await
+}
+
+pub async fn subscribe_with(em: &Emulator, form: &str) -> (String, String) {
+    let id = create_session_with(em, form).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    em.pay(&id).expect("pay");
+    let sub = em.session(&id).expect("session")["subscription"]
+        .as_str()
+        .expect("subscription")
+        .to_string();
+    (id, sub)
+}
+
+pub async fn delete(client: &reqwest::Client, url: &str, body: &str) -> (u16, Value) {
+    let response = client
+        .delete(url)
+        .bearer_auth(KEY)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The types of the events raised from the `from`-th on, in order.
+pub fn event_types_since(em: &Emulator, from: usize) -> Vec<String> {
+    em.events()[from..]
+        .iter()
+        .map(|e| e["type"].as_str().expect("type").to_string())
+        .collect()
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// `t` plus `months` calendar months, as Stripe bills monthly periods.
+pub fn plus_months(t: i64, months: u32) -> i64 {
+    chrono::DateTime::from_timestamp(t, 0)
+        .and_then(|d| d.checked_add_months(chrono::Months::new(months)))
+        .expect("date")
+        .timestamp()
+}

@@ -188,6 +188,9 @@ pub fn object_schema_for(event_type: &str) -> &'static str {
         "charge.refunded" => "charge",
         t if t.starts_with("charge.dispute.") => "dispute",
         t if t.starts_with("invoice.") => "invoice",
+        "customer.created" | "customer.updated" => "customer",
+        t if t.starts_with("customer.subscription.") => "subscription",
+        t if t.starts_with("billing_portal.session.") => "billing_portal.session",
         other => panic!("no schema mapping for event type {other}"),
     }
 }
