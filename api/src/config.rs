@@ -163,6 +163,8 @@ pub struct PricingSettings {
     pub prices_include_tax: bool,
     /// The most a buyer may choose to pay, in minor units.
     pub max_pay_what_you_want_cents: i64,
+    /// `FOLIO_PAST_DUE_GRACE`: how long a past-due membership keeps access, in seconds.
+    pub past_due_grace_secs: i64,
 }
 
 /// Where mail goes.
@@ -472,6 +474,11 @@ pub mod vars {
         "1000",
         "the most a buyer may choose to pay for a pay-what-you-want item (in the item's currency)",
     );
+    pub const PAST_DUE_GRACE: Setting = Setting::value(
+        "FOLIO_PAST_DUE_GRACE",
+        "3d",
+        "how long a member whose renewal failed keeps access, from the failed invoice's time: seconds, or a duration such as `72h`, `3d`, `90m`",
+    );
     pub const RUST_LOG: Setting =
         Setting::value("RUST_LOG", "info", "log filter (tracing-subscriber syntax)");
 
@@ -518,6 +525,7 @@ pub mod vars {
         &STRIPE_TAX,
         &PRICES_INCLUDE_TAX,
         &PAY_WHAT_YOU_WANT_MAX,
+        &PAST_DUE_GRACE,
         &RUST_LOG,
     ];
 }
@@ -805,6 +813,13 @@ impl Settings {
                 100_000
             }
         };
+        let raw_grace = r.parse::<String>(&PAST_DUE_GRACE);
+        let past_due_grace_secs = parse_duration_secs(&raw_grace).unwrap_or_else(|| {
+            r.problem(format!(
+                "FOLIO_PAST_DUE_GRACE: `{raw_grace}` is not seconds or a duration such as `72h`, `3d` or `90m`"
+            ));
+            0
+        });
         let settings = Settings {
             environment,
             database_url,
@@ -839,6 +854,7 @@ impl Settings {
                 stripe_tax,
                 prices_include_tax,
                 max_pay_what_you_want_cents,
+                past_due_grace_secs,
             },
         };
         if r.problems.is_empty() {
@@ -861,6 +877,28 @@ impl Settings {
     pub fn public(&self, path: &str) -> String {
         format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
     }
+}
+
+/// Seconds (`259200`), or a whole number of `s`, `m`, `h` or `d` (`72h`); 0 and up to ten
+/// years.
+pub fn parse_duration_secs(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    let (digits, unit) = match raw.char_indices().last()? {
+        (i, c) if c.is_ascii_alphabetic() => (&raw[..i], c),
+        _ => (raw, 's'),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: i64 = digits.parse().ok()?;
+    let secs = n.checked_mul(match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    })?;
+    (secs <= 10 * 366 * 86_400).then_some(secs)
 }
 
 fn parse_storage(r: &mut Reader<'_>, data_dir: &Path) -> StorageLocation {
@@ -1026,6 +1064,20 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_grace_is_seconds_or_a_duration() {
+        assert_eq!(parse_duration_secs("259200"), Some(259_200));
+        assert_eq!(parse_duration_secs("72h"), Some(259_200));
+        assert_eq!(parse_duration_secs("3d"), Some(259_200));
+        assert_eq!(parse_duration_secs("90m"), Some(5400));
+        assert_eq!(parse_duration_secs("0"), Some(0));
+        for bad in ["", "h", "-1", "3w", "1.5h", "3 d", "99999999999d"] {
+            assert_eq!(parse_duration_secs(bad), None, "{bad}");
+        }
+        let problems = settings(&[("FOLIO_PAST_DUE_GRACE", "soon")]).unwrap_err();
+        assert!(problems.iter().any(|p| p.contains("FOLIO_PAST_DUE_GRACE")));
     }
 
     #[test]

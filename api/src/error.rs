@@ -67,6 +67,14 @@ pub enum ApiError {
     DiscountCodeTaken(String),
     #[error("orders used this discount, so it stays: deactivate it instead")]
     DiscountInUse,
+    #[error("you are already a member of this plan: manage it from your membership page")]
+    AlreadySubscribed,
+    #[error("members have subscribed to this plan, so it stays: deactivate it instead")]
+    PlanInUse,
+    #[error("members are billed in this plan's interval and currency, so those stay: make a new plan instead")]
+    PlanBillingFixed,
+    #[error("there is no billing account for you yet: it is made when you first subscribe")]
+    NoBillingAccount,
     #[error("only a paid order can be refunded; this one is {}", .0.as_str())]
     OrderNotRefundable(shared_types::OrderStatus),
     #[error(
@@ -141,6 +149,10 @@ impl ApiError {
             ApiError::Pricing(r) => r.code(),
             ApiError::DiscountCodeTaken(_) => "discount_code_taken",
             ApiError::DiscountInUse => "discount_in_use",
+            ApiError::AlreadySubscribed => "already_subscribed",
+            ApiError::PlanInUse => "plan_in_use",
+            ApiError::PlanBillingFixed => "plan_billing_fixed",
+            ApiError::NoBillingAccount => "no_billing_account",
             ApiError::OrderNotRefundable(_) => "order_not_refundable",
             ApiError::NothingToRefund => "nothing_to_refund",
             ApiError::JobNotFailed => "job_not_failed",
@@ -214,6 +226,10 @@ impl ResponseError for ApiError {
             // The item's state, not the request, is what stands in the way (like already_owned).
             ApiError::FreeItem
             | ApiError::AlreadyOwned
+            | ApiError::AlreadySubscribed
+            | ApiError::PlanInUse
+            | ApiError::PlanBillingFixed
+            | ApiError::NoBillingAccount
             | ApiError::OrderNotRefundable(_)
             | ApiError::NothingToRefund => StatusCode::CONFLICT,
             ApiError::JobNotFailed

@@ -11,6 +11,7 @@ pub mod files;
 pub mod jobs;
 pub mod library;
 pub mod mail;
+pub mod membership;
 pub mod net;
 pub mod openapi;
 pub mod operations;

@@ -138,6 +138,9 @@ fn demo(settings: &Settings) -> anyhow::Result<()> {
         .block_on(folio_api::catalog::seed::demo::build(&storage))?;
     let inserted = folio_api::catalog::seed::demo::insert_if_empty(&mut conn, &rows)?;
     println!("added {inserted} demo products (edit or archive them as an admin)");
+    if folio_api::membership::seed_demo_plan(&mut conn)? {
+        println!("added the demo membership plan “All access” (edit it under Admin → Plans)");
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         (name = "downloads", description = "Getting the files"),
         (name = "library", description = "What the caller owns"),
         (name = "payments", description = "Checkout, orders and Stripe's webhook"),
+        (name = "memberships", description = "Plans, subscriptions and the billing portal"),
         (name = "admin", description = "Catalog and order management (admin role)"),
         (name = "operations", description = "Health checks"),
     )
@@ -152,6 +153,22 @@ impl Modify for Limits {
                 "price",
                 &[Limit::Pattern(Price::PATTERN)],
             ),
+            (
+                "PlanRequest",
+                "name",
+                &[
+                    Limit::Length(Some(1), Some(shared_types::MAX_PLAN_NAME)),
+                    Limit::Pattern("\\S"),
+                ],
+            ),
+            (
+                "PlanRequest",
+                "description",
+                &[Limit::Length(
+                    None,
+                    Some(shared_types::MAX_PLAN_DESCRIPTION),
+                )],
+            ),
         ];
         let schemas = &mut doc
             .components
@@ -176,6 +193,10 @@ impl Modify for Limits {
             (
                 "q",
                 Limit::Length(None, Some(crate::catalog::MAX_SEARCH_CHARS)),
+            ),
+            (
+                "session_id",
+                Limit::Pattern(crate::membership::SESSION_ID_PATTERN),
             ),
         ];
         let mut limited = 0;

@@ -13,7 +13,9 @@ use actix_web::{web, HttpResponse, Route};
 use utoipa::OpenApi;
 
 use crate::error::ApiError;
-use crate::{auth, catalog, downloads, files, jobs, library, mail, ops, payments, pricing};
+use crate::{
+    auth, catalog, downloads, files, jobs, library, mail, membership, ops, payments, pricing,
+};
 
 /// The prefix of the routes that need the admin role.
 pub const ADMIN_PREFIX: &str = "/api/v1/admin";
@@ -84,6 +86,17 @@ operations! {
     pricing::routes::replace_discount,
     pricing::routes::delete_discount,
     pricing::routes::list_discount_redemptions,
+    membership::routes::list_plans,
+    membership::routes::start_subscription,
+    membership::routes::follow_subscription_checkout,
+    membership::routes::list_own_subscriptions,
+    membership::routes::open_billing_portal,
+    membership::routes::list_all_plans,
+    membership::routes::get_plan,
+    membership::routes::create_plan,
+    membership::routes::replace_plan,
+    membership::routes::delete_plan,
+    membership::routes::list_members,
     jobs::routes::list_jobs,
     jobs::routes::retry_job,
     mail::routes::list_mailbox,

@@ -45,6 +45,17 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// Stripe's dashboard (its test-mode half for a test key), or the emulator's own pages.
+fn stripe_dashboard(settings: &crate::config::Settings) -> String {
+    match &settings.stripe {
+        Some(s) if s.emulated => format!("{}dashboard", s.api_base),
+        Some(s) if s.secret_key.expose().starts_with(b"sk_test_") => {
+            "https://dashboard.stripe.com/test".into()
+        }
+        _ => "https://dashboard.stripe.com".into(),
+    }
+}
+
 /// What clients need to know of the server's limits before they send anything (the web UI's
 /// upload form checks sizes with these), and whether mail goes to the dev mailbox (the admin
 /// shows its Mailbox page then).
@@ -60,5 +71,6 @@ pub async fn client_config(state: web::Data<AppState>) -> HttpResponse {
             max_pay_what_you_want_cents: state.settings.pricing.max_pay_what_you_want_cents,
             max_preview_bytes: state.settings.max_preview_bytes,
             dev_mailbox: state.mailer.mailbox().is_some(),
+            stripe_dashboard_url: stripe_dashboard(&state.settings),
         })
 }

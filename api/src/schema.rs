@@ -152,6 +152,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    plan_products (plan_id, product_id) {
+        plan_id -> Text,
+        product_id -> Text,
+    }
+}
+
+diesel::table! {
+    plans (id) {
+        id -> Text,
+        name -> Text,
+        description -> Text,
+        billing_interval -> Text,
+        price_cents -> BigInt,
+        currency -> Text,
+        all_products -> Bool,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     product_files (id) {
         id -> Text,
         product_id -> Text,
@@ -216,6 +238,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    subscriptions (id) {
+        id -> Text,
+        stripe_subscription_id -> Text,
+        user_id -> Text,
+        plan_id -> Text,
+        status -> Text,
+        current_period_start -> Nullable<Timestamp>,
+        current_period_end -> Nullable<Timestamp>,
+        cancel_at_period_end -> Bool,
+        past_due_since -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+        synced_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Text,
         email -> Text,
@@ -224,6 +264,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         email_verified_at -> Nullable<Timestamp>,
+        stripe_customer_id -> Nullable<Text>,
     }
 }
 
@@ -242,8 +283,12 @@ diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::joinable!(orders -> discounts (discount_id));
 diesel::joinable!(orders -> products (product_id));
 diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(plan_products -> plans (plan_id));
+diesel::joinable!(plan_products -> products (product_id));
 diesel::joinable!(product_files -> products (product_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(subscriptions -> plans (plan_id));
+diesel::joinable!(subscriptions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     bundle_items,
@@ -258,10 +303,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     one_time_tokens,
     orders,
+    plan_products,
+    plans,
     product_files,
     products,
     rate_limits,
     refresh_tokens,
     stripe_events,
+    subscriptions,
     users,
 );

@@ -280,6 +280,9 @@ pub struct Product {
     pub stamp_pdfs: bool,
     /// Whether the caller owns it; false for anonymous callers.
     pub owned: bool,
+    /// Whether the caller's membership unlocks it (downloadable while the membership lasts).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub included: bool,
     /// In the library only, with an access window: when the caller's access ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_expires_at: Option<DateTime<Utc>>,
@@ -423,6 +426,11 @@ pub struct ClientConfig {
     /// True when no SMTP server is configured (development): mail is kept in the dev mailbox
     /// that admins read at `GET /api/v1/admin/mailbox` instead of being sent.
     pub dev_mailbox: bool,
+    /// Where admins look a Stripe object up: `{stripe_dashboard_url}/subscriptions/{sub_…}`.
+    /// Stripe's dashboard, or in development the emulator's pages (which can also move a
+    /// subscription's clock: renew, fail a renewal, recover, cancel).
+    #[serde(default)]
+    pub stripe_dashboard_url: String,
 }
 
 /// A liveness or readiness answer.

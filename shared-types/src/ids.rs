@@ -131,6 +131,16 @@ id_type!(
     DiscountId,
     "discount"
 );
+id_type!(
+    /// A membership plan's id.
+    PlanId,
+    "plan"
+);
+id_type!(
+    /// A member's subscription to a plan (Folio's id; Stripe's is kept beside it).
+    SubscriptionId,
+    "subscription"
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ mod db;
 pub mod dto;
 pub mod forms;
 pub mod ids;
+pub mod membership;
 pub mod money;
 pub mod problem;
 pub mod validate;
@@ -18,7 +19,11 @@ mod wire_time;
 
 pub use dto::*;
 pub use forms::{discount_code, Delivery, DiscountTerms, ProductEdit, ProductFields, Selling};
-pub use ids::{DiscountId, EntitlementId, FileId, FileVersionId, OrderId, ProductId, UserId};
+pub use ids::{
+    DiscountId, EntitlementId, FileId, FileVersionId, OrderId, PlanId, ProductId, SubscriptionId,
+    UserId,
+};
+pub use membership::*;
 pub use money::{Currency, Money, Price};
 pub use problem::{FieldError, Problem};
 pub use validate::{Description, Email, Password, Slug, Title, ValidationError};

@@ -290,6 +290,8 @@ fn schemathesis_config(
         ("GET /api/v1/admin/orders", order_cursor),
         ("GET /api/v1/admin/discounts/{id}/redemptions", order_cursor),
         ("GET /api/v1/admin/jobs", job_cursor),
+        // No member exists in the fuzzed shop; any position this API encoded is a cursor.
+        ("GET /api/v1/admin/members", order_cursor),
     ] {
         toml.push_str(&format!(
             "[[operations]]\ninclude-name = \"{operation}\"\nparameters = {{ cursor = \"{cursor}\" }}\n\n"
@@ -344,8 +346,9 @@ fn schemathesis_config(
     toml.push_str(&format!(
         "# A discount takes percent_off or amount_off, not both, an end after its start and\n\
          # products that exist; a bundle holds products that exist and are not bundles, and is\n\
-         # not free: rules across fields and rows that no schema states, refused with 422.\n\
-         [[operations]]\ninclude-name-regex = \"^(POST /api/v1/admin/discounts|PUT /api/v1/admin/discounts/\\\\{{id\\\\}}|PATCH /api/v1/admin/products/\\\\{{id\\\\}})$\"\n\
+         # not free; a plan unlocks every product or names some (product_ids) that exist: rules\n\
+         # across fields and rows that no schema states, refused with 422.\n\
+         [[operations]]\ninclude-name-regex = \"^(POST /api/v1/admin/discounts|PUT /api/v1/admin/discounts/\\\\{{id\\\\}}|PATCH /api/v1/admin/products/\\\\{{id\\\\}}|POST /api/v1/admin/plans|PUT /api/v1/admin/plans/\\\\{{id\\\\}})$\"\n\
          checks.positive_data_acceptance.expected-statuses = {}\n\n",
         accepted("422")
     ));

@@ -81,9 +81,10 @@ impl Page {
 
     /// The body for a caller who owns `owned` (product ids): only those items are serialized
     /// again.
-    pub fn body_for(&self, owned: &HashSet<ProductId>) -> Bytes {
+    pub fn body_for(&self, holdings: &Holdings) -> Bytes {
+        let held = |item: &Product| holdings.holds(&item.id, item.status);
         // Most callers own nothing on most pages.
-        if !self.items.iter().any(|item| owned.contains(&item.id)) {
+        if !self.items.iter().any(|item| held(item) != (false, false)) {
             return self.body.clone();
         }
         let fragments: Vec<Bytes> = self
@@ -91,9 +92,11 @@ impl Page {
             .iter()
             .zip(&self.fragments)
             .map(|(item, fragment)| {
-                if owned.contains(&item.id) {
+                let (owned, included) = held(item);
+                if owned || included {
                     let mut mine = item.clone();
-                    mine.owned = true;
+                    mine.owned = owned;
+                    mine.included = included;
                     Bytes::from(serde_json::to_vec(&mine).expect("a product serializes"))
                 } else {
                     fragment.clone()
@@ -101,6 +104,21 @@ impl Page {
             })
             .collect();
         assemble(&fragments, &self.next_cursor)
+    }
+}
+
+/// What a signed-in caller holds: the products they own, and what their memberships unlock.
+#[derive(Debug, Clone, Default)]
+pub struct Holdings {
+    pub owned: HashSet<ProductId>,
+    pub unlocked: crate::membership::repo::Unlocked,
+}
+
+impl Holdings {
+    /// Whether the caller owns `product`, and whether a membership (only) unlocks it.
+    pub fn holds(&self, product: &ProductId, status: shared_types::ProductStatus) -> (bool, bool) {
+        let owned = self.owned.contains(product);
+        (owned, !owned && self.unlocked.includes(product, status))
     }
 }
 
@@ -202,7 +220,7 @@ impl<K: std::hash::Hash + Eq, V> Generational<K, V> {
 pub struct CatalogCache {
     pages: Generational<PageKey, Page>,
     products: Generational<String, Listed>,
-    owners: Generational<UserId, HashSet<ProductId>>,
+    owners: Generational<UserId, Holdings>,
     /// False while writes of other nodes could go unnoticed (PostgreSQL, listener not
     /// connected): nothing is served from the cache then.
     live: AtomicBool,
@@ -296,17 +314,19 @@ impl CatalogCache {
     }
 
     /// The products `user_id` owns, when read within [`TTL`] and since the last grant or revoke.
-    pub fn owned(&self, user_id: &UserId) -> Option<Arc<HashSet<ProductId>>> {
+    pub fn owned(&self, user_id: &UserId) -> Option<Arc<Holdings>> {
         self.owners
             .get(user_id, self.ttl())
             .filter(|_| self.is_live())
     }
 
-    pub fn store_owned(&self, user_id: UserId, generation: u64, owned: Arc<HashSet<ProductId>>) {
+    pub fn store_owned(&self, user_id: UserId, generation: u64, owned: Arc<Holdings>) {
         self.owners.store(user_id, generation, owned)
     }
 
-    /// Called after every change to entitlements (payments, refunds, disputes).
+    /// Called after every change to entitlements (payments, refunds, disputes) and memberships
+    /// (their state, and plans). A membership's grace also ends with no write: it shows within
+    /// the cache's TTL (the download itself asks the database).
     pub fn invalidate_owners(&self) {
         self.owners.invalidate()
     }
@@ -376,8 +396,12 @@ mod tests {
         let cache = CatalogCache::default();
         let (u, p) = (UserId::generate(), ProductId::generate());
         let generation = cache.owners_generation();
-        cache.store_owned(u.clone(), generation, Arc::new(HashSet::from([p.clone()])));
-        assert!(cache.owned(&u).unwrap().contains(&p));
+        let holdings = Holdings {
+            owned: HashSet::from([p.clone()]),
+            ..Default::default()
+        };
+        cache.store_owned(u.clone(), generation, Arc::new(holdings));
+        assert!(cache.owned(&u).unwrap().owned.contains(&p));
         cache.invalidate_owners();
         assert!(cache.owned(&u).is_none());
         cache.store_owned(u.clone(), generation, Arc::default());
@@ -403,6 +427,7 @@ mod tests {
             bundle_items: Vec::new(),
             via_bundle: None,
             owned: false,
+            included: false,
             access_expires_at: None,
             sales: None,
             created_at: chrono::Utc::now(),
@@ -418,16 +443,32 @@ mod tests {
             ProductId::generate(),
         );
         let page = Page::new(vec![product(&a), product(&b)], None);
-        let elsewhere = page.body_for(&HashSet::from([c]));
+        let owning = |ids: HashSet<ProductId>| Holdings {
+            owned: ids,
+            ..Default::default()
+        };
+        let elsewhere = page.body_for(&owning(HashSet::from([c])));
         assert_eq!(
             elsewhere.as_ptr(),
             page.body.as_ptr(),
             "the shared body itself"
         );
-        let mine = page.body_for(&HashSet::from([b]));
+        let mine = page.body_for(&owning(HashSet::from([b.clone()])));
         let parsed: shared_types::ProductPage = serde_json::from_slice(&mine).unwrap();
         let owned: Vec<bool> = parsed.items.iter().map(|p| p.owned).collect();
         assert_eq!(owned, [false, true]);
+        let member = Holdings {
+            owned: HashSet::from([b]),
+            unlocked: crate::membership::repo::Unlocked::Everything,
+        };
+        let parsed: shared_types::ProductPage =
+            serde_json::from_slice(&page.body_for(&member)).unwrap();
+        let marks: Vec<(bool, bool)> = parsed.items.iter().map(|p| (p.owned, p.included)).collect();
+        assert_eq!(
+            marks,
+            [(false, true), (true, false)],
+            "owned outright is not 'included'"
+        );
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub fn to_dto(settings: &Settings, row: &ProductRow, files: &[Current], owned: b
         access_days: row.access_days,
         stamp_pdfs: row.stamp_pdfs,
         owned,
+        included: false,
         access_expires_at: None,
         sales: None,
         created_at: row.created_at.and_utc(),

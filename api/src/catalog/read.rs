@@ -1,8 +1,9 @@
 //! Reading the catalog: the public listing (from the page cache), product pages, and the
 //! visibility rule for drafts and archived products.
 
-use std::collections::HashSet;
 use std::sync::Arc;
+
+use super::cache::Holdings;
 
 use shared_types::{Product, ProductId, ProductPage, ProductStatus, Slug, UserId};
 
@@ -75,16 +76,22 @@ pub async fn public_page(
     Ok(page.body_for(&*owned_by(state, &user.id).await?))
 }
 
-/// The products `user_id` owns, from the cache when it is fresh.
-async fn owned_by(state: &AppState, user_id: &UserId) -> Result<Arc<HashSet<ProductId>>, ApiError> {
+/// The products `user_id` owns and what their memberships unlock, from the cache when it is
+/// fresh.
+async fn owned_by(state: &AppState, user_id: &UserId) -> Result<Arc<Holdings>, ApiError> {
     if let Some(owned) = state.catalog.owned(user_id) {
         return Ok(owned);
     }
     let generation = state.catalog.owners_generation();
-    let id = user_id.clone();
+    let (id, at) = (user_id.clone(), crate::membership::access_at(state));
     let owned = state
         .db
-        .run(move |conn| Ok(library::repo::owned_by(conn, &id)?))
+        .run(move |conn| {
+            Ok(Holdings {
+                owned: library::repo::owned_by(conn, &id)?,
+                unlocked: crate::membership::unlocked(conn, &id, at)?,
+            })
+        })
         .await?;
     let owned = Arc::new(owned);
     state
@@ -115,6 +122,7 @@ async fn list_parsed(
         search,
     } = query;
     let user_id = user.0.as_ref().map(|u| u.id.clone());
+    let at = crate::membership::access_at(state);
     let (rows, files, owned, sales, bundles) = state
         .db
         .run(move |conn| {
@@ -135,8 +143,11 @@ async fn list_parsed(
                 Default::default()
             };
             let owned = match user_id {
-                Some(uid) => library::repo::owned_among(conn, &uid, &ids)?,
-                None => Default::default(),
+                Some(uid) => Holdings {
+                    owned: library::repo::owned_among(conn, &uid, &ids)?,
+                    unlocked: crate::membership::unlocked(conn, &uid, at)?,
+                },
+                None => Holdings::default(),
             };
             let bundles = super::bundles::items_for(
                 conn,
@@ -154,15 +165,20 @@ async fn list_parsed(
     Ok(ProductPage {
         items: rows
             .iter()
-            .map(|r| Product {
-                sales: all.then(|| sales.get(&r.id).copied().unwrap_or(0)),
-                bundle_items: bundles.get(&r.id).cloned().unwrap_or_default(),
-                ..to_dto(
-                    &state.settings,
-                    r,
-                    files.get(&r.id).map(Vec::as_slice).unwrap_or_default(),
-                    owned.contains(&r.id),
-                )
+            .map(|r| {
+                let (mine, included) = owned.holds(&r.id, r.status);
+                Product {
+                    sales: all.then(|| sales.get(&r.id).copied().unwrap_or(0)),
+                    bundle_items: bundles.get(&r.id).cloned().unwrap_or_default(),
+                    owned: mine,
+                    included,
+                    ..to_dto(
+                        &state.settings,
+                        r,
+                        files.get(&r.id).map(Vec::as_slice).unwrap_or_default(),
+                        mine || included,
+                    )
+                }
             })
             .collect(),
         next_cursor,
@@ -206,13 +222,20 @@ pub async fn visible_product(
         .await
 }
 
+/// What a caller holds of one product: owned outright, or unlocked by a membership.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    pub owned: bool,
+    pub included: bool,
+}
+
 /// [`visible_product`] from the catalog cache when it is fresh: for the product page and
 /// download links (the download itself checks the entitlement in the database again).
 pub async fn visible_product_cached(
     state: &AppState,
     user: Option<&AuthUser>,
     slug: String,
-) -> Result<(Arc<Listed>, bool), ApiError> {
+) -> Result<(Arc<Listed>, Held), ApiError> {
     if Slug::parse(&slug).is_err() {
         return Err(ApiError::NotFound("product"));
     }
@@ -237,18 +260,31 @@ pub async fn visible_product_cached(
             listed
         }
     };
-    let owned = match user {
-        Some(u) => owned_by(state, &u.id).await?.contains(&row.row.id),
-        None => false,
+    let held = match user {
+        Some(u) => {
+            let (owned, included) = owned_by(state, &u.id)
+                .await?
+                .holds(&row.row.id, row.row.status);
+            Held { owned, included }
+        }
+        None => Held::default(),
     };
-    visible(&row.row, user, owned)?;
-    Ok((row, owned))
+    visible(&row.row, user, held.owned)?;
+    Ok((row, held))
 }
 
 pub async fn get(state: &AppState, user: &MaybeUser, slug: String) -> Result<Product, ApiError> {
-    let (listed, owned) = visible_product_cached(state, user.0.as_ref(), slug).await?;
+    let (listed, held) = visible_product_cached(state, user.0.as_ref(), slug).await?;
     Ok(Product {
         bundle_items: listed.bundle.clone(),
-        ..to_dto(&state.settings, &listed.row, &listed.files, owned)
+        owned: held.owned,
+        included: held.included,
+        // A member sees the files a buyer would.
+        ..to_dto(
+            &state.settings,
+            &listed.row,
+            &listed.files,
+            held.owned || held.included,
+        )
     })
 }

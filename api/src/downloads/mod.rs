@@ -95,8 +95,8 @@ pub async fn issue_token(
     slug: String,
     req: DownloadTokenRequest,
 ) -> Result<DownloadTokenResponse, ApiError> {
-    let (listed, owned) = crate::catalog::visible_product_cached(state, Some(user), slug).await?;
-    let access = access::decide(&listed.row, user.role, owned)?;
+    let (listed, held) = crate::catalog::visible_product_cached(state, Some(user), slug).await?;
+    let access = access::decide(&listed.row, user.role, held.owned, held.included)?;
     let chosen = choose(
         &listed.files,
         access != Access::Free,
@@ -191,6 +191,7 @@ fn licensee(checked: &access::Checked) -> Licensee {
             Some(order) => order.to_string(),
             None => format!("free-{}", &held.id.as_str()[..8]),
         },
+        (Access::Member, None) => "membership".to_owned(),
         (_, None) => "free".to_owned(),
     };
     Licensee {
@@ -281,6 +282,7 @@ pub async fn grant(
         TokenError::Invalid => ApiError::TokenInvalid,
     })?;
     let now = state.clock.now();
+    let at = crate::membership::access_at(state);
     let DownloadClaims {
         sub,
         prd,
@@ -301,7 +303,7 @@ pub async fn grant(
         .db
         .record(move |conn| {
             conn.transaction(|conn| {
-                let checked = access::check(conn, &sub, &prd)?;
+                let checked = access::check(conn, &sub, &prd, at)?;
                 let all = crate::files::repo::current_of(conn, &prd)?;
                 let owner = checked.access != Access::Free;
                 let chosen = match choose(&all, owner, fil.as_ref(), fil.is_none()) {

@@ -54,6 +54,12 @@ pub enum Task {
         version: FileVersionId,
         entitlement: EntitlementId,
     },
+    /// A membership's welcome, renewal receipt, failed-payment notice or end.
+    #[serde(rename = "mail.membership")]
+    MembershipNotice {
+        subscription: shared_types::SubscriptionId,
+        notice: crate::membership::Notice,
+    },
 }
 
 impl Task {

@@ -139,6 +139,10 @@ async fn dispatch(state: &AppState, job: &JobRow, task: Task) -> Result<(), JobE
             version,
             entitlement,
         } => crate::files::notices::send(state, job, &version, &entitlement).await,
+        Task::MembershipNotice {
+            subscription,
+            notice,
+        } => crate::membership::mails::send(state, job, &subscription, &notice).await,
         Task::SignInLink { user } => crate::auth::links::mail_sign_in_link(state, job, &user).await,
         Task::PasswordReset { user } => {
             crate::auth::links::mail_password_reset(state, job, &user).await

@@ -21,16 +21,25 @@ pub enum Access {
     Admin,
     /// The user holds a live entitlement.
     Owned,
+    /// A membership of the user's unlocks it (a published product in its plan).
+    Member,
     /// The product is free and published.
     Free,
 }
 
 /// The rule itself, on what the caller already knows.
-pub fn decide(product: &ProductRow, role: Role, owned: bool) -> Result<Access, ApiError> {
+pub fn decide(
+    product: &ProductRow,
+    role: Role,
+    owned: bool,
+    member: bool,
+) -> Result<Access, ApiError> {
     if role == Role::Admin {
         Ok(Access::Admin)
     } else if owned {
         Ok(Access::Owned)
+    } else if member && product.status == ProductStatus::Published {
+        Ok(Access::Member)
     } else if product.is_free() && product.status == ProductStatus::Published {
         Ok(Access::Free)
     } else {
@@ -49,13 +58,14 @@ pub struct Checked {
     pub email: String,
 }
 
-/// The product, and why `user` may have it, read now (product, role and email in one
-/// statement, then the entitlement): for serving a file. `ApiError::TokenInvalid` when the user
-/// no longer exists.
+/// The product, and why `user` may have it, read now (product, role, email and whether a
+/// membership unlocks it in one statement, then the entitlement): for serving a file.
+/// `ApiError::TokenInvalid` when the user no longer exists.
 pub fn check(
     conn: &mut DbConnection,
     user: &UserId,
     product: &ProductId,
+    at: crate::membership::repo::AccessAt,
 ) -> Result<Checked, ApiError> {
     use crate::schema::{products, users};
     let role = users::table
@@ -66,18 +76,20 @@ pub fn check(
         .filter(users::id.eq(user))
         .select(users::email)
         .single_value();
-    let (row, role, email): (ProductRow, Option<Role>, Option<String>) = products::table
-        .find(product)
-        .select((ProductRow::as_select(), role, email))
-        .first(conn)
-        .optional()?
-        .ok_or(ApiError::NotFound("product"))?;
+    let member = crate::membership::repo::covers(user, product, at.now, at.grace_cutoff);
+    let (row, role, email, member): (ProductRow, Option<Role>, Option<String>, bool) =
+        products::table
+            .find(product)
+            .select((ProductRow::as_select(), role, email, member))
+            .first(conn)
+            .optional()?
+            .ok_or(ApiError::NotFound("product"))?;
     let (role, email) = role.zip(email).ok_or(ApiError::TokenInvalid)?;
     let held: Option<Held> = super::repo::live(user, product)
         .select(Held::as_select())
         .first(conn)
         .optional()?;
-    let access = decide(&row, role, held.is_some())?;
+    let access = decide(&row, role, held.is_some(), member)?;
     Ok(Checked {
         product: row,
         access,
@@ -177,17 +189,34 @@ mod tests {
         let free_draft = product(0, Draft);
         let archived = product(500, Archived);
         let customer = Role::Customer;
-        assert_eq!(decide(&paid, Role::Admin, false).unwrap(), Access::Admin);
-        assert_eq!(decide(&paid, customer, true).unwrap(), Access::Owned);
-        assert_eq!(decide(&archived, customer, true).unwrap(), Access::Owned);
-        assert_eq!(decide(&free, customer, false).unwrap(), Access::Free);
+        assert_eq!(
+            decide(&paid, Role::Admin, false, false).unwrap(),
+            Access::Admin
+        );
+        assert_eq!(decide(&paid, customer, true, false).unwrap(), Access::Owned);
+        assert_eq!(
+            decide(&archived, customer, true, false).unwrap(),
+            Access::Owned
+        );
+        assert_eq!(decide(&free, customer, false, false).unwrap(), Access::Free);
+        assert_eq!(
+            decide(&paid, customer, false, true).unwrap(),
+            Access::Member
+        );
+        assert!(
+            decide(&archived, customer, false, true).is_err(),
+            "a plan unlocks published products only"
+        );
         for (row, why) in [
             (&paid, "not bought"),
             (&free_draft, "free but unpublished"),
             (&archived, "gone from the catalog"),
         ] {
             assert!(
-                matches!(decide(row, customer, false), Err(ApiError::NotPurchased)),
+                matches!(
+                    decide(row, customer, false, false),
+                    Err(ApiError::NotPurchased)
+                ),
                 "{why}"
             );
         }

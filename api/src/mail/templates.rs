@@ -106,3 +106,18 @@ message!(
     UpdateHtml = "mail/update.html",
     UpdateText = "mail/update.txt"
 );
+
+/// A membership's news: welcome, renewal receipt, failed payment, or its end. One shape: a few
+/// paragraphs and at most one button.
+pub struct MembershipNotice<'a> {
+    pub subject: &'a str,
+    pub shop_url: &'a str,
+    pub paragraphs: &'a [String],
+    /// The button's label and where it goes.
+    pub action: Option<(&'a str, &'a str)>,
+}
+message!(
+    MembershipNotice,
+    MembershipNoticeHtml = "mail/membership.html",
+    MembershipNoticeText = "mail/membership.txt"
+);

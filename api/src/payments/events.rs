@@ -39,6 +39,10 @@ pub enum Outcome {
     DisputeLost,
     /// The order had moved on already (paid, refunded, …): nothing changed.
     AlreadySettled,
+    /// A subscription's state, read from Stripe, was stored.
+    MembershipSynced,
+    /// A subscription event whose read was older than the stored one: nothing changed.
+    MembershipUnchanged,
 }
 
 impl Outcome {
@@ -46,7 +50,11 @@ impl Outcome {
     pub fn changed_ownership(self) -> bool {
         matches!(
             self,
-            Outcome::Granted | Outcome::Refunded | Outcome::Disputed | Outcome::DisputeWon
+            Outcome::Granted
+                | Outcome::Refunded
+                | Outcome::Disputed
+                | Outcome::DisputeWon
+                | Outcome::MembershipSynced
         )
     }
 
@@ -65,6 +73,8 @@ impl Outcome {
             Outcome::DisputeWon => "dispute won: access restored",
             Outcome::DisputeLost => "dispute lost: access stays revoked",
             Outcome::AlreadySettled => "already settled",
+            Outcome::MembershipSynced => "subscription synced",
+            Outcome::MembershipUnchanged => "subscription unchanged",
         }
     }
 }
@@ -85,15 +95,25 @@ fn by_payment_intent(
     }
 }
 
-/// Applies `event`; call it inside a transaction.
+/// Applies `event`; call it inside a transaction. `subscription` is the subscription the
+/// event is about, read from Stripe just before (see [`crate::membership::cue`]).
 pub fn apply(
     conn: &mut DbConnection,
     jobs: &crate::config::JobSettings,
     event: Envelope,
+    subscription: Option<&crate::membership::Fetched>,
 ) -> diesel::QueryResult<Outcome> {
     let at = now();
     if !repo::record_event(conn, &event.id, &event.type_, at)? {
         return Ok(Outcome::Duplicate);
+    }
+    if let Some(fetched) = subscription {
+        return Ok(
+            match crate::membership::apply(conn, jobs, &event, fetched)? {
+                crate::membership::Applied::Synced => Outcome::MembershipSynced,
+                crate::membership::Applied::Unchanged => Outcome::MembershipUnchanged,
+            },
+        );
     }
     let object = event.data.object;
     Ok(match event.type_.as_str() {
@@ -315,7 +335,9 @@ mod tests {
             lease_secs: 60,
             poll_ms: 1000,
         };
-        w.conn.transaction(|conn| apply(conn, &jobs, e)).unwrap()
+        w.conn
+            .transaction(|conn| apply(conn, &jobs, e, None))
+            .unwrap()
     }
 
     fn status(w: &mut World) -> OrderStatus {

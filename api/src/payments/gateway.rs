@@ -39,18 +39,37 @@ pub struct SessionInfo {
 
 /// Why Stripe could not do what was asked. The message is for logs only.
 #[derive(Debug, thiserror::Error)]
-#[error("stripe: {0}")]
-pub struct GatewayError(String);
+#[error("stripe: {message}")]
+pub struct GatewayError {
+    message: String,
+    /// Stripe's HTTP status, when Stripe answered with an error.
+    status: Option<u16>,
+}
 
 impl GatewayError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
+        Self {
+            message: message.into(),
+            status: None,
+        }
+    }
+
+    /// Stripe has no such object (404): the caller named something that does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.status == Some(404)
     }
 }
 
 impl From<stripe::StripeError> for GatewayError {
     fn from(e: stripe::StripeError) -> Self {
-        GatewayError(e.to_string())
+        let status = match &e {
+            stripe::StripeError::Stripe(_, status) => Some(*status),
+            _ => None,
+        };
+        GatewayError {
+            message: e.to_string(),
+            status,
+        }
     }
 }
 
@@ -73,6 +92,39 @@ pub struct NewSession<'a> {
     pub expires_at: Option<i64>,
 }
 
+/// A Checkout Session to create for a subscription to a plan.
+pub struct NewSubscription<'a> {
+    pub plan_id: &'a shared_types::PlanId,
+    pub user_id: &'a UserId,
+    pub customer: &'a str,
+    pub plan_name: &'a str,
+    pub interval: shared_types::BillingInterval,
+    pub amount_cents: i64,
+    pub currency: Currency,
+    pub success_url: String,
+    pub cancel_url: String,
+    /// The same key for the same attempt: a retried request gets the same session.
+    pub idempotency_key: &'a str,
+}
+
+/// What Folio keeps of a subscription, read from Stripe (times are Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub id: String,
+    pub customer: String,
+    /// `metadata.user_id` and `metadata.plan_id`, set at checkout.
+    pub user_id: Option<String>,
+    pub plan_id: Option<String>,
+    pub status: shared_types::SubscriptionStatus,
+    pub current_period_start: Option<i64>,
+    pub current_period_end: Option<i64>,
+    pub cancel_at_period_end: bool,
+    pub ended_at: Option<i64>,
+    /// When the latest invoice, still unpaid, was finalized (its payment first tried): when a
+    /// failed renewal began.
+    pub unpaid_invoice_since: Option<i64>,
+}
+
 /// How Stripe Tax treats the price.
 #[derive(Debug, Clone, Copy)]
 pub struct TaxMode {
@@ -88,7 +140,7 @@ pub struct Gateway {
 fn idempotent(key: &str) -> Result<RequestStrategy, GatewayError> {
     IdempotencyKey::new(key)
         .map(RequestStrategy::Idempotent)
-        .map_err(|e| GatewayError(format!("idempotency key: {e}")))
+        .map_err(|e| GatewayError::new(format!("idempotency key: {e}")))
 }
 
 impl Gateway {
@@ -107,7 +159,7 @@ impl Gateway {
         let code = new.currency.code();
         let currency: stripe_types::Currency = code
             .parse()
-            .map_err(|_| GatewayError(format!("unknown currency {code}")))?;
+            .map_err(|_| GatewayError::new(format!("unknown currency {code}")))?;
         let mut product = ProductData::new(new.product_name);
         if let Some(url) = new.image_url {
             product.images = Some(vec![url.to_owned()]);
@@ -177,6 +229,154 @@ impl Gateway {
             .send(&self.client)
             .await?;
         Ok(invoice.hosted_invoice_url)
+    }
+
+    /// The user's Stripe customer, made for them (idempotent per user: a retried or concurrent
+    /// request gets the same customer).
+    pub async fn create_customer(
+        &self,
+        user_id: &UserId,
+        email: &str,
+    ) -> Result<String, GatewayError> {
+        #[derive(serde::Serialize)]
+        struct CustomerParams<'a> {
+            email: &'a str,
+            metadata: HashMap<&'a str, &'a str>,
+        }
+        let params = CustomerParams {
+            email,
+            metadata: [("user_id", user_id.as_str())].into_iter().collect(),
+        };
+        let customer = RequestBuilder::new(StripeMethod::Post, "/customers")
+            .form(&params)
+            .customize::<stripe_shared::Customer>()
+            .request_strategy(idempotent(&format!("folio-customer-{user_id}"))?)
+            .send(&self.client)
+            .await?;
+        Ok(customer.id.as_str().to_owned())
+    }
+
+    /// A Checkout Session in subscription mode for one plan, with its price inline.
+    #[tracing::instrument(skip_all, fields(plan_id = %new.plan_id))]
+    pub async fn create_subscription_session(
+        &self,
+        new: NewSubscription<'_>,
+    ) -> Result<SessionInfo, GatewayError> {
+        use stripe_checkout::checkout_session::{
+            CreateCheckoutSessionLineItemsPriceDataRecurring as Recurring,
+            CreateCheckoutSessionLineItemsPriceDataRecurringInterval as Interval,
+            CreateCheckoutSessionSubscriptionData,
+        };
+        let code = new.currency.code();
+        let currency: stripe_types::Currency = code
+            .parse()
+            .map_err(|_| GatewayError::new(format!("unknown currency {code}")))?;
+        let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency);
+        price.unit_amount = Some(new.amount_cents);
+        price.product_data = Some(ProductData::new(new.plan_name));
+        price.recurring = Some(Recurring::new(match new.interval {
+            shared_types::BillingInterval::Month => Interval::Month,
+            shared_types::BillingInterval::Year => Interval::Year,
+        }));
+        let mut item = CreateCheckoutSessionLineItems::new();
+        item.price_data = Some(price);
+        item.quantity = Some(1);
+        let metadata: HashMap<String, String> = [
+            ("user_id", new.user_id.as_str()),
+            ("plan_id", new.plan_id.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let mut subscription = CreateCheckoutSessionSubscriptionData::new();
+        subscription.metadata = Some(metadata.clone());
+        let session = CreateCheckoutSession::new()
+            .mode(CheckoutSessionMode::Subscription)
+            .customer(new.customer)
+            .line_items(vec![item])
+            .client_reference_id(new.user_id.as_str())
+            .metadata(metadata)
+            .subscription_data(subscription)
+            .success_url(new.success_url)
+            .cancel_url(new.cancel_url)
+            .customize()
+            .request_strategy(idempotent(new.idempotency_key)?)
+            .send(&self.client)
+            .await?;
+        Ok(session_info(&session))
+    }
+
+    /// The subscription a completed subscription-mode session made, and who it was for.
+    pub async fn session_subscription(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<String>, GatewayError> {
+        let session = RetrieveCheckoutSession::new(session_id)
+            .send(&self.client)
+            .await?;
+        if session.mode != CheckoutSessionMode::Subscription {
+            return Ok(None);
+        }
+        Ok(session.subscription.map(|s| s.id().as_str().to_owned()))
+    }
+
+    /// A subscription as Stripe holds it now, with its latest invoice.
+    pub async fn retrieve_subscription(&self, id: &str) -> Result<Snapshot, GatewayError> {
+        use shared_types::SubscriptionStatus as F;
+        use stripe_shared::SubscriptionStatus as S;
+        let sub = stripe_billing::subscription::RetrieveSubscription::new(id)
+            .expand(vec!["latest_invoice".to_owned()])
+            .send(&self.client)
+            .await?;
+        let status = match &sub.status {
+            S::Active => F::Active,
+            S::Canceled => F::Canceled,
+            S::Incomplete => F::Incomplete,
+            S::IncompleteExpired => F::IncompleteExpired,
+            S::PastDue => F::PastDue,
+            S::Paused => F::Paused,
+            S::Trialing => F::Trialing,
+            S::Unpaid => F::Unpaid,
+            other => {
+                return Err(GatewayError::new(format!(
+                    "unknown subscription status {}",
+                    other.as_str()
+                )))
+            }
+        };
+        let item = sub.items.data.first();
+        let latest = match &sub.latest_invoice {
+            Some(stripe_types::Expandable::Object(invoice)) => Some(invoice.as_ref()),
+            _ => None,
+        };
+        Ok(Snapshot {
+            id: sub.id.as_str().to_owned(),
+            customer: sub.customer.id().as_str().to_owned(),
+            user_id: sub.metadata.get("user_id").cloned(),
+            plan_id: sub.metadata.get("plan_id").cloned(),
+            status,
+            current_period_start: item.map(|i| i.current_period_start),
+            current_period_end: item.map(|i| i.current_period_end),
+            cancel_at_period_end: sub.cancel_at_period_end,
+            ended_at: sub.ended_at,
+            unpaid_invoice_since: latest
+                .filter(|i| i.status == Some(stripe_shared::InvoiceStatus::Open))
+                .map(|i| i.status_transitions.finalized_at.unwrap_or(i.created)),
+        })
+    }
+
+    /// A billing portal session for `customer`, returning to `return_url`.
+    pub async fn portal_session(
+        &self,
+        customer: &str,
+        return_url: &str,
+    ) -> Result<String, GatewayError> {
+        let session = stripe_billing::billing_portal_session::CreateBillingPortalSession::new()
+            .customer(customer)
+            .return_url(return_url)
+            .send(&self.client)
+            .await?;
+        Ok(session.url)
     }
 
     /// Refunds a payment in full. Idempotent per order, so a retried refund is not paid twice.

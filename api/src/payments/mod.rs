@@ -475,10 +475,11 @@ pub async fn session_download_token(
         return Err(ApiError::NotPurchased);
     }
     let (user, product) = (order.user_id.clone(), order.product_id.clone());
+    let at = crate::membership::access_at(state);
     let (row, files) = state
         .db
         .run(move |conn| {
-            let checked = crate::library::access::check(conn, &user, &product)?;
+            let checked = crate::library::access::check(conn, &user, &product, at)?;
             let files = crate::files::repo::current_of(conn, &product)?;
             Ok((checked.product, files))
         })
@@ -658,10 +659,18 @@ pub async fn handle_webhook(
         ApiError::bad_request("invalid_payload", format!("not a Stripe event: {e}"))
     })?;
     let (event_id, event_type) = (event.id.clone(), event.type_.clone());
+    // A subscription's events are cues to read it from Stripe (outside the transaction); a
+    // failed read answers 502, so Stripe delivers the event again.
+    let subscription = match crate::membership::cue(&event) {
+        Some(cue) => crate::membership::read_cued(state, &cue).await?,
+        None => None,
+    };
     let jobs = state.settings.jobs.clone();
     let outcome = state
         .db
-        .write(move |conn| Ok(conn.transaction(|conn| events::apply(conn, &jobs, event))?))
+        .write(move |conn| {
+            Ok(conn.transaction(|conn| events::apply(conn, &jobs, event, subscription.as_ref()))?)
+        })
         .await?;
     if outcome.changed_ownership() {
         state.catalog.invalidate_owners();

@@ -32,7 +32,9 @@ async fn the_upload_limits_are_served_to_clients(app: TestApp) {
     assert_eq!(
         config,
         json!({"max_file_bytes": 4096, "max_preview_bytes": 64, "dev_mailbox": false,
-               "max_pay_what_you_want_cents": 100_000})
+               "max_pay_what_you_want_cents": 100_000,
+               // A test key: Stripe's test-mode dashboard.
+               "stripe_dashboard_url": "https://dashboard.stripe.com/test"})
     );
 }
 

@@ -8,6 +8,7 @@ mod downloads;
 mod faults;
 mod files;
 mod mail;
+mod membership;
 mod nodes;
 mod payments;
 mod pricing;

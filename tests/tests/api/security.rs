@@ -132,6 +132,30 @@ async fn user_scoped_routes_refuse_other_users_ids(app: TestApp) {
         app.download_token(&alice, "private-matter").await.status(),
         StatusCode::OK
     );
+    // And Alice is a member.
+    let plan: Value = app
+        .post_json(
+            "/api/v1/admin/plans",
+            Some(&admin),
+            &json!({"name": "Members", "interval": "month", "price": "5", "all_products": true}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let joined: Value = app
+        .post_json(
+            "/api/v1/subscriptions/checkout",
+            Some(&alice),
+            &json!({"plan_id": plan["id"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let alice_subscription_session = joined["session_id"].as_str().unwrap().to_owned();
+    app.emulator.pay(&alice_subscription_session).unwrap();
+    assert!(app.emulator.wait_idle(Duration::from_secs(10)).await);
 
     // Each user-scoped operation, as Mallory, aimed at Alice's things. A new operation in the
     // spec fails this test until it is probed here.
@@ -179,7 +203,56 @@ async fn user_scoped_routes_refuse_other_users_ids(app: TestApp) {
                 problem(res).await;
                 None
             }
-            ("GET", "/api/v1/library") | ("GET", "/api/v1/orders") => {
+            ("GET", "/api/v1/subscriptions/checkout/{session_id}") => {
+                let res = app
+                    .get(
+                        &format!("/api/v1/subscriptions/checkout/{alice_subscription_session}"),
+                        Some(&mallory),
+                    )
+                    .await;
+                assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+                problem(res).await;
+                None
+            }
+            ("POST", "/api/v1/subscriptions/portal") => {
+                // Mallory never subscribed: no portal at all, or (once she has started a
+                // checkout of her own) her own, which shows nothing of Alice's membership.
+                let res = app.post_json(&path, Some(&mallory), &json!({})).await;
+                match res.status() {
+                    StatusCode::CONFLICT => {
+                        assert_eq!(problem(res).await["code"], "no_billing_account")
+                    }
+                    StatusCode::OK => {
+                        let portal: Value = res.json().await.unwrap();
+                        let page = app
+                            .bare_client()
+                            .get(portal["url"].as_str().unwrap())
+                            .send()
+                            .await
+                            .unwrap()
+                            .text()
+                            .await
+                            .unwrap();
+                        assert!(!page.contains("Members"), "{path}: {page}");
+                        assert!(!page.contains("alice@"), "{path}: {page}");
+                    }
+                    other => panic!("{path}: {other}"),
+                }
+                None
+            }
+            ("POST", "/api/v1/subscriptions/checkout") => {
+                // Her own checkout, for her own (new) customer.
+                let res = app
+                    .post_json(&path, Some(&mallory), &json!({"plan_id": plan["id"]}))
+                    .await;
+                assert_eq!(res.status(), StatusCode::OK, "{path}");
+                let body: Value = res.json().await.unwrap();
+                assert_ne!(body["session_id"], alice_subscription_session.as_str());
+                None
+            }
+            ("GET", "/api/v1/library")
+            | ("GET", "/api/v1/orders")
+            | ("GET", "/api/v1/subscriptions") => {
                 let path = path.clone();
                 Some(app.get(&path, Some(&mallory)).await)
             }
