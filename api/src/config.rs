@@ -1076,7 +1076,12 @@ mod tests {
         for bad in ["", "h", "-1", "3w", "1.5h", "3 d", "99999999999d"] {
             assert_eq!(parse_duration_secs(bad), None, "{bad}");
         }
-        let problems = settings(&[("FOLIO_PAST_DUE_GRACE", "soon")]).unwrap_err();
+        let problems = settings(&[
+            ("FOLIO_PAST_DUE_GRACE", "soon"),
+            // Given, so that no development secret is written under ./data.
+            ("FOLIO_JWT_SECRET", "a-test-secret-of-thirty-two-bytes!!"),
+        ])
+        .unwrap_err();
         assert!(problems.iter().any(|p| p.contains("FOLIO_PAST_DUE_GRACE")));
     }
 
