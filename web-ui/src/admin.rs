@@ -1,12 +1,14 @@
 //! Admin pages: products (table, create, edit with its files and buyers ([`files`]), archive;
 //! pay what you want and bundles), orders (refund, resend the receipt), discount codes
-//! ([`discounts`]), the job queue ([`jobs`]) and the dev mailbox ([`mailbox`]). The server
-//! checks the role on every call; these pages only hide what a customer could not use anyway.
+//! ([`discounts`]), membership plans and their members ([`plans`]), the job queue ([`jobs`])
+//! and the dev mailbox ([`mailbox`]). The server checks the role on every call; these pages
+//! only hide what a customer could not use anyway.
 
 pub mod discounts;
 pub mod files;
 pub mod jobs;
 pub mod mailbox;
+pub mod plans;
 
 use std::cell::Cell;
 
@@ -121,6 +123,8 @@ fn admin_nav() -> impl IntoView {
             {admin_link("/admin/products", "admin-products", "Products")}
             {admin_link("/admin/orders", "admin-orders", "Orders")}
             {admin_link("/admin/discounts", "admin-discounts", "Discounts")}
+            {admin_link("/admin/plans", "admin-plans", "Plans")}
+            {admin_link("/admin/members", "admin-members", "Members")}
             {admin_link("/admin/jobs", "admin-jobs", "Jobs")}
             {when(move || mailbox.get(), || admin_link("/admin/mailbox", "admin-mailbox", "Mailbox").into_any())}
             <a href="/admin/products/new" id="new-product" class="button small">"New product"</a>

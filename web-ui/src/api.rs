@@ -299,6 +299,12 @@ pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
     parse(call("GET", path, None).await)
 }
 
+/// A GET's answer as [`Fetched`], unparsed: for a page that keeps it in a signal of the type
+/// resources have (each signal type is code of its own) and parses it where it shows it.
+pub async fn get_text(path: &str) -> Fetched {
+    call("GET", path, None).await
+}
+
 pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
     let json = to_json(body)?;
     parse(call("POST", path, Some(json)).await)

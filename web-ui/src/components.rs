@@ -125,10 +125,11 @@ pub fn encode(value: &str) -> String {
     String::from(js_sys::encode_uri_component(value))
 }
 
-/// Price, Free, pay what you want, or Owned.
+/// Price, Free, pay what you want, Owned, or Included (in the caller's membership: the owned
+/// badge, in other words).
 #[component]
 pub fn PriceTag(product: Product) -> impl IntoView {
-    let class = if product.owned {
+    let class = if product.owned || product.included {
         "price owned"
     } else if product.is_free {
         "price free"
@@ -137,6 +138,8 @@ pub fn PriceTag(product: Product) -> impl IntoView {
     };
     let text = if product.owned {
         "Owned".to_owned()
+    } else if product.included {
+        "Included".to_owned()
     } else {
         price_text(&product)
     };
@@ -185,7 +188,9 @@ pub fn DownloadButton(
     let (busy, set_busy) = signal(false);
     let label = label.unwrap_or("Download");
     let path = token_path.unwrap_or_else(|| format!("/api/v1/products/{slug}/download-token"));
-    let download = move |_| {
+    let download = move |ev: leptos::ev::MouseEvent| {
+        // A member's button is in the product page's buy form: it does not send it.
+        ev.prevent_default();
         let path = path.clone();
         let body = body.clone();
         set_busy.set(true);

@@ -3,9 +3,11 @@
 //!
 //! - `shop`: the catalog and product pages (with a guest's checkout, discount codes and pay
 //!   what you want): what every visitor loads;
-//! - `account`: sign-in and registration, the signed-in customer's library and orders, the page
-//!   Stripe returns to (a guest's too), and the pages of mailed links (asking for one, signing
-//!   in with one, choosing a new password with one, stopping a product's update emails);
+//! - `account`: sign-in and registration, the signed-in customer's library and orders, the
+//!   membership page (the plans on offer, subscribing, the member's memberships; Stripe returns
+//!   there from a subscription's checkout), the page Stripe returns to after a purchase (a
+//!   guest's too), and the pages of mailed links (asking for one, signing in with one,
+//!   choosing a new password with one, stopping a product's update emails);
 //! - `admin` (admin.html, which the server answers for `/admin/...`): the admin pages.
 //!
 //! The server answers index.html for every other client route; its start script (written by
@@ -84,6 +86,7 @@ enum AccountPage {
     Library,
     Orders,
     CheckoutSuccess,
+    Membership,
     SignIn,
     Register,
     SignInLink,
@@ -97,6 +100,7 @@ fn account_route(path: &str) -> AccountPage {
         "/library" => AccountPage::Library,
         "/orders" => AccountPage::Orders,
         "/checkout/success" => AccountPage::CheckoutSuccess,
+        membership::PAGE => AccountPage::Membership,
         "/signin" => AccountPage::SignIn,
         "/register" => AccountPage::Register,
         "/signin/link" => AccountPage::SignInLink,
@@ -111,6 +115,7 @@ fn account_page(page: AccountPage) -> AnyView {
         AccountPage::Library => library::Library().into_any(),
         AccountPage::Orders => orders::MyOrders().into_any(),
         AccountPage::CheckoutSuccess => checkout::Success().into_any(),
+        AccountPage::Membership => membership::MyMembership().into_any(),
         AccountPage::SignIn => auth::SignIn().into_any(),
         AccountPage::Register => auth::Register().into_any(),
         AccountPage::SignInLink => links::SignInLink().into_any(),
@@ -141,6 +146,10 @@ enum AdminPage {
     NewDiscount,
     EditDiscount,
     DiscountRedemptions,
+    Plans,
+    NewPlan,
+    EditPlan,
+    Members,
     Jobs,
     Mailbox,
     MailboxMessage,
@@ -159,6 +168,10 @@ fn admin_route(path: &str) -> AdminPage {
         ["admin", "discounts", "new"] => AdminPage::NewDiscount,
         ["admin", "discounts", _, "edit"] => AdminPage::EditDiscount,
         ["admin", "discounts", _, "redemptions"] => AdminPage::DiscountRedemptions,
+        ["admin", "plans"] => AdminPage::Plans,
+        ["admin", "plans", "new"] => AdminPage::NewPlan,
+        ["admin", "plans", _, "edit"] => AdminPage::EditPlan,
+        ["admin", "members"] => AdminPage::Members,
         ["admin", "jobs"] => AdminPage::Jobs,
         ["admin", "mailbox"] => AdminPage::Mailbox,
         ["admin", "mailbox", _] => AdminPage::MailboxMessage,
@@ -177,6 +190,10 @@ fn admin_page(page: AdminPage) -> AnyView {
         AdminPage::NewDiscount => view! { <admin::discounts::NewDiscount/> }.into_any(),
         AdminPage::EditDiscount => view! { <admin::discounts::EditDiscount/> }.into_any(),
         AdminPage::DiscountRedemptions => view! { <admin::discounts::Redemptions/> }.into_any(),
+        AdminPage::Plans => view! { <admin::plans::Plans/> }.into_any(),
+        AdminPage::NewPlan => view! { <admin::plans::NewPlan/> }.into_any(),
+        AdminPage::EditPlan => view! { <admin::plans::EditPlan/> }.into_any(),
+        AdminPage::Members => view! { <admin::plans::Members/> }.into_any(),
         AdminPage::Jobs => view! { <admin::jobs::Jobs/> }.into_any(),
         AdminPage::Mailbox => view! { <admin::mailbox::Mailbox/> }.into_any(),
         AdminPage::MailboxMessage => view! { <admin::mailbox::Message/> }.into_any(),
@@ -212,6 +229,9 @@ mod tests {
         assert!(account_route("/signin/link") == AccountPage::SignInLink);
         assert!(account_route("/reset-password") == AccountPage::ResetPassword);
         assert!(account_route("/library/unsubscribe") == AccountPage::Unsubscribe);
+        assert!(account_route("/membership") == AccountPage::Membership);
+        assert!(account_route("/membership/") == AccountPage::Membership);
+        assert!(account_route("/membership/x") == AccountPage::NotFound);
         assert!(bundle_of(UNSUBSCRIBE_PAGE) == Bundle::Account);
         assert!(admin_route("/admin/products/0190/edit") == AdminPage::EditProduct);
         assert!(admin_route("/admin/jobs") == AdminPage::Jobs);
@@ -221,6 +241,11 @@ mod tests {
         assert!(admin_route("/admin/discounts/0190/redemptions") == AdminPage::DiscountRedemptions);
         assert!(admin_route("/admin/discounts/0190") == AdminPage::NotFound);
         assert!(admin_route("/admin/mailbox/ab12") == AdminPage::MailboxMessage);
+        assert!(admin_route("/admin/plans") == AdminPage::Plans);
+        assert!(admin_route("/admin/plans/new") == AdminPage::NewPlan);
+        assert!(admin_route("/admin/plans/0190/edit") == AdminPage::EditPlan);
+        assert!(admin_route("/admin/plans/0190") == AdminPage::NotFound);
+        assert!(admin_route("/admin/members") == AdminPage::Members);
         assert!(admin_route("/admin/nope") == AdminPage::NotFound);
         for (path, bundle) in [
             ("/", Bundle::Shop),
@@ -239,6 +264,8 @@ mod tests {
             ("/checkout", Bundle::Account),
             ("/signin/link", Bundle::Account),
             ("/reset-password", Bundle::Account),
+            ("/membership", Bundle::Account),
+            ("/membershipx", Bundle::Shop),
             ("/signinx", Bundle::Shop),
             ("/registered", Bundle::Shop),
             ("/admin", Bundle::Admin),

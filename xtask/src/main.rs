@@ -233,13 +233,14 @@ fn build_web_ui(root: &Path) -> Result<()> {
 
 /// The paths the account bundle renders, each with everything below it: the same list as
 /// `ACCOUNT_PATHS` in web-ui/src/shell.rs, which the bundles' routers use (a test compares them).
-const ACCOUNT_PATHS: [&str; 6] = [
+const ACCOUNT_PATHS: [&str; 7] = [
     "/library",
     "/orders",
     "/checkout",
     "/signin",
     "/register",
     "/reset-password",
+    "/membership",
 ];
 
 /// The value of `name="..."` in `html`.
@@ -665,6 +666,7 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
          API reference:  {base}/api/docs/\n  \
          Payments:       SIMULATED by the built-in Stripe emulator (no money moves) unless STRIPE_SECRET_KEY is set\n  \
          Mail:           NOT SENT: kept in the dev mailbox (./data/mail), read it at {base}/admin/mailbox\n  \
+         Memberships:    {base}/membership (demo plan: All access); Admin → Members opens each\n                  subscription in the emulator, whose page moves its clock (renew, fail, recover)\n  \
          Data:           ./data (SQLite database, uploaded files under ./data/objects)\n\n  \
          Ctrl-C stops the server.\n"
     );
@@ -863,8 +865,9 @@ mod web_ui_tests {
         assert!(merged.starts_with("<head><link rel=\"stylesheet\" href=\"/style-1.css\"/>\n"));
         assert!(merged.ends_with("</script></head>"), "{merged}");
         assert!(
-            merged
-                .contains("/^\\/(library|orders|checkout|signin|register|reset-password)(\\/|$)/"),
+            merged.contains(
+                "/^\\/(library|orders|checkout|signin|register|reset-password|membership)(\\/|$)/"
+            ),
             "{merged}"
         );
         for file in [

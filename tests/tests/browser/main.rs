@@ -17,6 +17,7 @@
 mod admin;
 mod files;
 mod mail;
+mod membership;
 mod pricing;
 
 use std::future::Future;

@@ -3,6 +3,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod library;
 pub mod links;
+pub mod membership;
 pub mod not_found;
 pub mod orders;
 pub mod product;

@@ -3,7 +3,8 @@
 //! checkout's claim in an HttpOnly cookie, and the success page (the account bundle) follows it
 //! to the file. A fixed price takes a discount code (previewed before checkout); a
 //! pay-what-you-want item asks for the amount; a bundle lists what it contains. When nothing is
-//! left to pay, the checkout grants the item at once and the buyer goes to the library.
+//! left to pay, the checkout grants the item at once and the buyer goes to the library. An item
+//! the member's plan includes is downloaded as an owner's is, and can still be bought.
 
 use leptos::prelude::*;
 use shared_types::{CheckoutRequest, Currency, DiscountPreview, Pricing, Product};
@@ -11,7 +12,7 @@ use shared_types::{CheckoutRequest, Currency, DiscountPreview, Pricing, Product}
 use crate::api::{self, ApiError};
 use crate::components::{
     decimal, delivery_line, dynamic, encode, error_slot, file_kind, set_title, when,
-    DownloadButton, ErrorBox, FieldMessage, Loading, Preview, PriceTag,
+    DownloadButton, DownloadButtonProps, ErrorBox, FieldMessage, Loading, Preview, PriceTag,
 };
 
 /// Where a guest's checkout keeps the address it gave, by session id, for the success page to
@@ -82,7 +83,7 @@ fn link_button(href: String, id: &'static str, label: &'static str) -> AnyView {
 }
 
 /// Text for HTML: the five characters that could end it escaped.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -267,6 +268,25 @@ fn ProductDetail(product: Product) -> impl IntoView {
         });
     };
     let can_download = product.owned || product.is_free;
+    // A member's plan unlocks it: its files download as an owner's do, in the form that still
+    // buys it outright (a bundle's items download from their own pages).
+    let member = product.included && !can_download && !product.files.is_empty();
+    // Several files: one ZIP of them all (the library offers each one). The props written
+    // out: one call for both kinds of button.
+    let download = {
+        let slug = product.slug.clone();
+        let all = product.files.len() > 1;
+        move || {
+            DownloadButton(DownloadButtonProps {
+                slug: slug.clone(),
+                id: Some("download"),
+                token_path: None,
+                body: all.then(|| r#"{"all":true}"#.to_owned()),
+                label: all.then_some("Download all (ZIP)"),
+            })
+            .into_any()
+        }
+    };
     let signin_href = crate::shell::signin_href_to(&format!("/products/{}", product.slug));
     let label = move || {
         if busy.get() {
@@ -340,25 +360,26 @@ fn ProductDetail(product: Product) -> impl IntoView {
                 // A bundle of other products only: they are in the library.
                 link_button("/library".to_owned(), "open-library", "Open your library")
             } else if !guest && can_download {
-                // Several files: one ZIP of them all (the library offers each one).
-                if product.files.len() > 1 {
-                    let all = r#"{"all":true}"#.to_owned();
-                    view! { <DownloadButton slug=product.slug.clone() id="download" body=all label="Download all (ZIP)"/> }.into_any()
-                } else {
-                    view! { <DownloadButton slug=product.slug.clone() id="download"/> }.into_any()
-                }
+                download()
             } else {
                 let signin_href = signin_href.clone();
                 view! {
                     <form class="form buy" on:submit=buy.clone() novalidate>
-                        {guest.then(|| view! {
-                            <div class="field">
-                                <label for="guest-email">"Your email, for the receipt"</label>
-                                <input id="guest-email" name="email" type="email" autocomplete="email" required
-                                    aria-describedby="email-error"/>
-                                <FieldMessage field="email" message=email_error.into()/>
-                            </div>
-                        })}
+                        // A guest's address, or a member's download (a member is signed in).
+                        {if guest {
+                            view! {
+                                <div class="field">
+                                    <label for="guest-email">"Your email, for the receipt"</label>
+                                    <input id="guest-email" name="email" type="email" autocomplete="email" required
+                                        aria-describedby="email-error"/>
+                                    <FieldMessage field="email" message=email_error.into()/>
+                                </div>
+                            }.into_any()
+                        } else if member {
+                            download()
+                        } else {
+                            ().into_any()
+                        }}
                         {if chooses { amount_field().into_any() } else { code_field().into_any() }}
                         <button id=if guest { "guest-buy" } else { "buy" } class="button primary" type="submit" disabled=busy>
                             {dynamic(move || label().into_any())}
