@@ -551,3 +551,25 @@ impl Drop for TestApp {
         // The database (PostgreSQL) is dropped with its handle, connections and all.
     }
 }
+
+/// One JSON request as `token` (or anonymous): the status and the body as JSON (`null` when it
+/// is not JSON).
+pub async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = app.bare_client().request(method, app.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}

@@ -11,7 +11,7 @@ pub mod fixtures;
 pub mod logs;
 pub mod smtp;
 
-pub use app::{Backend, StatusCode, TestApp, TestAppBuilder};
+pub use app::{send, Backend, StatusCode, TestApp, TestAppBuilder};
 pub use fixtures::*;
 pub use logs::{capture_logs, captured_logs, find_leaks, remember_secret};
 pub use smtp::{Received, SmtpSink};
