@@ -16,7 +16,7 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use shared_types::{
     Membership, MembershipPage, Plan, PlanId, PlanList, PlanRequest, PlanSummary, PortalResponse,
-    ProductId, ProductRef, SubscribeResponse, SubscriptionId, SubscriptionStatus, UserId,
+    ProductRef, SubscribeResponse, SubscriptionId, SubscriptionStatus, UserId,
 };
 
 use crate::auth::AuthUser;
@@ -830,25 +830,13 @@ fn invoice_notice(
     Ok(())
 }
 
-/// What the member's products page needs: the products their memberships unlock now.
+/// What `user`'s memberships unlock now (the catalog's "Included" marks).
 pub fn unlocked(
     conn: &mut DbConnection,
     user: &UserId,
     at: AccessAt,
 ) -> diesel::QueryResult<repo::Unlocked> {
     repo::unlocked(conn, user, at)
-}
-
-/// Whether `product` is unlocked for `user` by a membership (for one product, outside the
-/// download's own statement).
-pub fn unlocks(
-    conn: &mut DbConnection,
-    user: &UserId,
-    product: &ProductId,
-    at: AccessAt,
-) -> diesel::QueryResult<bool> {
-    use diesel::prelude::*;
-    diesel::select(repo::covers(user, product, at.now, at.grace_cutoff)).get_result(conn)
 }
 
 #[cfg(test)]
