@@ -9,8 +9,9 @@ use serde_json::Value;
 use crate::billing_api;
 use crate::checkout::new_session;
 use crate::error::ApiError;
+use crate::lists::{self, paginate, Page};
 use crate::lock;
-use crate::objects::{line_items_json, session_json, Cause};
+use crate::objects::{line_items_json, session_json, Cause, SessionStatus};
 use crate::params::Params;
 use crate::routes::RequestId;
 use crate::store::{RefundRequest, Replay};
@@ -24,17 +25,24 @@ pub(crate) fn resource(path: &str) -> actix_web::Resource {
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/checkout/sessions").route(web::post().to(create_session)))
-        .service(resource("/checkout/sessions/{id}").route(web::get().to(retrieve_session)))
-        .service(
-            resource("/checkout/sessions/{id}/line_items").route(web::get().to(list_line_items)),
-        )
-        .service(resource("/checkout/sessions/{id}/expire").route(web::post().to(expire_session)))
-        .service(resource("/refunds").route(web::post().to(create_refund)))
-        .service(resource("/refunds/{id}").route(web::get().to(retrieve_refund)))
-        .service(resource("/charges/{id}").route(web::get().to(retrieve_charge)))
-        .service(resource("/disputes/{id}").route(web::get().to(retrieve_dispute)))
-        .configure(billing_api::configure);
+    cfg.service(
+        resource("/checkout/sessions")
+            .route(web::post().to(create_session))
+            .route(web::get().to(list_sessions)),
+    )
+    .service(resource("/checkout/sessions/{id}").route(web::get().to(retrieve_session)))
+    .service(resource("/checkout/sessions/{id}/line_items").route(web::get().to(list_line_items)))
+    .service(resource("/checkout/sessions/{id}/expire").route(web::post().to(expire_session)))
+    .service(
+        resource("/refunds")
+            .route(web::post().to(create_refund))
+            .route(web::get().to(list_refunds)),
+    )
+    .service(resource("/refunds/{id}").route(web::get().to(retrieve_refund)))
+    .service(resource("/charges").route(web::get().to(list_charges)))
+    .service(resource("/charges/{id}").route(web::get().to(retrieve_charge)))
+    .service(resource("/disputes/{id}").route(web::get().to(retrieve_dispute)))
+    .configure(billing_api::configure);
 }
 
 /// Stripe's answer to a path or method it does not serve.
@@ -213,6 +221,169 @@ async fn retrieve_dispute(
     no_query_params(&req)?;
     let json = em.with_store(|store, _| Ok((store.dispute_json(&path)?, Vec::new())))?;
     Ok(HttpResponse::Ok().json(json))
+}
+
+/// A filter's value; empty counts as not given.
+fn filter(params: &mut Params, key: &str) -> Result<Option<String>> {
+    Ok(params.string(key)?.filter(|s| !s.is_empty()))
+}
+
+/// `expand[]` of a list: each must be one of `allowed` (`data.` paths). Returns whether any was
+/// given.
+fn list_expansions(params: &mut Params, allowed: &[&str]) -> Result<bool> {
+    let fields = params.string_list("expand")?.unwrap_or_default();
+    for (i, field) in fields.iter().enumerate() {
+        if !allowed.contains(&field.as_str()) {
+            return Err(cannot_expand(&format!("expand[{i}]"), field));
+        }
+    }
+    Ok(!fields.is_empty())
+}
+
+/// The page as JSON; `url` is the list's path.
+fn list_response(data: Vec<Value>, has_more: bool, url: &str) -> HttpResponse {
+    HttpResponse::Ok().json(lists::list_json(data, has_more, url))
+}
+
+/// `GET /v1/checkout/sessions`: newest first; `created`, `payment_intent`, `status`,
+/// `customer`, `subscription`, `customer_details[email]` (completed sessions paid with that
+/// email), `payment_link` and `customer_account` (the emulator has none, so these match
+/// nothing), `expand[]=data.line_items`.
+async fn list_sessions(req: HttpRequest, em: web::Data<Emulator>) -> Result<HttpResponse> {
+    let mut params = Params::parse(req.query_string())?;
+    let created = lists::created(&mut params, "created")?;
+    let payment_intent = filter(&mut params, "payment_intent")?;
+    let status = params.one_of("status", &["complete", "expired", "open"])?;
+    let customer = filter(&mut params, "customer")?;
+    let subscription = filter(&mut params, "subscription")?;
+    let unmatched = filter(&mut params, "payment_link")?.is_some()
+        | filter(&mut params, "customer_account")?.is_some();
+    let email = match params.object("customer_details")? {
+        Some(mut details) => {
+            let email = details.required_string("email")?;
+            details.finish()?;
+            Some(email)
+        }
+        None => None,
+    };
+    let page: Page = lists::page(&mut params)?;
+    let line_items = list_expansions(&mut params, &["data.line_items"])?;
+    params.finish()?;
+    let (data, has_more) = em.with_store(|store, _| {
+        let slice = paginate(
+            store.sessions.values().collect(),
+            |s| (s.created, s.order),
+            |s| s.id.as_str(),
+            |s| {
+                !unmatched
+                    && created.admits(s.created)
+                    && payment_intent
+                        .as_ref()
+                        .is_none_or(|pi| s.payment_intent.as_ref() == Some(pi))
+                    && status.as_deref().is_none_or(|st| s.status.as_str() == st)
+                    && customer
+                        .as_ref()
+                        .is_none_or(|c| s.customer.as_ref() == Some(c))
+                    && subscription
+                        .as_ref()
+                        .is_none_or(|sub| s.subscription.as_ref() == Some(sub))
+                    && email
+                        .as_ref()
+                        .is_none_or(|e| s.status == SessionStatus::Complete && s.email() == *e)
+            },
+            &page,
+            "checkout.session",
+        );
+        let page = slice.map(|slice| {
+            let data = slice
+                .data
+                .into_iter()
+                .map(|s| session_json(s, line_items))
+                .collect::<Vec<_>>();
+            (data, slice.has_more)
+        });
+        Ok((page, Vec::new()))
+    })??;
+    Ok(list_response(data, has_more, "/v1/checkout/sessions"))
+}
+
+/// `GET /v1/charges`: newest first; `created`, `payment_intent`, `customer`, `transfer_group`
+/// (no charge has one); `expand[]=data.refunds` is accepted (refunds are always included).
+async fn list_charges(req: HttpRequest, em: web::Data<Emulator>) -> Result<HttpResponse> {
+    let mut params = Params::parse(req.query_string())?;
+    let created = lists::created(&mut params, "created")?;
+    let payment_intent = filter(&mut params, "payment_intent")?;
+    let customer = filter(&mut params, "customer")?;
+    let unmatched = filter(&mut params, "transfer_group")?.is_some();
+    let page = lists::page(&mut params)?;
+    list_expansions(&mut params, &["data.refunds"])?;
+    params.finish()?;
+    let (data, has_more) = em.with_store(|store, _| {
+        let page = paginate(
+            store.charges.values().collect(),
+            |c| (c.created, c.order),
+            |c| c.id.as_str(),
+            |c| {
+                !unmatched
+                    && created.admits(c.created)
+                    && payment_intent
+                        .as_ref()
+                        .is_none_or(|pi| c.payment_intent == *pi)
+                    && customer
+                        .as_ref()
+                        .is_none_or(|cu| c.customer.as_ref() == Some(cu))
+            },
+            &page,
+            "charge",
+        )
+        .and_then(|slice| {
+            let data = slice
+                .data
+                .into_iter()
+                .map(|c| store.charge_json(&c.id).map_err(ApiError::from))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((data, slice.has_more))
+        });
+        Ok((page, Vec::new()))
+    })??;
+    Ok(list_response(data, has_more, "/v1/charges"))
+}
+
+/// `GET /v1/refunds`: newest first; `created`, `payment_intent`, `charge`.
+async fn list_refunds(req: HttpRequest, em: web::Data<Emulator>) -> Result<HttpResponse> {
+    let mut params = Params::parse(req.query_string())?;
+    let created = lists::created(&mut params, "created")?;
+    let payment_intent = filter(&mut params, "payment_intent")?;
+    let charge = filter(&mut params, "charge")?;
+    let page = lists::page(&mut params)?;
+    expand_nothing(&mut params)?;
+    params.finish()?;
+    let (data, has_more) = em.with_store(|store, _| {
+        let page = paginate(
+            store.refunds.values().collect(),
+            |r| (r.created, r.order),
+            |r| r.id.as_str(),
+            |r| {
+                created.admits(r.created)
+                    && payment_intent
+                        .as_ref()
+                        .is_none_or(|pi| r.payment_intent == *pi)
+                    && charge.as_ref().is_none_or(|ch| r.charge == *ch)
+            },
+            &page,
+            "refund",
+        )
+        .map(|slice| {
+            let data = slice
+                .data
+                .into_iter()
+                .map(crate::objects::refund_json)
+                .collect::<Vec<_>>();
+            (data, slice.has_more)
+        });
+        Ok((page, Vec::new()))
+    })??;
+    Ok(list_response(data, has_more, "/v1/refunds"))
 }
 
 pub(crate) fn no_query_params(req: &HttpRequest) -> Result<()> {

@@ -10,6 +10,7 @@ use crate::billing::PORTAL_CONFIGURATION;
 use crate::checkout::check_url;
 use crate::error::ApiError;
 use crate::invoice::{invoice_json, payments_json};
+use crate::lists::{page, Page};
 use crate::params::Params;
 use crate::store::Store;
 use crate::subscriptions::{NewCustomer, StatusFilter, SubscriptionUpdate};
@@ -96,41 +97,6 @@ fn email(params: &mut Params, key: &str) -> Result<Option<String>> {
         }
     }
     Ok(value)
-}
-
-/// `limit`, `starting_after` and `ending_before` of a list.
-struct Page {
-    limit: usize,
-    starting_after: Option<String>,
-    ending_before: Option<String>,
-}
-
-fn page(params: &mut Params) -> Result<Page> {
-    let limit = match params.integer("limit")? {
-        None => 10,
-        Some(n) if (1..=100).contains(&n) => n as usize,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                Some("parameter_invalid_integer"),
-                Some("limit"),
-                "Invalid limit: must be between 1 and 100",
-            ))
-        }
-    };
-    let starting_after = params.string("starting_after")?.filter(|s| !s.is_empty());
-    let ending_before = params.string("ending_before")?.filter(|s| !s.is_empty());
-    if starting_after.is_some() && ending_before.is_some() {
-        return Err(ApiError::invalid(
-            Some("parameters_exclusive"),
-            Some("ending_before"),
-            "You may only specify one of these parameters: ending_before, starting_after.",
-        ));
-    }
-    Ok(Page {
-        limit,
-        starting_after,
-        ending_before,
-    })
 }
 
 /// One page of `items` (newest first, each with its id), in Stripe's list shape.

@@ -219,6 +219,7 @@ pub(crate) fn new_session(params: &mut Params, base: &str, now: i64) -> Result<(
             id,
             mode,
             created: now,
+            order: 0,
             expires_at,
             currency,
             items,

@@ -1,7 +1,13 @@
 //! `/_emulator/...`: the Rust API's test controls over HTTP, for manual testing and for tests
 //! that run the emulator as a separate process. No API key is needed.
 //!
-//! - `GET|POST /_emulator/knobs` (POST takes a JSON object; fields not given keep their value)
+//! - `GET|POST /_emulator/knobs` (POST takes a JSON object; fields not given keep their value):
+//!   the fields of [`crate::Knobs`], `{"duplicates": 0, "concurrent": false, "delay_ms": 0,
+//!   "fail_first": 0, "hold": false, "api_outage": false, "async_payments": false,
+//!   "retry_base_ms": 0, "async_delay_ms": 0, "drop_webhooks": false}`; e.g.
+//!   `{"drop_webhooks": true}` records every new event but never sends it (the deliveries log
+//!   shows it with `"dropped": true`), and `{"drop_webhooks": false}` sends new events again
+//!   without resending those
 //! - `POST /_emulator/release?reverse=true`
 //! - `POST /_emulator/disputes` (`payment_intent`, form or JSON) → the dispute
 //! - `POST /_emulator/disputes/{id}/close` (`status=won|lost`) → the dispute

@@ -4,8 +4,23 @@
 //!
 //! - `GET /dashboard` (also `GET /dashboard/subscriptions`): the subscriptions, newest first (id,
 //!   customer email, price per interval, status, current period end, cancel at period end), each
-//!   linking to its page, and the last 20 events (type, id, created), each linking to the
-//!   subscription it is about.
+//!   linking to its page; the payments (`#payments`: each successful charge, newest first as
+//!   `GET /v1/charges` lists them, with amount, amount refunded, status, payment intent and
+//!   Checkout Session, row `#payment-{charge}`), each with a refund form while something is
+//!   left to refund; a checkbox for the knob `drop_webhooks`; and the last 20 events (type, id,
+//!   created; dropped ones marked `data-dropped="true"`), each linking to the subscription it is
+//!   about.
+//! - `POST /dashboard/charges/{id}/refund`: a refund made on Stripe's side, what a payment's
+//!   form (button `#refund-{charge}`) posts: `amount` (optional, in major units, `5.00` or `5`;
+//!   whole units for zero-decimal currencies; empty refunds all that remains) and `reason`
+//!   (optional: `requested_by_customer`, `duplicate`, `fraudulent`). It is exactly
+//!   `POST /v1/refunds` with `charge` (the same checks, `charge.refunded`, no `request` on the
+//!   event). Done, it redirects (303) to `/dashboard?refunded={refund}&events={from}-{to}`, whose
+//!   `#notice` says "Refunded €5.00 of charge ch_… (re_…); events sent: charge.refunded"; a
+//!   refused refund answers 400 with the dashboard and the message in `#error`; an unknown
+//!   charge is a 404 page.
+//! - `POST /dashboard/knobs`: the checkbox `drop_webhooks` (`on` when checked; absent turns the
+//!   knob off), the other knobs kept; redirects (303) to `/dashboard?drop_webhooks=on|off`.
 //! - `GET /dashboard/subscriptions/{id}`: the subscription (status, customer, price, current
 //!   period, cancellation, latest invoice with a link to its hosted page `/invoices/{id}`), its
 //!   invoices and its last 20 events, and a "Test clock" with one form per action that applies
@@ -34,27 +49,43 @@
 //!
 //! A canceled subscription has none.
 
+use std::collections::{HashMap, HashSet};
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::billing::{Subscription, SubscriptionStatus};
 use crate::error::EmulatorError;
 use crate::invoice::{Invoice, InvoiceStatus};
-use crate::pages::{escape, format_amount, html, wide_layout};
+use crate::objects::{Cause, Charge, Session};
+use crate::pages::{escape, format_amount, html, wide_layout, zero_decimal};
 use crate::params::Params;
 use crate::portal::price;
-use crate::store::Store;
+use crate::store::{RefundRequest, Store};
 use crate::subscriptions::StatusFilter;
 use crate::{Advance, Emulator};
 
 /// How many events the pages list.
 const RECENT_EVENTS: usize = 20;
 
+/// How many payments the dashboard lists (`GET /v1/charges` lists them all).
+const RECENT_PAYMENTS: usize = 50;
+
+/// `reason` of a refund, as the dashboard's form offers it.
+const REFUND_REASONS: [(&str, &str); 4] = [
+    ("", "No reason"),
+    ("requested_by_customer", "Requested by customer"),
+    ("duplicate", "Duplicate"),
+    ("fraudulent", "Fraudulent"),
+];
+
 const DAY: i64 = 24 * 3600;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/dashboard", web::get().to(index))
+        .route("/dashboard/charges/{id}/refund", web::post().to(refund))
+        .route("/dashboard/knobs", web::post().to(set_knobs))
         .route("/dashboard/subscriptions", web::get().to(index))
         .route("/dashboard/subscriptions/{id}", web::get().to(show))
         .route(
@@ -168,16 +199,215 @@ fn buttons(sub: &Subscription) -> Vec<Button> {
     out
 }
 
-async fn index(em: web::Data<Emulator>) -> HttpResponse {
+async fn index(req: HttpRequest, em: web::Data<Emulator>) -> HttpResponse {
     let events = em.events();
-    let body = em.with_store(|store, _| Ok((index_page(store, &em, &events), Vec::new())));
+    let notice = index_notice(&em, req.query_string(), &events);
+    render_index(&em, &events, StatusCode::OK, notice.as_deref(), None)
+}
+
+fn render_index(
+    em: &Emulator,
+    events: &[Value],
+    status: StatusCode,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> HttpResponse {
+    let dropped = dropped_events(em);
+    let body = em.with_store(|store, _| {
+        Ok((
+            index_page(store, em, events, &dropped, notice, error),
+            Vec::new(),
+        ))
+    });
     match body {
-        Ok(body) => html(StatusCode::OK, &wide_layout("Dashboard", &body)),
+        Ok(body) => html(status, &wide_layout("Dashboard", &body)),
         Err(err) => html(
             StatusCode::INTERNAL_SERVER_ERROR,
             &wide_layout("Dashboard", &error_paragraph(&err.to_string())),
         ),
     }
+}
+
+/// The ids of the events the knob `drop_webhooks` kept from being sent.
+fn dropped_events(em: &Emulator) -> HashSet<String> {
+    em.deliveries()
+        .into_iter()
+        .filter(|d| d.dropped)
+        .map(|d| d.event_id)
+        .collect()
+}
+
+/// An amount typed in the refund form, in major units (`5`, `5.5`, `5.50`, `5,50`; whole units
+/// for zero-decimal currencies) → minor units. Empty: `None`, all that remains.
+fn parse_amount(text: &str, currency: &str) -> Result<Option<i64>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let unit = currency.to_uppercase();
+    let wrong = || {
+        if zero_decimal(currency) {
+            format!("\"{text}\" is not an amount: write whole {unit}, e.g. 500.")
+        } else {
+            format!("\"{text}\" is not an amount: write it in {unit} with up to two decimals, e.g. 5.00.")
+        }
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let normalized = text.replace(',', ".");
+    let minor = if zero_decimal(currency) {
+        if !digits(&normalized) {
+            return Err(wrong());
+        }
+        normalized.parse::<i64>().ok()
+    } else {
+        let (whole, fraction) = normalized.split_once('.').unwrap_or((&normalized, ""));
+        let whole_ok = digits(whole) || (whole.is_empty() && !fraction.is_empty());
+        let fraction_ok = fraction.is_empty() || (fraction.len() <= 2 && digits(fraction));
+        if !whole_ok || !fraction_ok || normalized.ends_with('.') {
+            return Err(wrong());
+        }
+        let whole: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| wrong())?
+        };
+        let cents: i64 = format!("{fraction:0<2}").parse().map_err(|_| wrong())?;
+        whole.checked_mul(100).and_then(|w| w.checked_add(cents))
+    };
+    match minor {
+        Some(0) => Err("The amount to refund must be more than 0.".to_string()),
+        Some(minor) => Ok(Some(minor)),
+        None => Err(wrong()),
+    }
+}
+
+/// What a refund form posts: `amount` (major units, optional) and `reason` (optional).
+fn read_refund_form(body: &[u8], currency: &str) -> Result<(Option<i64>, Option<String>), String> {
+    let text = std::str::from_utf8(body).map_err(|_| "The form is not valid UTF-8.".to_string())?;
+    let mut params = Params::parse(text).map_err(|e| e.message)?;
+    let amount = params.string("amount").map_err(|e| e.message)?;
+    let amount = parse_amount(amount.as_deref().unwrap_or_default(), currency)?;
+    let reason = params
+        .string("reason")
+        .map_err(|e| e.message)?
+        .filter(|r| !r.is_empty());
+    if let Some(reason) = &reason {
+        if !REFUND_REASONS.iter().any(|(value, _)| value == reason) {
+            return Err(format!(
+                "Invalid reason {reason:?}: must be one of duplicate, fraudulent, requested_by_customer"
+            ));
+        }
+    }
+    Ok((amount, reason))
+}
+
+/// `POST /dashboard/charges/{id}/refund`: a refund made on Stripe's side, exactly what
+/// `POST /v1/refunds` with `charge` does (`charge.refunded`), then back to the dashboard.
+async fn refund(
+    path: web::Path<String>,
+    body: web::Bytes,
+    em: web::Data<Emulator>,
+) -> HttpResponse {
+    let charge_id = path.into_inner();
+    let currency = em
+        .with_store(|store, _| {
+            let currency = store.charges.get(&charge_id).map(|c| c.currency.clone());
+            Ok((currency, Vec::new()))
+        })
+        .ok()
+        .flatten();
+    let Some(currency) = currency else {
+        return payment_not_found();
+    };
+    let refused = |message: &str| {
+        let events = em.events();
+        render_index(&em, &events, StatusCode::BAD_REQUEST, None, Some(message))
+    };
+    let (amount, reason) = match read_refund_form(&body, &currency) {
+        Ok(form) => form,
+        Err(message) => return refused(&message),
+    };
+    let request = RefundRequest {
+        payment_intent: None,
+        charge: Some(charge_id.clone()),
+        amount,
+        metadata: Map::new(),
+        reason,
+    };
+    let from = em.inner().outbox.event_count();
+    match em.with_store(|store, now| store.refund(request, &Cause::default(), now)) {
+        Ok(refund) => {
+            let to = em.inner().outbox.event_count();
+            let id = refund["id"].as_str().unwrap_or_default();
+            // A refund id is letters, digits and `_`: nothing to encode.
+            HttpResponse::SeeOther()
+                .insert_header((
+                    header::LOCATION,
+                    format!("/dashboard?refunded={id}&events={from}-{to}"),
+                ))
+                .finish()
+        }
+        Err(err) => refused(&err.to_string()),
+    }
+}
+
+/// `POST /dashboard/knobs`: the checkbox `drop_webhooks` (checked: `on`), the other knobs kept.
+async fn set_knobs(body: web::Bytes, em: web::Data<Emulator>) -> HttpResponse {
+    let text = String::from_utf8_lossy(&body);
+    let on = Params::parse(&text)
+        .ok()
+        .and_then(|mut p| p.string("drop_webhooks").ok().flatten())
+        .is_some_and(|v| matches!(v.as_str(), "on" | "true" | "1"));
+    let mut knobs = em.knobs();
+    knobs.drop_webhooks = on;
+    em.set_knobs(knobs);
+    HttpResponse::SeeOther()
+        .insert_header((
+            header::LOCATION,
+            format!("/dashboard?drop_webhooks={}", if on { "on" } else { "off" }),
+        ))
+        .finish()
+}
+
+/// The notice after a redirect from the dashboard's own forms: `refunded={id}&events={from}-{to}`
+/// or `drop_webhooks=on|off`.
+fn index_notice(em: &Emulator, query: &str, events: &[Value]) -> Option<String> {
+    let mut params = Params::parse(query).ok()?;
+    if let Some(state) = params.string("drop_webhooks").ok()? {
+        return Some(match state.as_str() {
+            "on" => "Webhooks are dropped from now on (knob drop_webhooks): events are recorded, not sent.".to_string(),
+            _ => "Webhooks are sent again. The events dropped meanwhile are not resent: the application finds out through GET /v1/checkout/sessions, /v1/charges and /v1/refunds.".to_string(),
+        });
+    }
+    let refund_id = params.string("refunded").ok()??;
+    let range = params.string("events").ok()??;
+    let (from, to) = range.split_once('-')?;
+    let (from, to): (usize, usize) = (from.parse().ok()?, to.parse().ok()?);
+    let refund = em
+        .with_store(|store, _| Ok((store.refunds.get(&refund_id).cloned(), Vec::new())))
+        .ok()??;
+    let raised: Vec<&Value> = events
+        .get(from..to)?
+        .iter()
+        .filter(|e| e["data"]["object"]["id"].as_str() == Some(refund.charge.as_str()))
+        .collect();
+    Some(format!(
+        "Refunded {} of charge {} ({}); {}",
+        format_amount(refund.amount, &refund.currency),
+        refund.charge,
+        refund.id,
+        sent(em, &raised)
+    ))
+}
+
+fn payment_not_found() -> HttpResponse {
+    html(
+        StatusCode::NOT_FOUND,
+        &wide_layout(
+            "Payment not found",
+            "<h1>Payment not found</h1>\n<p id=\"status\">There is no charge with this id.</p>\n<p><a href=\"/dashboard\">Dashboard</a></p>\n",
+        ),
+    )
 }
 
 async fn show(req: HttpRequest, path: web::Path<String>, em: web::Data<Emulator>) -> HttpResponse {
@@ -300,10 +530,11 @@ fn render(
     notice: Option<&str>,
     error: Option<&str>,
 ) -> HttpResponse {
+    let dropped = dropped_events(em);
     let page = em.with_store(|store, _| {
         let sub = store.subscription(id)?;
         Ok((
-            subscription_page(store, sub, events, notice, error),
+            subscription_page(store, sub, events, &dropped, notice, error),
             Vec::new(),
         ))
     });
@@ -365,8 +596,13 @@ fn kind(event: &Value) -> &str {
     event["type"].as_str().unwrap_or_default()
 }
 
-/// The events table, newest first.
-fn events_table(table_id: &str, events: &[&Value], with_subscription: bool) -> String {
+/// The events table, newest first; events in `dropped` (knob `drop_webhooks`) are marked.
+fn events_table(
+    table_id: &str,
+    events: &[&Value],
+    dropped: &HashSet<String>,
+    with_subscription: bool,
+) -> String {
     let mut out = format!(
         "<table id=\"{table_id}\" class=\"list\">\n<thead><tr><th scope=\"col\">Type</th><th scope=\"col\">Event</th><th scope=\"col\">Created</th>{}</tr></thead>\n<tbody>\n",
         if with_subscription {
@@ -387,10 +623,19 @@ fn events_table(table_id: &str, events: &[&Value], with_subscription: bool) -> S
         } else {
             String::new()
         };
+        let id = event["id"].as_str().unwrap_or_default();
+        let (mark, note) = if dropped.contains(id) {
+            (
+                " data-dropped=\"true\"",
+                " <small class=\"dropped\">not sent (drop_webhooks)</small>",
+            )
+        } else {
+            ("", "")
+        };
         out.push_str(&format!(
-            "<tr class=\"event\" data-type=\"{0}\"><td>{0}</td><td><code>{1}</code></td><td>{2}</td>{subscription}</tr>\n",
+            "<tr class=\"event\" data-type=\"{0}\"{mark}><td>{0}{note}</td><td><code>{1}</code></td><td>{2}</td>{subscription}</tr>\n",
             escape(kind(event)),
-            escape(event["id"].as_str().unwrap_or_default()),
+            escape(id),
             time(event["created"].as_i64().unwrap_or_default()),
         ));
     }
@@ -400,7 +645,9 @@ fn events_table(table_id: &str, events: &[&Value], with_subscription: bool) -> S
 
 /// Where events go, for the developer wondering why nothing arrived.
 fn delivery_note(em: &Emulator) -> String {
-    let text = match (em.inner().webhook_url(), em.knobs().hold) {
+    let knobs = em.knobs();
+    let text = match (em.inner().webhook_url(), knobs.hold) {
+        _ if knobs.drop_webhooks => "Webhooks are dropped (knob `drop_webhooks`): new events are recorded here but never sent, not even once the knob is off.".to_string(),
         (None, _) => "No webhook URL is set: events wait until one is.".to_string(),
         (Some(url), true) => {
             format!("Events are held (knob `hold`) until released; then they go to {url}.")
@@ -410,9 +657,25 @@ fn delivery_note(em: &Emulator) -> String {
     format!("<p id=\"webhook\">{}</p>\n", escape(&text))
 }
 
-fn index_page(store: &Store, em: &Emulator, events: &[Value]) -> String {
+fn index_page(
+    store: &Store,
+    em: &Emulator,
+    events: &[Value],
+    dropped: &HashSet<String>,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> String {
     let mut body = String::from("<h1>Stripe emulator</h1>\n");
-    body.push_str("<p>The emulator's dashboard: its subscriptions, each with a test clock, and the events it sent.</p>\n");
+    body.push_str("<p>The emulator's dashboard: its subscriptions, each with a test clock, its payments, to refund on Stripe's side, and the events it sent.</p>\n");
+    if let Some(notice) = notice {
+        body.push_str(&format!(
+            "<p id=\"notice\" role=\"status\">{}</p>\n",
+            escape(notice)
+        ));
+    }
+    if let Some(error) = error {
+        body.push_str(&error_paragraph(error));
+    }
     body.push_str("<h2 id=\"subscriptions-title\">Subscriptions</h2>\n");
     let subs = store.subscriptions_filtered(None, StatusFilter::All);
     if subs.is_empty() {
@@ -433,21 +696,148 @@ fn index_page(store: &Store, em: &Emulator, events: &[Value]) -> String {
         }
         body.push_str("</tbody>\n</table>\n");
     }
+    body.push_str(&payments_section(store));
     body.push_str("<h2 id=\"events-title\">Recent events</h2>\n");
     body.push_str(&delivery_note(em));
+    body.push_str(&knobs_form(em.knobs().drop_webhooks));
     if events.is_empty() {
         body.push_str("<p id=\"no-events\">No events yet.</p>\n");
     } else {
         let recent: Vec<&Value> = events.iter().rev().take(RECENT_EVENTS).collect();
-        body.push_str(&events_table("events", &recent, true));
+        body.push_str(&events_table("events", &recent, dropped, true));
     }
     body
+}
+
+/// The checkbox of the knob `drop_webhooks`.
+fn knobs_form(drop_webhooks: bool) -> String {
+    format!(
+        "<form method=\"post\" action=\"/dashboard/knobs\" class=\"knobs\" id=\"knobs\">\n<label><input type=\"checkbox\" id=\"drop-webhooks\" name=\"drop_webhooks\" value=\"on\"{}> Drop webhooks: record new events but never send them (knob <code>drop_webhooks</code>; turning it off does not resend them)</label>\n<button type=\"submit\" id=\"save-knobs\">Save</button>\n</form>\n",
+        if drop_webhooks { " checked" } else { "" }
+    )
+}
+
+/// The state of a charge, for people and for `data-status`.
+fn charge_status(charge: &Charge) -> (&'static str, &'static str) {
+    match charge.amount_refunded {
+        0 => ("paid", "Paid"),
+        r if r >= charge.amount => ("refunded", "Refunded"),
+        _ => ("partially_refunded", "Partially refunded"),
+    }
+}
+
+/// The session a charge came from: a payment-mode session by its payment intent, a
+/// subscription's first invoice by the session that subscribed.
+fn session_of<'a>(
+    store: &'a Store,
+    by_intent: &HashMap<&str, &'a Session>,
+    charge: &Charge,
+) -> Option<&'a Session> {
+    by_intent
+        .get(charge.payment_intent.as_str())
+        .copied()
+        .or_else(|| {
+            let invoice = charge.invoice.as_deref()?;
+            store
+                .sessions
+                .values()
+                .find(|s| s.invoice.as_deref() == Some(invoice))
+        })
+}
+
+/// The Payments section: successful charges, newest first (as `GET /v1/charges`), each with a
+/// refund form while something is left to refund.
+fn payments_section(store: &Store) -> String {
+    let mut body = String::from("<h2 id=\"payments-title\">Payments</h2>\n");
+    let mut charges: Vec<&Charge> = store.charges.values().collect();
+    if charges.is_empty() {
+        body.push_str(
+            "<p id=\"no-payments\">No payments yet: pay a Checkout Session to make one.</p>\n",
+        );
+        return body;
+    }
+    charges.sort_by_key(|c| std::cmp::Reverse((c.created, c.order)));
+    body.push_str("<p>Successful charges, newest first. A refund made here is made on Stripe's side, as in Stripe's dashboard: it is what <code>POST /v1/refunds</code> does, and it raises <code>charge.refunded</code>. Leave the amount empty to refund all that remains.</p>\n");
+    let by_intent: HashMap<&str, &Session> = store
+        .sessions
+        .values()
+        .filter_map(|s| Some((s.payment_intent.as_deref()?, s)))
+        .collect();
+    body.push_str("<table id=\"payments\" class=\"list\" aria-labelledby=\"payments-title\">\n<thead><tr><th scope=\"col\">Charge</th><th scope=\"col\">Created</th><th scope=\"col\" class=\"amount\">Amount</th><th scope=\"col\" class=\"amount\">Refunded</th><th scope=\"col\">Status</th><th scope=\"col\">Payment intent</th><th scope=\"col\">Checkout Session</th><th scope=\"col\">Refund</th></tr></thead>\n<tbody>\n");
+    for charge in charges.iter().take(RECENT_PAYMENTS) {
+        let id = escape(&charge.id);
+        let (status, label) = charge_status(charge);
+        let label = if charge.disputed {
+            format!("{label}, disputed")
+        } else {
+            label.to_string()
+        };
+        let session = session_of(store, &by_intent, charge)
+            .map(|s| format!("<code>{}</code>", escape(&s.id)))
+            .unwrap_or_default();
+        let subscription = charge
+            .invoice
+            .as_ref()
+            .and_then(|i| store.invoices.get(i))
+            .and_then(|inv| inv.subscription.as_ref())
+            .map(|sub| {
+                let sub = escape(&sub.id);
+                format!(" <small>(subscription <a href=\"/dashboard/subscriptions/{sub}\">{sub}</a>)</small>")
+            })
+            .unwrap_or_default();
+        let remaining = charge.amount - charge.amount_refunded;
+        let form = if remaining > 0 {
+            refund_form(charge, remaining)
+        } else {
+            String::new()
+        };
+        body.push_str(&format!(
+            "<tr class=\"payment\" id=\"payment-{id}\" data-status=\"{status}\" data-payment-intent=\"{}\" data-amount=\"{}\" data-amount-refunded=\"{}\"><td><code>{id}</code></td><td>{}</td><td class=\"amount\">{}</td><td class=\"amount\">{}</td><td>{}</td><td><code>{}</code></td><td>{session}{subscription}</td><td>{form}</td></tr>\n",
+            escape(&charge.payment_intent),
+            charge.amount,
+            charge.amount_refunded,
+            time(charge.created),
+            format_amount(charge.amount, &charge.currency),
+            format_amount(charge.amount_refunded, &charge.currency),
+            escape(&label),
+            escape(&charge.payment_intent),
+        ));
+    }
+    body.push_str("</tbody>\n</table>\n");
+    if charges.len() > RECENT_PAYMENTS {
+        body.push_str(&format!(
+            "<p id=\"more-payments\">The newest {RECENT_PAYMENTS} of {} payments; <code>GET /v1/charges</code> lists them all.</p>\n",
+            charges.len()
+        ));
+    }
+    body
+}
+
+/// The refund form of a charge: an amount in major units (empty: all of `remaining`) and a
+/// reason.
+fn refund_form(charge: &Charge, remaining: i64) -> String {
+    let id = escape(&charge.id);
+    let unit = charge.currency.to_uppercase();
+    let placeholder = if zero_decimal(&charge.currency) {
+        remaining.to_string()
+    } else {
+        format!("{}.{:02}", remaining / 100, remaining % 100)
+    };
+    let options: String = REFUND_REASONS
+        .iter()
+        .map(|(value, label)| format!("<option value=\"{value}\">{label}</option>"))
+        .collect();
+    format!(
+        "<form method=\"post\" action=\"/dashboard/charges/{id}/refund\" class=\"refund\"><input type=\"text\" id=\"refund-{id}-amount\" name=\"amount\" inputmode=\"decimal\" placeholder=\"{placeholder}\" aria-label=\"Amount to refund in {unit} (empty: all that remains, {})\"><select id=\"refund-{id}-reason\" name=\"reason\" aria-label=\"Reason\">{options}</select><button type=\"submit\" id=\"refund-{id}\">Refund</button></form>",
+        escape(&format_amount(remaining, &charge.currency))
+    )
 }
 
 fn subscription_page(
     store: &Store,
     sub: &Subscription,
     events: &[Value],
+    dropped: &HashSet<String>,
     notice: Option<&str>,
     error: Option<&str>,
 ) -> String {
@@ -569,7 +959,7 @@ fn subscription_page(
     if mine.is_empty() {
         body.push_str("<p id=\"no-events\">No events yet.</p>\n");
     } else {
-        body.push_str(&events_table("subscription-events", &mine, false));
+        body.push_str(&events_table("subscription-events", &mine, dropped, false));
     }
     body
 }
@@ -636,21 +1026,31 @@ fn done_notice(em: &Emulator, sub_id: &str, query: &str, events: &[Value]) -> Op
         .filter(|e| subscription_of(e) == Some(sub_id))
         .collect();
     let what = what_happened(&action, &raised)?;
+    Some(format!("{what}; {}", sent(em, &raised)))
+}
+
+/// "events sent: a, b", or what became of them instead.
+fn sent(em: &Emulator, raised: &[&Value]) -> String {
     let types = raised
         .iter()
         .map(|e| kind(e))
         .collect::<Vec<_>>()
         .join(", ");
-    let sent = if types.is_empty() {
-        "no events were raised".to_string()
-    } else {
-        match (em.inner().webhook_url(), em.knobs().hold) {
-            (None, _) => format!("events raised (waiting for a webhook URL): {types}"),
-            (Some(_), true) => format!("events raised (held until released): {types}"),
-            (Some(_), false) => format!("events sent: {types}"),
-        }
-    };
-    Some(format!("{what}; {sent}"))
+    if types.is_empty() {
+        return "no events were raised".to_string();
+    }
+    let dropped = dropped_events(em);
+    if raised
+        .iter()
+        .all(|e| e["id"].as_str().is_some_and(|id| dropped.contains(id)))
+    {
+        return format!("events raised but not sent (knob drop_webhooks): {types}");
+    }
+    match (em.inner().webhook_url(), em.knobs().hold) {
+        (None, _) => format!("events raised (waiting for a webhook URL): {types}"),
+        (Some(_), true) => format!("events raised (held until released): {types}"),
+        (Some(_), false) => format!("events sent: {types}"),
+    }
 }
 
 /// "Renewal failed: invoice in_… is open", from the events an action raised.

@@ -33,7 +33,8 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Delivery {
     pub event_id: String,
     pub event_type: String,
-    /// 1-based, counted per event across all its copies (so `fail_first` drops attempts 1..=N).
+    /// 1-based, counted per event across all its copies (so `fail_first` drops attempts 1..=N);
+    /// 0 for an event dropped by the knob `drop_webhooks`.
     pub attempt: u32,
     /// 0 for the original delivery, 1..=`duplicates` for the extra copies.
     pub copy: u32,
@@ -46,6 +47,10 @@ pub struct Delivery {
     /// How long the endpoint took to answer (or to fail), in milliseconds; 0 when nothing was sent.
     #[serde(default)]
     pub millis: u64,
+    /// The event was raised while the knob `drop_webhooks` was on and is never sent: this entry
+    /// (with `attempt` 0, no `status`, and the reason in `error`) is all there is of it.
+    #[serde(default)]
+    pub dropped: bool,
 }
 
 impl Delivery {
@@ -189,13 +194,33 @@ where
     }
 }
 
-/// Records an event and sends it, or queues it while held or while there is no webhook URL.
+/// What the deliveries log says of an event dropped by the knob `drop_webhooks`.
+pub(crate) const DROPPED: &str = "dropped (knob drop_webhooks): never sent";
+
+/// Records an event and sends it, or queues it while held or while there is no webhook URL, or
+/// only logs it as dropped (knob `drop_webhooks`).
 pub(crate) fn raise(inner: &Arc<Inner>, event: Outgoing, json: serde_json::Value) {
     let knobs = inner.knobs();
     let has_url = inner.webhook_url().is_some();
     {
         let mut state = lock(&inner.outbox.state);
         state.events.push(json);
+        if knobs.drop_webhooks {
+            let record = Delivery {
+                event_id: event.id,
+                event_type: event.kind,
+                attempt: 0,
+                copy: 0,
+                status: None,
+                error: Some(DROPPED.to_string()),
+                signed_at: 0,
+                millis: 0,
+                dropped: true,
+            };
+            tracing::debug!(?record, "webhook dropped");
+            state.log.push(record);
+            return;
+        }
         if knobs.hold || !has_url {
             state.queue.push_back(event);
             return;
@@ -291,6 +316,7 @@ async fn deliver_copy(
             error: None,
             signed_at: 0,
             millis: 0,
+            dropped: false,
         };
         if attempt <= knobs.fail_first {
             record.error = Some("simulated network failure (knob fail_first)".into());

@@ -4,9 +4,22 @@
 //! It serves, Stripe-shaped and test-mode only:
 //! - `POST /v1/checkout/sessions` (`mode=payment` or `mode=subscription`),
 //!   `GET /v1/checkout/sessions/{id}` (with `expand[]=line_items`, `customer`, `invoice`,
-//!   `subscription`),
+//!   `subscription`), `GET /v1/checkout/sessions` (the list; see below),
 //!   `GET /v1/checkout/sessions/{id}/line_items`, `POST /v1/checkout/sessions/{id}/expire`;
 //! - `POST /v1/refunds`, `GET /v1/refunds/{id}`, `GET /v1/charges/{id}`, `GET /v1/disputes/{id}`;
+//! - the lists a shop reconciles with, in Stripe's list shape (`{"object": "list", "url",
+//!   "has_more", "data"}`, each object exactly as its retrieve endpoint shows it), newest first
+//!   by `created` (ties in the order they were made), with `limit` (1 to 100, default 10),
+//!   `starting_after` / `ending_before` (an unknown id is Stripe's 400 `resource_missing`, "No
+//!   such checkout.session: '…'") and `created` (`created=T` or `created[gt|gte|lt|lte]=T`, Unix
+//!   seconds): `GET /v1/checkout/sessions` (also `payment_intent`, `status`, `customer`,
+//!   `subscription`, `customer_details[email]`, `expand[]=data.line_items`),
+//!   `GET /v1/charges` (also `payment_intent`, `customer`; subscription invoices' charges
+//!   included, dated at their renewal's `at`) and `GET /v1/refunds` (also `payment_intent`,
+//!   `charge`);
+//! - refunds made on Stripe's side, not by the application: [`Emulator::refund`], or the
+//!   dashboard's Payments section (below), both exactly `POST /v1/refunds`, `charge.refunded`
+//!   included;
 //! - the hosted checkout page `GET /pay/{id}` with Pay / Pay later / Decline / Cancel buttons
 //!   (Subscribe / Decline / Cancel for subscriptions, with the price per interval), and, for
 //!   sessions with `automatic_tax`, `billing_address_collection` or `tax_id_collection`, a
@@ -26,15 +39,18 @@
 //!   `POST /_emulator/subscriptions/{id}/advance`) ends a period now or at a given past time,
 //!   renewing it, failing its payment, recovering, giving up or canceling ([`Advance`]);
 //! - a dashboard, what Stripe's dashboard and its test clocks are for a developer (no API key):
-//!   `GET /dashboard` lists the subscriptions (newest first) and the last 20 events;
+//!   `GET /dashboard` lists the subscriptions (newest first), the payments (newest first, each
+//!   with a form to refund it in full or in part, `POST /dashboard/charges/{id}/refund`), a
+//!   checkbox for the knob `drop_webhooks` (`POST /dashboard/knobs`) and the last 20 events;
 //!   `GET /dashboard/subscriptions/{id}` shows one, its invoices and events, and a "Test clock"
 //!   with a form for each action that applies in its state, posting `action`, `then` and
 //!   `days_ago` to `POST /dashboard/subscriptions/{id}/advance` (the control route's action,
 //!   `at` = now − `days_ago` days), which redirects back with a notice of what happened and
 //!   which events were sent, or shows why the action was refused;
 //! - signed webhooks (`Stripe-Signature`) for checkout, refund, dispute, invoice, customer,
-//!   subscription and portal events, with knobs that make delivery late, duplicated,
-//!   concurrent, failing, held back or reordered;
+//!   subscription and portal events, with knobs ([`Knobs`]) that make delivery late,
+//!   duplicated, concurrent, failing, held back, reordered or lost (`drop_webhooks`: recorded,
+//!   never sent, so that the application must reconcile through the lists);
 //! - `/_emulator/...` routes to drive the same knobs, disputes and subscriptions by hand.
 //!
 //! ```no_run
@@ -61,6 +77,7 @@ mod error;
 mod form;
 mod invoice;
 mod invoice_page;
+mod lists;
 mod objects;
 mod pages;
 mod params;
@@ -86,7 +103,7 @@ pub use tax::{default_tax_rates, CustomerDetails, DEFAULT_COUNTRY};
 
 use crate::delivery::{BusyGuard, Outbox, Outgoing};
 use crate::objects::{event_json, new_id, Cause, EventDraft};
-use crate::store::{Payment, Store};
+use crate::store::{Payment, RefundRequest, Store};
 use crate::subscriptions::StatusFilter;
 
 /// How the emulator reaches the application.
@@ -124,6 +141,13 @@ pub struct Knobs {
     pub retry_base_ms: u64,
     /// How long a delayed ("Pay later") payment takes to settle (0: 1000 ms).
     pub async_delay_ms: u64,
+    /// Lose webhooks: every event raised while this is on is created and recorded
+    /// ([`Emulator::events`], `GET /_emulator/events`) but never sent; the deliveries log gets
+    /// one entry per event with [`Delivery::dropped`] set. Turning it off does not resend them:
+    /// the application has to find out through the list endpoints (`GET /v1/checkout/sessions`,
+    /// `/v1/charges`, `/v1/refunds`), as after a real outage. Events raised before it was turned
+    /// on (held, waiting for a URL, or being retried) are not affected.
+    pub drop_webhooks: bool,
 }
 
 /// Shared state behind every clone of [`Emulator`] and every server worker.
@@ -411,6 +435,28 @@ impl Emulator {
 
     pub fn default_country(&self) -> String {
         lock(&self.inner.store).tax.default_country.clone()
+    }
+
+    /// A refund made on Stripe's side (its dashboard, support, another integration), not by the
+    /// application: exactly what `POST /v1/refunds` with `payment_intent` (and `amount`, if
+    /// given; `None` refunds all that remains) does, `charge.refunded` included, without a
+    /// `request` on the event. Returns the refund's id (`re_...`). The errors are those of the
+    /// API (an unknown payment intent, one without a charge, an amount over what remains) as
+    /// [`EmulatorError::InvalidState`] with Stripe's `code`.
+    pub fn refund(
+        &self,
+        payment_intent: &str,
+        amount: Option<i64>,
+    ) -> Result<String, EmulatorError> {
+        let request = RefundRequest {
+            payment_intent: Some(payment_intent.to_string()),
+            charge: None,
+            amount,
+            metadata: serde_json::Map::new(),
+            reason: None,
+        };
+        let refund = self.with_store(|store, now| store.refund(request, &Cause::default(), now))?;
+        Ok(refund["id"].as_str().unwrap_or_default().to_string())
     }
 
     /// The cardholder disputes the charge of a paid payment intent: `charge.dispute.created`.

@@ -213,6 +213,9 @@ pub(crate) struct Session {
     pub id: String,
     pub mode: Mode,
     pub created: i64,
+    /// Creation order, the tiebreak of lists between objects of the same `created` second (set
+    /// when the session is stored).
+    pub order: u64,
     pub expires_at: i64,
     pub currency: String,
     pub items: Vec<LineItem>,
@@ -315,7 +318,11 @@ pub(crate) struct Charge {
     pub payment_intent: String,
     pub amount: i64,
     pub currency: String,
+    /// When the payment succeeded: now, or the `at` of a subscription renewal (its invoice's
+    /// time), which may lie in the past.
     pub created: i64,
+    /// Creation order, the tiebreak of lists.
+    pub order: u64,
     pub amount_refunded: i64,
     pub refunds: Vec<String>,
     pub disputed: bool,
@@ -339,6 +346,8 @@ pub(crate) struct Refund {
     pub charge: String,
     pub payment_intent: String,
     pub created: i64,
+    /// Creation order, the tiebreak of lists.
+    pub order: u64,
     pub metadata: Map<String, Value>,
     pub reason: Option<String>,
     pub balance_transaction: String,

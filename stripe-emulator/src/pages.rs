@@ -487,6 +487,8 @@ fieldset {{ border: 1px solid #ddd; border-radius: 4px; margin: 0 0 .75rem; }}
 table.list td, table.list th {{ padding-right: .75rem; }}
 dl {{ display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }} dt {{ font-weight: bold; }} dd {{ margin: 0; }}
 form.clock {{ border-bottom: 1px solid #ddd; padding-bottom: .5rem; }}
+form.refund {{ display: flex; gap: .3rem; margin: 0; }} form.refund input, form.refund select {{ width: 6rem; padding: .2rem; }}
+form.refund button, form.knobs button {{ width: auto; padding: .3rem .8rem; font-size: .9rem; }}
 </style></head>
 <body><p class="banner">Test mode: this is the Stripe emulator, no real payment happens.</p>
 {body}</body></html>
@@ -496,13 +498,9 @@ form.clock {{ border-bottom: 1px solid #ddd; padding-bottom: .5rem; }}
 
 /// `$19.99`, `€5.00`, `£1.50`, `1000 JPY`-style amounts from minor units.
 pub(crate) fn format_amount(minor: i64, currency: &str) -> String {
-    const ZERO_DECIMAL: [&str; 16] = [
-        "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-        "xaf", "xof", "xpf",
-    ];
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
-    let number = if ZERO_DECIMAL.contains(&currency) {
+    let number = if zero_decimal(currency) {
         abs.to_string()
     } else {
         format!("{}.{:02}", abs / 100, abs % 100)
@@ -513,6 +511,15 @@ pub(crate) fn format_amount(minor: i64, currency: &str) -> String {
         "gbp" => format!("{sign}£{number}"),
         other => format!("{sign}{number} {}", other.to_uppercase()),
     }
+}
+
+/// Currencies whose amounts have no minor unit (1 JPY is `1`, not `100`).
+pub(crate) fn zero_decimal(currency: &str) -> bool {
+    const ZERO_DECIMAL: [&str; 16] = [
+        "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+        "xaf", "xof", "xpf",
+    ];
+    ZERO_DECIMAL.contains(&currency)
 }
 
 pub(crate) fn escape(text: &str) -> String {

@@ -42,6 +42,11 @@ impl Params {
         self.map.keys().cloned().collect()
     }
 
+    /// Whether `key` was given as a hash (`created[gte]=...`) rather than a single value.
+    pub fn is_object(&self, key: &str) -> bool {
+        matches!(self.map.get(key), Some(Value::Object(_)))
+    }
+
     pub fn string(&mut self, key: &str) -> Result<Option<String>, ApiError> {
         match self.map.remove(key) {
             None => Ok(None),

@@ -292,12 +292,14 @@ impl Store {
 
     /// A successful charge on a payment intent; returns its id.
     pub fn create_charge(&mut self, intent_id: &str, spec: ChargeSpec, now: i64) -> String {
+        let order = self.next_order();
         let charge = Charge {
             id: new_id("ch_"),
             payment_intent: intent_id.to_string(),
             amount: spec.amount,
             currency: spec.currency,
             created: now,
+            order,
             amount_refunded: 0,
             refunds: Vec::new(),
             disputed: false,
@@ -398,7 +400,7 @@ impl Store {
                 ))
             }
         };
-        let charge = self.charges.get_mut(&charge_id).ok_or_else(|| {
+        let charge = self.charges.get(&charge_id).ok_or_else(|| {
             EmulatorError::state_with(
                 format!("No such charge: '{charge_id}'"),
                 "resource_missing",
@@ -428,6 +430,10 @@ impl Store {
                 Some("amount"),
             ));
         }
+        let order = self.next_order();
+        let Some(charge) = self.charges.get_mut(&charge_id) else {
+            return Err(EmulatorError::not_found("charge", &charge_id));
+        };
         let refund = Refund {
             id: new_id("re_"),
             amount,
@@ -435,6 +441,7 @@ impl Store {
             charge: charge_id.clone(),
             payment_intent: charge.payment_intent.clone(),
             created: now,
+            order,
             metadata: req.metadata,
             reason: req.reason,
             balance_transaction: new_id("txn_"),

@@ -225,6 +225,7 @@ impl Store {
             let email = self.named_customer(customer, "customer")?.email.clone();
             session.customer_on_file_email = email;
         }
+        session.order = self.next_order();
         let json = session_json(&session, expand);
         self.sessions.insert(session.id.clone(), session);
         Ok(json)

@@ -4,8 +4,8 @@
 use stripe_emulator::{Advance, Emulator};
 
 use crate::support::{
-    delete, emulator, event_types_since, http, now, pair, settle, subscribe, subscribe_with,
-    subscription_form, Receiver,
+    delete, emulator, event_types_since, get_json, http, now, paid_session, pair, settle,
+    subscribe, subscribe_with, subscription_form, Receiver,
 };
 
 const DAY: i64 = 24 * 3600;
@@ -763,6 +763,276 @@ async fn the_notice_says_when_events_wait() {
     em.release(false);
     settle(&em).await;
     assert_eq!(hooks.events().len(), em.events().len());
+}
+
+/// The row of a payment on the dashboard.
+fn payment_row<'a>(html: &'a str, charge: &str) -> &'a str {
+    let start = html
+        .find(&format!("<tr class=\"payment\" id=\"payment-{charge}\""))
+        .unwrap_or_else(|| panic!("no row for {charge}:\n{html}"));
+    let row = &html[start..];
+    &row[..row.find("</tr>").unwrap()]
+}
+
+/// The charge of a payment intent, through the API.
+async fn charge_of(em: &Emulator, payment_intent: &str) -> String {
+    let (status, charges) = get_json(
+        &http(),
+        &format!(
+            "{}/v1/charges?payment_intent={payment_intent}",
+            em.base_url()
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{charges}");
+    charges["data"][0]["id"].as_str().unwrap().to_string()
+}
+
+/// The refunds of a charge, through the API, newest first.
+async fn refunds_of(em: &Emulator, charge: &str) -> Vec<serde_json::Value> {
+    let (status, refunds) = get_json(
+        &http(),
+        &format!("{}/v1/refunds?charge={charge}", em.base_url()),
+    )
+    .await;
+    assert_eq!(status, 200, "{refunds}");
+    refunds["data"].as_array().unwrap().clone()
+}
+
+fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_dashboard_refunds_payments_on_stripes_side() {
+    let (em, hooks) = pair();
+    let (_, _, html) = get(&em, "/dashboard").await;
+    assert!(html.contains("id=\"no-payments\""), "{html}");
+    let (session, pi) = paid_session(&em).await;
+    let (_, sub) = subscribe(&em).await;
+    let charge = charge_of(&em, &pi).await;
+    let sub_charge = em.invoice(&latest_invoice(&em, &sub)).unwrap()["charge"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Newest first, with what a shop's support needs to find a payment.
+    let (status, _, html) = get(&em, "/dashboard").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<h2 id=\"payments-title\">Payments</h2>"));
+    let at = |c: &str| html.find(&format!("id=\"payment-{c}\"")).unwrap();
+    assert!(at(&sub_charge) < at(&charge), "newest first");
+    let row = payment_row(&html, &charge);
+    for needle in [
+        "data-status=\"paid\"".to_string(),
+        format!("data-payment-intent=\"{pi}\""),
+        "data-amount=\"1999\" data-amount-refunded=\"0\"".to_string(),
+        "<td class=\"amount\">$19.99</td><td class=\"amount\">$0.00</td><td>Paid</td>".to_string(),
+        format!("<td><code>{pi}</code></td><td><code>{session}</code></td>"),
+        "placeholder=\"19.99\"".to_string(),
+    ] {
+        assert!(row.contains(&needle), "{needle} not in {row}");
+    }
+    let sub_row = payment_row(&html, &sub_charge);
+    assert!(
+        sub_row.contains("<td class=\"amount\">€9.00</td>"),
+        "{sub_row}"
+    );
+    assert!(
+        sub_row.contains(&format!("href=\"/dashboard/subscriptions/{sub}\"")),
+        "{sub_row}"
+    );
+    for link in links(&html) {
+        let (status, _, _) = get(&em, &link).await;
+        assert_eq!(status, 200, "{link}");
+    }
+    let form = forms(&html)
+        .into_iter()
+        .find(|f| f.button == format!("refund-{charge}"))
+        .expect("a refund form");
+    assert_eq!(form.action, format!("/dashboard/charges/{charge}/refund"));
+    assert!(form.fields.is_empty());
+
+    // A partial refund, with a reason: what `POST /v1/refunds` makes, and its event.
+    settle(&em).await;
+    let mark = em.events().len();
+    let received = hooks.received().len();
+    let posted = post_fields(
+        &em,
+        &form.action,
+        &fields(&[("amount", "5.00"), ("reason", "requested_by_customer")]),
+    )
+    .await;
+    assert_eq!(posted.status, 303, "{}", posted.html);
+    let location = posted.location.clone().unwrap();
+    let refund_id = location
+        .strip_prefix("/dashboard?refunded=")
+        .and_then(|rest| rest.split('&').next())
+        .unwrap_or_else(|| panic!("{location}"))
+        .to_string();
+    assert!(
+        location.ends_with(&format!("&events={mark}-{}", em.events().len())),
+        "{location}"
+    );
+    assert_eq!(event_types_since(&em, mark), ["charge.refunded"]);
+    assert_eq!(
+        message(&posted.html, "notice").unwrap(),
+        escape(&format!(
+            "Refunded $5.00 of charge {charge} ({refund_id}); events sent: charge.refunded"
+        ))
+    );
+    let refunds = refunds_of(&em, &charge).await;
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0]["id"], refund_id.as_str());
+    assert_eq!(refunds[0]["amount"], 500);
+    assert_eq!(refunds[0]["reason"], "requested_by_customer");
+    assert_eq!(refunds[0]["payment_intent"], pi.as_str());
+    let event = &em.events()[mark];
+    assert_eq!(event["data"]["object"]["id"], charge.as_str());
+    assert_eq!(event["data"]["object"]["amount_refunded"], 500);
+    assert!(event["request"]["id"].is_null(), "not the shop's request");
+    settle(&em).await;
+    let hooks_got = hooks.events();
+    assert_eq!(hooks_got.len(), received + 1);
+    assert_eq!(hooks_got.last().unwrap()["id"], event["id"]);
+    let row = payment_row(&posted.html, &charge);
+    assert!(row.contains("data-status=\"partially_refunded\""), "{row}");
+    assert!(
+        row.contains("<td class=\"amount\">$5.00</td><td>Partially refunded</td>"),
+        "{row}"
+    );
+    assert!(row.contains("placeholder=\"14.99\""), "{row}");
+
+    // The rest, with the amount left empty; then there is nothing left to refund.
+    let posted = post_fields(
+        &em,
+        &form.action,
+        &fields(&[("amount", ""), ("reason", "")]),
+    )
+    .await;
+    assert_eq!(posted.status, 303, "{}", posted.html);
+    let row = payment_row(&posted.html, &charge);
+    assert!(row.contains("data-status=\"refunded\""), "{row}");
+    assert!(!row.contains("<form"), "{row}");
+    let refunds = refunds_of(&em, &charge).await;
+    assert_eq!(refunds.len(), 2);
+    assert_eq!(refunds[0]["amount"], 1499);
+    assert!(refunds[0]["reason"].is_null());
+
+    // Refused: the page again, with the reason, and no refund.
+    let sub_action = format!("/dashboard/charges/{sub_charge}/refund");
+    for (form, error) in [
+        (vec![("amount", "abc")], "is not an amount: write it in EUR"),
+        (vec![("amount", "9.001")], "is not an amount"),
+        (vec![("amount", "-1")], "is not an amount"),
+        (vec![("amount", "0")], "must be more than 0"),
+        (
+            vec![("amount", "9.01")],
+            "Refund amount (901) is greater than unrefunded amount on charge (900).",
+        ),
+        (vec![("reason", "bored")], "Invalid reason"),
+    ] {
+        let posted = post_fields(&em, &sub_action, &fields(&form)).await;
+        assert_eq!(posted.status, 400, "{form:?}");
+        let shown = message(&posted.html, "error").unwrap_or_else(|| panic!("{}", posted.html));
+        assert!(shown.contains(&escape(error)), "{form:?}: {shown}");
+        assert!(posted.html.contains("id=\"payments\""));
+    }
+    assert!(refunds_of(&em, &sub_charge).await.is_empty());
+    // Commas and short decimals are amounts too.
+    for amount in ["4,50", "4.5"] {
+        let posted = post_fields(&em, &sub_action, &fields(&[("amount", amount)])).await;
+        assert_eq!(posted.status, 303, "{amount}: {}", posted.html);
+    }
+    let amounts: Vec<i64> = refunds_of(&em, &sub_charge)
+        .await
+        .iter()
+        .map(|r| r["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(amounts, [450, 450]);
+
+    let posted = post_fields(&em, "/dashboard/charges/ch_nope/refund", &[]).await;
+    assert_eq!(posted.status, 404);
+    assert!(posted.html.contains("<h1>Payment not found</h1>"));
+    settle(&em).await;
+}
+
+#[actix_web::test]
+async fn the_dashboard_switches_drop_webhooks() {
+    let (em, hooks) = pair();
+    let (_, pi) = paid_session(&em).await;
+    let charge = charge_of(&em, &pi).await;
+    settle(&em).await;
+    let (_, _, html) = get(&em, "/dashboard").await;
+    assert!(
+        html.contains(
+            "<input type=\"checkbox\" id=\"drop-webhooks\" name=\"drop_webhooks\" value=\"on\">"
+        ),
+        "{html}"
+    );
+    let form = forms(&html)
+        .into_iter()
+        .find(|f| f.button == "save-knobs")
+        .expect("the knobs form");
+    assert_eq!(form.action, "/dashboard/knobs");
+
+    let posted = post_fields(&em, &form.action, &fields(&[("drop_webhooks", "on")])).await;
+    assert_eq!(posted.status, 303);
+    assert_eq!(
+        posted.location.as_deref(),
+        Some("/dashboard?drop_webhooks=on")
+    );
+    assert!(em.knobs().drop_webhooks);
+    assert_eq!(em.knobs().retry_base_ms, 10, "the other knobs are kept");
+    assert!(message(&posted.html, "notice")
+        .unwrap()
+        .contains("dropped from now on"));
+    assert!(posted.html.contains("value=\"on\" checked>"));
+    assert!(posted
+        .html
+        .contains("Webhooks are dropped (knob `drop_webhooks`)"));
+
+    // A refund now is recorded, and shown, but not sent.
+    let before = hooks.received().len();
+    let posted = post_fields(
+        &em,
+        &format!("/dashboard/charges/{charge}/refund"),
+        &fields(&[("amount", "1")]),
+    )
+    .await;
+    assert_eq!(posted.status, 303, "{}", posted.html);
+    assert!(
+        message(&posted.html, "notice")
+            .unwrap()
+            .ends_with("; events raised but not sent (knob drop_webhooks): charge.refunded"),
+        "{}",
+        posted.html
+    );
+    let event = em.events().last().unwrap().clone();
+    assert!(posted.html.contains(&format!(
+        "<tr class=\"event\" data-type=\"charge.refunded\" data-dropped=\"true\"><td>charge.refunded <small class=\"dropped\">not sent (drop_webhooks)</small></td><td><code>{}</code></td>",
+        event["id"].as_str().unwrap()
+    )), "{}", posted.html);
+    settle(&em).await;
+    assert_eq!(hooks.received().len(), before);
+
+    // Unchecked, the box sends nothing: the knob goes off, and nothing is resent.
+    let posted = post_fields(&em, "/dashboard/knobs", &[]).await;
+    assert_eq!(
+        posted.location.as_deref(),
+        Some("/dashboard?drop_webhooks=off")
+    );
+    assert!(!em.knobs().drop_webhooks);
+    assert!(message(&posted.html, "notice")
+        .unwrap()
+        .contains("not resent"));
+    assert!(posted.html.contains("Events are sent to http://127.0.0.1:"));
+    settle(&em).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(hooks.received().len(), before);
 }
 
 /// What the page does to a message (the test's expectations are plain text).

@@ -3,6 +3,7 @@
 mod compat;
 mod dashboard;
 mod http;
+mod lists;
 mod schema;
 mod subscriptions;
 mod support;
