@@ -151,6 +151,18 @@ pub struct Settings {
     /// client address).
     pub mail_link_rate_limit_per_hour: u32,
     pub pricing: PricingSettings,
+    pub api_key_rate_limit_per_minute: u32,
+    pub webhooks: WebhookSettings,
+    /// `FOLIO_RECONCILE_EVERY` in seconds; None: off.
+    pub reconcile_every_secs: Option<u64>,
+}
+
+/// Where and how outbound webhooks go.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookSettings {
+    /// Refuse loopback, link-local and private addresses (always in production by default).
+    pub refuse_private: bool,
+    pub timeout_secs: u64,
 }
 
 /// How prices become charges: tax, and the ceiling of pay what you want.
@@ -268,7 +280,7 @@ impl Setting {
         }
     }
 
-    fn default_text(&self) -> &'static str {
+    pub fn default_text(&self) -> &'static str {
         match self.default {
             Default::Value(v) | Default::Described(v) => v,
         }
@@ -479,6 +491,26 @@ pub mod vars {
         "3d",
         "how long a member whose renewal failed keeps access, from the failed invoice's time: seconds, or a duration such as `72h`, `3d`, `90m`",
     );
+    pub const API_KEY_RATE_LIMIT: Setting = Setting::value(
+        "FOLIO_API_KEY_RATE_LIMIT",
+        "600",
+        "requests per API key per minute, counted across nodes",
+    );
+    pub const WEBHOOK_PRIVATE_TARGETS: Setting = Setting::described(
+        "FOLIO_WEBHOOK_PRIVATE_TARGETS",
+        "`refuse` in production, `allow` otherwise",
+        "`refuse`: outbound webhooks never go to loopback, link-local or private addresses (checked on the resolved address at every delivery); `allow` lets a local receiver get them",
+    );
+    pub const WEBHOOK_TIMEOUT_SECS: Setting = Setting::value(
+        "FOLIO_WEBHOOK_TIMEOUT_SECS",
+        "10",
+        "how long an outbound webhook delivery may take before it counts as failed",
+    );
+    pub const RECONCILE_EVERY: Setting = Setting::described(
+        "FOLIO_RECONCILE_EVERY",
+        "off",
+        "compare the last two days of orders with Stripe this often (a duration such as `6h` or `1d`) through the job queue, repairing what a lost webhook left undone",
+    );
     pub const RUST_LOG: Setting =
         Setting::value("RUST_LOG", "info", "log filter (tracing-subscriber syntax)");
 
@@ -526,6 +558,10 @@ pub mod vars {
         &PRICES_INCLUDE_TAX,
         &PAY_WHAT_YOU_WANT_MAX,
         &PAST_DUE_GRACE,
+        &API_KEY_RATE_LIMIT,
+        &WEBHOOK_PRIVATE_TARGETS,
+        &WEBHOOK_TIMEOUT_SECS,
+        &RECONCILE_EVERY,
         &RUST_LOG,
     ];
 }
@@ -820,6 +856,29 @@ impl Settings {
             ));
             0
         });
+        let refuse_private = match r.raw(&WEBHOOK_PRIVATE_TARGETS).as_deref().map(str::trim) {
+            None | Some("") => production,
+            Some("refuse") => true,
+            Some("allow") => false,
+            Some(other) => {
+                r.problem(format!(
+                    "FOLIO_WEBHOOK_PRIVATE_TARGETS: `{other}` is neither `refuse` nor `allow`"
+                ));
+                true
+            }
+        };
+        let reconcile_every_secs = match r.raw(&RECONCILE_EVERY).as_deref().map(str::trim) {
+            None | Some("") | Some("off") => None,
+            Some(raw) => match parse_duration_secs(raw) {
+                Some(secs) if secs >= 60 => Some(secs as u64),
+                _ => {
+                    r.problem(format!(
+                        "FOLIO_RECONCILE_EVERY: `{raw}` is not `off` or a duration of a minute or more such as `6h` or `1d`"
+                    ));
+                    None
+                }
+            },
+        };
         let settings = Settings {
             environment,
             database_url,
@@ -856,6 +915,12 @@ impl Settings {
                 max_pay_what_you_want_cents,
                 past_due_grace_secs,
             },
+            api_key_rate_limit_per_minute: r.positive(&API_KEY_RATE_LIMIT),
+            webhooks: WebhookSettings {
+                refuse_private,
+                timeout_secs: r.positive(&WEBHOOK_TIMEOUT_SECS),
+            },
+            reconcile_every_secs,
         };
         if r.problems.is_empty() {
             Ok(settings)

@@ -36,6 +36,16 @@ pub enum ApiError {
     FileRequired,
     #[error("this action needs the admin role")]
     Forbidden,
+    #[error("this API key was revoked: create a new one on the admin's API keys page")]
+    ApiKeyRevoked,
+    #[error("API keys work only on the admin routes (/api/v1/admin/…); sign in for the others")]
+    ApiKeyNotAccepted,
+    #[error("{0}")]
+    InsufficientScope(String),
+    #[error("{0}")]
+    WebhookUrlRefused(String),
+    #[error("this endpoint is disabled: enable it, then redeliver")]
+    WebhookEndpointDisabled,
     #[error("this item must be purchased first")]
     NotPurchased,
     #[error("{0} not found")]
@@ -135,6 +145,11 @@ impl ApiError {
             ApiError::LastFile => "last_file",
             ApiError::FileRequired => "file_required",
             ApiError::Forbidden => "forbidden",
+            ApiError::ApiKeyRevoked => "api_key_revoked",
+            ApiError::ApiKeyNotAccepted => "api_key_not_accepted",
+            ApiError::InsufficientScope(_) => "insufficient_scope",
+            ApiError::WebhookUrlRefused(_) => "webhook_url_refused",
+            ApiError::WebhookEndpointDisabled => "webhook_endpoint_disabled",
             ApiError::NotPurchased => "not_purchased",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
@@ -172,6 +187,7 @@ impl ApiError {
     fn field_errors(&self) -> Vec<FieldError> {
         match self {
             ApiError::Validation(errors) => errors.clone(),
+            ApiError::WebhookUrlRefused(_) => vec![FieldError::new("url", self.to_string())],
             ApiError::EmailTaken => vec![FieldError::new("email", self.to_string())],
             ApiError::SlugTaken(_) => vec![FieldError::new("title", self.to_string())],
             ApiError::DiscountCodeTaken(_) => vec![FieldError::new("code", self.to_string())],
@@ -200,16 +216,21 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) | ApiError::Pricing(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::Pricing(_) | ApiError::WebhookUrlRefused(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidCredentials
             | ApiError::Unauthenticated
             | ApiError::TokenInvalid
             | ApiError::AccessTokenExpired
             | ApiError::RefreshTokenInvalid
-            | ApiError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
+            | ApiError::RefreshTokenReused
+            | ApiError::ApiKeyRevoked
+            | ApiError::ApiKeyNotAccepted => StatusCode::UNAUTHORIZED,
             ApiError::DownloadTokenExpired | ApiError::DownloadTokenStale => StatusCode::GONE,
             ApiError::Forbidden
+            | ApiError::InsufficientScope(_)
             | ApiError::NotPurchased
             | ApiError::DownloadLimitReached { .. }
             | ApiError::AccessExpired(..) => StatusCode::FORBIDDEN,
@@ -233,6 +254,7 @@ impl ResponseError for ApiError {
             | ApiError::OrderNotRefundable(_)
             | ApiError::NothingToRefund => StatusCode::CONFLICT,
             ApiError::JobNotFailed
+            | ApiError::WebhookEndpointDisabled
             | ApiError::OrderNotPaid(_)
             | ApiError::LastFile
             | ApiError::FileRequired => StatusCode::CONFLICT,
@@ -280,7 +302,11 @@ impl ResponseError for ApiError {
             ApiError::RangeNotSatisfiable { size } => {
                 response.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
             }
-            ApiError::Unauthenticated | ApiError::TokenInvalid | ApiError::AccessTokenExpired => {
+            ApiError::Unauthenticated
+            | ApiError::TokenInvalid
+            | ApiError::AccessTokenExpired
+            | ApiError::ApiKeyRevoked
+            | ApiError::ApiKeyNotAccepted => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             _ => {}

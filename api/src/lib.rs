@@ -19,10 +19,12 @@ pub mod ops;
 pub mod pagination;
 pub mod payments;
 pub mod pricing;
+pub mod reports;
 pub mod schema;
 pub mod storage;
 pub mod telemetry;
 pub mod web_ui;
+pub mod webhooks;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -61,6 +63,8 @@ pub struct AppState {
     /// Discount codes tried per client (previews and checkouts with a code), so codes cannot
     /// be guessed by trying many.
     pub discount_limiter: Arc<RateLimit>,
+    /// Requests per API key.
+    pub api_key_limiter: Arc<RateLimit>,
     /// What access windows are judged by.
     pub clock: Arc<clock::Clock>,
     /// Stamping plans read from storage, kept a while.
@@ -96,6 +100,10 @@ impl AppState {
             discount_limiter: Arc::new(RateLimit::per_minute(
                 "discount",
                 pricing::CODES_PER_MINUTE,
+            )),
+            api_key_limiter: Arc::new(RateLimit::per_minute(
+                "api_key",
+                settings.api_key_rate_limit_per_minute,
             )),
             clock: Arc::default(),
             stamp_plans: Arc::default(),
@@ -241,6 +249,48 @@ async fn private_when_signed_in(
 
 /// Development without a Stripe key: the emulator runs in this process on its own loopback port
 /// and receives the same calls Stripe would. Never in production (settings refuse that case).
+/// The file under FOLIO_DATA_DIR where a development server notes its Stripe emulator's URL.
+pub const EMULATOR_POINTER: &str = "stripe-emulator-url";
+
+/// `folio reconcile --since YYYY-MM-DD`: the admin action, from the command line. Without a
+/// Stripe key (development) it reads the emulator of the `folio serve` running beside it.
+pub async fn reconcile_command(
+    mut settings: Settings,
+    since: &str,
+) -> anyhow::Result<(bool, String)> {
+    if settings.stripe.is_none() {
+        anyhow::ensure!(
+            settings.environment != config::Environment::Production,
+            "STRIPE_SECRET_KEY is required in production"
+        );
+        let pointer = settings.data_dir.join(EMULATOR_POINTER);
+        let base = std::fs::read_to_string(&pointer).with_context(|| {
+            format!(
+                "no STRIPE_SECRET_KEY, and no development server's emulator noted at {}: start `folio serve` (its emulator took the payments) or set STRIPE_SECRET_KEY",
+                pointer.display()
+            )
+        })?;
+        settings.stripe = Some(config::StripeSettings {
+            secret_key: config::Secret::new(b"sk_test_emulator".to_vec()),
+            webhook_secrets: Vec::new(),
+            api_base: url::Url::parse(base.trim())?,
+            emulated: true,
+        });
+    }
+    let storage = Storage::open(&settings.storage)?;
+    let state = AppState::new(settings, storage)?;
+    migrate(&state.db)?;
+    let since = payments::reconcile::parse_since(since, state.clock.now().date())
+        .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let report = payments::reconcile::run(&state, since)
+        .await
+        .map_err(|e| match e {
+            ApiError::PaymentProvider(cause) => anyhow::anyhow!("Stripe did not answer: {cause}"),
+            other => anyhow::anyhow!("{other}"),
+        })?;
+    Ok((report.agree, payments::reconcile::render(&report)))
+}
+
 fn start_emulator(settings: &Settings) -> anyhow::Result<config::StripeSettings> {
     use rand::RngCore;
     anyhow::ensure!(
@@ -265,6 +315,14 @@ fn start_emulator(settings: &Settings) -> anyhow::Result<config::StripeSettings>
             .context("starting the Stripe emulator")?,
     );
     let base = emulator.base_url();
+    // `folio reconcile` run beside this server reads Stripe's records where the shop's payments
+    // went: this emulator (its state lives in this process).
+    let pointer = settings.data_dir.join(EMULATOR_POINTER);
+    if let Err(e) = std::fs::create_dir_all(&settings.data_dir)
+        .and_then(|()| std::fs::write(&pointer, format!("{base}/\n")))
+    {
+        tracing::warn!(error = %e, path = %pointer.display(), "could not note the emulator's address");
+    }
     tracing::warn!(
         emulator = %base,
         "PAYMENTS ARE SIMULATED: no STRIPE_SECRET_KEY, so the built-in Stripe emulator takes payments (no money moves)"

@@ -14,8 +14,13 @@ const USAGE: &str = "usage:
   folio settings                 print every setting, its default and meaning (Markdown)
   folio print-schema             print api/src/schema.rs for the configured database
   folio demo                     fill an empty catalog with the demo shop (six books)
+  folio reconcile --since D      compare Stripe's sessions, charges and refunds since day D
+                                 (YYYY-MM-DD) with the orders, repair what webhooks missed,
+                                 report the rest; exit 1 when the ledgers do not agree
   folio seed --products N --file F [--price-cents C]
-                                 add N published products sharing file F (demo data, benchmarks)";
+                                 add N published products sharing file F (demo data, benchmarks)
+  folio seed --orders N          add N orders over two years for the first customer and the
+                                 products there are (benchmarks of the dashboard and exports)";
 
 fn main() -> ExitCode {
     fix_malloc_mmap_threshold();
@@ -50,7 +55,9 @@ fn main() -> ExitCode {
         ["admin", "create", "--email", email] => create_admin(&settings, email),
         ["print-schema"] => print_schema(&settings),
         ["demo"] => demo(&settings),
+        ["reconcile", "--since", since] => reconcile(settings, since),
         ["seed", "--products", n, "--file", file] => seed(&settings, n, file, "0"),
+        ["seed", "--orders", n] => seed_orders(&settings, n),
         ["seed", "--products", n, "--file", file, "--price-cents", cents] => {
             seed(&settings, n, file, cents)
         }
@@ -121,6 +128,32 @@ fn print_schema(settings: &Settings) -> anyhow::Result<()> {
     let db = open_db(settings)?;
     let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
     print!("{}", folio_api::db::introspect::render_schema(&mut conn)?);
+    Ok(())
+}
+
+fn reconcile(settings: Settings, since: &str) -> anyhow::Result<()> {
+    ensure_sqlite_dir(&settings)?;
+    let (agree, report) =
+        actix_web::rt::System::new().block_on(folio_api::reconcile_command(settings, since))?;
+    print!("{report}");
+    anyhow::ensure!(agree, "the ledgers differ (see above)");
+    Ok(())
+}
+
+fn seed_orders(settings: &Settings, count: &str) -> anyhow::Result<()> {
+    let count: i64 = count
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| anyhow::anyhow!("--orders takes a number above 0"))?;
+    let db = open_db(settings)?;
+    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let added = folio_api::reports::repo::seed_orders(&mut conn, count)?;
+    anyhow::ensure!(
+        added > 0,
+        "no orders added: the shop needs a product and a customer account first"
+    );
+    println!("added {added} orders");
     Ok(())
 }
 

@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
         (name = "library", description = "What the caller owns"),
         (name = "payments", description = "Checkout, orders and Stripe's webhook"),
         (name = "memberships", description = "Plans, subscriptions and the billing portal"),
-        (name = "admin", description = "Catalog and order management (admin role)"),
+        (name = "admin", description = "Catalog and order management (admin role, or an API key with the operation's scope)"),
         (name = "operations", description = "Health checks"),
     )
 )]
@@ -35,6 +35,27 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        let scopes: String = shared_types::ApiScope::ALL
+            .iter()
+            .map(|s| format!("\n- `{}`: {}", s.as_str(), s.description()))
+            .collect();
+        components.add_security_scheme(
+            crate::auth::keys::SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("folio_sk_…")
+                    .description(Some(format!(
+                        "An API key made on the admin's API keys page, for the admin operations. \
+                         Each operation names the one scope it needs; an operation without this \
+                         requirement needs a signed-in admin. Without the scope: 403 \
+                         `insufficient_scope`; a revoked key: 401 `api_key_revoked`; over {} \
+                         requests a minute by default (`FOLIO_API_KEY_RATE_LIMIT`): 429. Scopes:{scopes}",
+                        crate::config::vars::API_KEY_RATE_LIMIT.default_text()
+                    )))
                     .build(),
             ),
         );

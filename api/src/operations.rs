@@ -15,6 +15,7 @@ use utoipa::OpenApi;
 use crate::error::ApiError;
 use crate::{
     auth, catalog, downloads, files, jobs, library, mail, membership, ops, payments, pricing,
+    reports, webhooks,
 };
 
 /// The prefix of the routes that need the admin role.
@@ -51,6 +52,9 @@ operations! {
     auth::routes::redeem_email_link,
     auth::routes::request_password_reset,
     auth::routes::confirm_password_reset,
+    auth::key_routes::list_api_keys,
+    auth::key_routes::create_api_key,
+    auth::key_routes::revoke_api_key,
     catalog::routes::list_products,
     catalog::routes::get_product,
     downloads::routes::issue_download_token,
@@ -79,6 +83,15 @@ operations! {
     payments::routes::receive_stripe_webhook,
     payments::routes::list_all_orders,
     payments::routes::refund_order,
+    payments::routes::reconcile_with_stripe,
+    webhooks::routes::list_webhook_endpoints,
+    webhooks::routes::create_webhook_endpoint,
+    webhooks::routes::get_webhook_endpoint,
+    webhooks::routes::replace_webhook_endpoint,
+    webhooks::routes::delete_webhook_endpoint,
+    webhooks::routes::rotate_webhook_secret,
+    webhooks::routes::list_webhook_deliveries,
+    webhooks::routes::redeliver_webhook,
     pricing::routes::preview_discount,
     pricing::routes::list_discounts,
     pricing::routes::get_discount,
@@ -97,6 +110,10 @@ operations! {
     membership::routes::replace_plan,
     membership::routes::delete_plan,
     membership::routes::list_members,
+    reports::routes::get_stats,
+    reports::routes::list_customers,
+    reports::routes::export_customers,
+    reports::routes::export_orders,
     jobs::routes::list_jobs,
     jobs::routes::retry_job,
     mail::routes::list_mailbox,

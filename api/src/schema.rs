@@ -2,6 +2,20 @@
 // A test renders it again from both PostgreSQL and SQLite and fails on any difference.
 
 diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        scopes -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     bundle_items (bundle_id, product_id) {
         bundle_id -> Text,
         product_id -> Text,
@@ -148,6 +162,8 @@ diesel::table! {
         total_cents -> Nullable<BigInt>,
         stripe_invoice_id -> Nullable<Text>,
         invoice_url -> Nullable<Text>,
+        refunded_cents -> BigInt,
+        refunded_at -> Nullable<Timestamp>,
     }
 }
 
@@ -229,6 +245,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    sales_days (day, currency, product_id) {
+        day -> Text,
+        currency -> Text,
+        product_id -> Text,
+        started -> BigInt,
+        completed -> BigInt,
+        paid_orders -> BigInt,
+        paid_cents -> BigInt,
+        refunded_cents -> BigInt,
+    }
+}
+
+diesel::table! {
     stripe_events (id) {
         id -> Text,
         event_type -> Text,
@@ -268,6 +297,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        attempt -> Integer,
+        outcome -> Text,
+        response_status -> Nullable<Integer>,
+        request_excerpt -> Text,
+        response_excerpt -> Text,
+        duration_ms -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        url -> Text,
+        description -> Text,
+        events -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(api_keys -> users (created_by));
 diesel::joinable!(discount_products -> discounts (discount_id));
 diesel::joinable!(discount_products -> products (product_id));
 diesel::joinable!(download_counts -> product_files (file_id));
@@ -289,8 +360,11 @@ diesel::joinable!(product_files -> products (product_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(subscriptions -> plans (plan_id));
 diesel::joinable!(subscriptions -> users (user_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
     bundle_items,
     cache_versions,
     discount_products,
@@ -309,7 +383,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     rate_limits,
     refresh_tokens,
+    sales_days,
     stripe_events,
     subscriptions,
     users,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
 );

@@ -137,6 +137,16 @@ id_type!(
     "plan"
 );
 id_type!(
+    /// An API key's id (not its secret).
+    ApiKeyId,
+    "API key"
+);
+id_type!(
+    /// An outbound webhook endpoint's id.
+    WebhookEndpointId,
+    "webhook endpoint"
+);
+id_type!(
     /// A member's subscription to a plan (Folio's id; Stripe's is kept beside it).
     SubscriptionId,
     "subscription"

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod membership;
 pub mod money;
 pub mod problem;
+pub mod seller;
 pub mod validate;
 #[cfg(target_arch = "wasm32")]
 mod wire_time;
@@ -20,10 +21,11 @@ mod wire_time;
 pub use dto::*;
 pub use forms::{discount_code, Delivery, DiscountTerms, ProductEdit, ProductFields, Selling};
 pub use ids::{
-    DiscountId, EntitlementId, FileId, FileVersionId, OrderId, PlanId, ProductId, SubscriptionId,
-    UserId,
+    ApiKeyId, DiscountId, EntitlementId, FileId, FileVersionId, OrderId, PlanId, ProductId,
+    SubscriptionId, UserId, WebhookEndpointId,
 };
 pub use membership::*;
 pub use money::{Currency, Money, Price};
 pub use problem::{FieldError, Problem};
+pub use seller::*;
 pub use validate::{Description, Email, Password, Slug, Title, ValidationError};

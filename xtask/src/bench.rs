@@ -42,6 +42,7 @@ const SECTIONS: &[&str] = &[
     "webhooks",
     "files",
     "100k",
+    "orders",
 ];
 
 /// What to run: everything by default. A partial run (`--only`, `--backend`) is for working on
@@ -692,6 +693,9 @@ fn run_backend(
         files_section(root, &dir, &db, b, pid, &token, &agent, files, out, extra)?;
     }
     drop(server);
+    if sel.wants("orders") {
+        million_orders(root, &dir, &db, b, &agent, out, extra)?;
+    }
     if sel.wants("100k") {
         large_catalog(
             root, &dir, &db, b, &email, &small, &catalog, &agent, out, extra,
@@ -1159,6 +1163,124 @@ fn large_catalog(
         None,
         &[auth],
     )?);
+    drop(server);
+    Ok(())
+}
+
+/// The dashboard and the exports over a ledger of 1,000,000 orders: the stats of a month, a
+/// year by day and two years by month under load, and the whole orders.csv (time, size, the
+/// server's peak RSS while it streams).
+fn million_orders(
+    root: &Path,
+    dir: &Path,
+    db: &str,
+    b: &'static str,
+    agent: &ureq::Agent,
+    out: &mut Vec<Measure>,
+    extra: &mut Vec<(String, String)>,
+) -> Result<()> {
+    const ORDERS: u32 = 1_000_000;
+    let started = Instant::now();
+    crate::status(
+        BENCH
+            .folio(root, dir, db)
+            .args(["seed", "--orders", &ORDERS.to_string()])
+            .stdout(Stdio::null()),
+    )?;
+    extra.push((
+        format!("{b}: seeding 1,000,000 orders (one INSERT … SELECT)"),
+        format!("{:.1} s", started.elapsed().as_secs_f64()),
+    ));
+    let admin_email = format!("bench-stats-{}@example.com", std::process::id());
+    let mut create = BENCH
+        .folio(root, dir, db)
+        .args(["admin", "create", "--email", &admin_email])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    {
+        use std::io::Write;
+        create
+            .stdin
+            .take()
+            .context("stdin")?
+            .write_all(b"bench admin password\n")?;
+    }
+    if !create.wait()?.success() {
+        bail!("folio admin create failed");
+    }
+    let (server, _) = BENCH.start_folio(root, dir, db)?;
+    let pid = server.0.id();
+    let admin = post_json(
+        agent,
+        "/api/v1/auth/login",
+        None,
+        &json!({"email": admin_email, "password": "bench admin password"}),
+    )?["access_token"]
+        .as_str()
+        .context("admin token")?
+        .to_owned();
+    let auth = format!("Authorization: Bearer {admin}");
+    // Sanity: the year holds about half the ledger.
+    let year = get_json_auth(
+        agent,
+        "/api/v1/admin/stats?from=2025-11-01&to=2026-10-31&interval=day",
+        &admin,
+    )?;
+    let paid = year["paid_orders"].as_i64().unwrap_or(0);
+    if paid < 300_000 {
+        bail!("the seeded year has {paid} paid orders: the seeding or the stats are wrong");
+    }
+    for (name, query) in [
+        (
+            "stats, 30 days by day, 1,000,000 orders",
+            "from=2026-10-01&to=2026-10-30&interval=day",
+        ),
+        (
+            "stats, 365 days by day, 1,000,000 orders",
+            "from=2025-11-01&to=2026-10-31&interval=day",
+        ),
+        (
+            "stats, 2 years by month, 1,000,000 orders",
+            "from=2024-11-01&to=2026-10-31&interval=month",
+        ),
+    ] {
+        out.push(wrk(
+            b,
+            name,
+            4,
+            &format!("{}/api/v1/admin/stats?{query}", base()),
+            None,
+            std::slice::from_ref(&auth),
+        )?);
+    }
+    let csv = dir.join("orders.csv");
+    let (elapsed, peak) = peak_rss_during(pid, || {
+        let started = Instant::now();
+        crate::status(
+            Command::new("curl")
+                .args(["-sS", "--fail", "-o"])
+                .arg(&csv)
+                .args(["-H", &auth])
+                .arg(format!("{}/api/v1/admin/orders.csv", base())),
+        )?;
+        Ok(started.elapsed())
+    })?;
+    let size = csv.metadata()?.len();
+    let rows = std::fs::read(&csv)?.iter().filter(|&&c| c == b'\n').count();
+    let _ = std::fs::remove_file(&csv);
+    if rows < ORDERS as usize {
+        bail!("orders.csv has {rows} lines for {ORDERS} orders");
+    }
+    extra.push((
+        format!("{b}: orders.csv of 1,000,000 orders: time, size, server RSS peak while streaming"),
+        format!(
+            "{:.1} s, {:.0} MB, {:.0} MB",
+            elapsed.as_secs_f64(),
+            size as f64 / 1e6,
+            peak as f64 / 1024.0
+        ),
+    ));
     drop(server);
     Ok(())
 }

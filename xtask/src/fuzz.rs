@@ -292,6 +292,9 @@ fn schemathesis_config(
         ("GET /api/v1/admin/jobs", job_cursor),
         // No member exists in the fuzzed shop; any position this API encoded is a cursor.
         ("GET /api/v1/admin/members", order_cursor),
+        // Customers and webhook deliveries page by the same (time, id) positions.
+        ("GET /api/v1/admin/customers", order_cursor),
+        ("GET /api/v1/admin/webhooks/{id}/deliveries", order_cursor),
     ] {
         toml.push_str(&format!(
             "[[operations]]\ninclude-name = \"{operation}\"\nparameters = {{ cursor = \"{cursor}\" }}\n\n"

@@ -667,6 +667,7 @@ fn run(root: &Path, args: &[String]) -> Result<()> {
          Payments:       SIMULATED by the built-in Stripe emulator (no money moves) unless STRIPE_SECRET_KEY is set\n  \
          Mail:           NOT SENT: kept in the dev mailbox (./data/mail), read it at {base}/admin/mailbox\n  \
          Memberships:    {base}/membership (demo plan: All access); Admin → Members opens each\n                  subscription in the emulator, whose page moves its clock (renew, fail, recover)\n  \
+         Seller tools:   {base}/admin (dashboard), Admin → API keys, Webhooks; the emulator's\n                  dashboard (linked from Admin → Members) drops webhooks and refunds on Stripe's\n                  side; `target/debug/folio reconcile --since YYYY-MM-DD` repairs what was missed\n  \
          Data:           ./data (SQLite database, uploaded files under ./data/objects)\n\n  \
          Ctrl-C stops the server.\n"
     );

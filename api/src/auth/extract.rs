@@ -53,6 +53,9 @@ fn authenticate(req: &HttpRequest) -> Result<Option<AuthUser>, ApiError> {
     let Some(token) = bearer(req)? else {
         return Ok(None);
     };
+    if token.starts_with(super::keys::SECRET_PREFIX) {
+        return Err(ApiError::ApiKeyNotAccepted);
+    }
     let claims = state(req).keys.verify_access(token).map_err(|e| match e {
         TokenError::Expired => ApiError::AccessTokenExpired,
         TokenError::Invalid => ApiError::TokenInvalid,
@@ -81,9 +84,25 @@ impl FromRequest for MaybeUser {
     }
 }
 
+/// A program's API key on an admin route: the key must be live, within its rate limit, and hold
+/// the scope the operation declares; it acts as the admin who made it.
+async fn confirm_key(req: &HttpRequest, secret: &str) -> Result<AdminUser, ApiError> {
+    let state = state(req).clone();
+    let caller = super::keys::authenticate(&state, secret).await?;
+    super::keys::authorize(&caller, req.method(), req.path())?;
+    Ok(AdminUser(AuthUser {
+        id: caller.created_by,
+        role: Role::Admin,
+    }))
+}
+
 /// The role in the token is only a hint: the database decides, so a demoted admin loses access
 /// at once. Emails in FOLIO_ADMIN_EMAILS are admins whatever their stored role.
 async fn confirm_admin(req: &HttpRequest) -> Result<AdminUser, ApiError> {
+    if let Some(secret) = bearer(req)?.filter(|t| t.starts_with(super::keys::SECRET_PREFIX)) {
+        let secret = secret.to_owned();
+        return confirm_key(req, &secret).await;
+    }
     let user = authenticate(req)?.ok_or(ApiError::Unauthenticated)?;
     let state = state(req).clone();
     let id = user.id.clone();

@@ -1,6 +1,8 @@
 //! Accounts: registration, sign-in, rotating refresh tokens, and who may do what.
 
 pub mod extract;
+pub mod key_routes;
+pub mod keys;
 pub mod links;
 pub mod password;
 pub mod ratelimit;

@@ -57,6 +57,15 @@ pub fn find_user(conn: &mut DbConnection, id: &UserId) -> QueryResult<Option<Use
         .optional()
 }
 
+/// The addresses of the accounts with the admin role (FOLIO_ADMIN_EMAILS are the settings').
+pub fn admin_emails(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    users::table
+        .filter(users::role.eq(Role::Admin))
+        .order(users::email)
+        .select(users::email)
+        .load(conn)
+}
+
 pub fn set_role(
     conn: &mut DbConnection,
     id: &UserId,

@@ -5,7 +5,7 @@
 use diesel::Connection;
 use shared_types::{
     Delivery, Price, Product, ProductFields, ProductId, ProductStatus, Selling, Slug,
-    UpdateProductRequest,
+    UpdateProductRequest, WebhookEventType,
 };
 
 use super::repo::{self, ProductChanges, ProductRow};
@@ -180,6 +180,7 @@ async fn create_row(state: &AppState, input: &NewProduct) -> Result<Product, Api
         None => None,
     };
     let (inserted, stored) = (row.clone(), current.clone());
+    let (settings, jobs) = (state.settings.clone(), state.settings.jobs.clone());
     let written = state
         .db
         .write(move |conn| {
@@ -199,6 +200,13 @@ async fn create_row(state: &AppState, input: &NewProduct) -> Result<Product, Api
                     )?;
                 }
                 super::bundles::set_items(conn, &inserted.id, &bundle)?;
+                emit_product(
+                    conn,
+                    &settings,
+                    &jobs,
+                    &inserted.id,
+                    WebhookEventType::ProductCreated,
+                )?;
                 super::bundles::items_of(conn, &inserted.id, super::bundles::Contents::All)
                     .map_err(ApiError::from)
             })
@@ -227,6 +235,29 @@ async fn load(state: &AppState, id: ProductId) -> Result<ProductRow, ApiError> {
         .db
         .run(move |conn| repo::find(conn, &id)?.ok_or(ApiError::NotFound("product")))
         .await
+}
+
+/// Tells the webhook endpoints about a product (as admins see it), in the caller's transaction.
+fn emit_product(
+    conn: &mut crate::db::DbConnection,
+    settings: &crate::config::Settings,
+    jobs: &crate::config::JobSettings,
+    id: &ProductId,
+    kind: WebhookEventType,
+) -> diesel::QueryResult<()> {
+    crate::webhooks::emit(conn, jobs, kind, |conn| {
+        let Some(row) = repo::find(conn, id)? else {
+            return Ok(None);
+        };
+        let files = files::repo::current_of(conn, id)?;
+        let product = Product {
+            bundle_items: super::bundles::items_of(conn, id, super::bundles::Contents::All)?,
+            ..to_dto(settings, &row, &files, false)
+        };
+        Ok(Some(
+            serde_json::to_value(product).expect("a product serialises"),
+        ))
+    })
 }
 
 /// A product with its files, read in one database job.
@@ -285,6 +316,14 @@ pub async fn update(
         ..Default::default()
     };
     let stamping_on = edit.stamp_pdfs == Some(true) && !current.stamp_pdfs;
+    let kind = if edit.status == Some(ProductStatus::Archived)
+        && current.status != ProductStatus::Archived
+    {
+        WebhookEventType::ProductArchived
+    } else {
+        WebhookEventType::ProductUpdated
+    };
+    let (settings, jobs) = (state.settings.clone(), state.settings.jobs.clone());
     let listed = state
         .db
         .write(move |conn| {
@@ -300,6 +339,7 @@ pub async fn update(
                         shared_types::forms::FREE_BUNDLE,
                     ));
                 }
+                emit_product(conn, &settings, &jobs, &id, kind)?;
                 Ok(listed)
             })
         })

@@ -90,7 +90,7 @@ pub struct ReplacePreviewForm {
 #[utoipa::path(
     get, path = "/api/v1/admin/products", tag = "admin",
     params(ListQuery),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:read"])),
     responses(
         (status = 200, body = ProductPage),
         (status = 400, description = "`invalid_cursor`", body = Problem, content_type = "application/problem+json"),
@@ -113,7 +113,7 @@ pub async fn list_all_products(
 #[utoipa::path(
     get, path = "/api/v1/admin/products/{id}", tag = "admin",
     params(("id" = String, Path, description = "Product id")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:read"])),
     responses(
         (status = 200, body = Product),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -135,7 +135,7 @@ pub async fn get_product_by_id(
 #[utoipa::path(
     post, path = "/api/v1/admin/products", tag = "admin",
     request_body(content = CreateProductForm, content_type = "multipart/form-data"),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 201, body = Product),
         (status = 400, description = "`invalid_multipart` or `duplicate_field`", body = Problem, content_type = "application/problem+json"),
@@ -163,7 +163,7 @@ pub async fn create_product(
     patch, path = "/api/v1/admin/products/{id}", tag = "admin",
     params(("id" = String, Path, description = "Product id")),
     request_body = UpdateProductRequest,
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 200, body = Product),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
@@ -188,7 +188,7 @@ pub async fn update_product(
 #[utoipa::path(
     delete, path = "/api/v1/admin/products/{id}", tag = "admin",
     params(("id" = String, Path, description = "Product id")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 204, description = "Archived"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -210,7 +210,7 @@ pub async fn archive_product(
     put, path = "/api/v1/admin/products/{id}/preview", tag = "admin",
     params(("id" = String, Path, description = "Product id")),
     request_body(content = ReplacePreviewForm, content_type = "multipart/form-data"),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 200, body = Product),
         (status = 400, body = Problem, content_type = "application/problem+json"),

@@ -57,7 +57,7 @@ pub struct RemoveFileQuery {
     post, path = "/api/v1/admin/products/{id}/files", tag = "admin",
     params(("id" = String, Path, description = "Product id")),
     request_body(content = AddFileForm, content_type = "multipart/form-data"),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 201, body = ProductFile),
         (status = 400, description = "`invalid_multipart` or `duplicate_field`", body = Problem, content_type = "application/problem+json"),
@@ -88,7 +88,7 @@ pub async fn add_product_file(
         ("file_id" = String, Path, description = "File id"),
     ),
     request_body = UpdateFileRequest,
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 200, body = ProductFile),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
@@ -128,7 +128,7 @@ pub async fn update_product_file(
         ("file_id" = String, Path, description = "File id"),
         RemoveFileQuery,
     ),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 204, description = "Removed"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -157,7 +157,7 @@ pub async fn remove_product_file(
         ("file_id" = String, Path, description = "File id"),
     ),
     request_body(content = NewVersionForm, content_type = "multipart/form-data"),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 201, body = NewVersionResponse),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -188,7 +188,7 @@ pub async fn add_file_version(
         ("id" = String, Path, description = "Product id"),
         ("file_id" = String, Path, description = "File id"),
     ),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:read"])),
     responses(
         (status = 200, body = FileHistory),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -60,6 +60,21 @@ pub enum Task {
         subscription: shared_types::SubscriptionId,
         notice: crate::membership::Notice,
     },
+    /// One attempt to deliver an outbound webhook event to one endpoint.
+    #[serde(rename = "webhooks.deliver")]
+    Webhook {
+        endpoint: shared_types::WebhookEndpointId,
+        event: String,
+    },
+    /// Tells the admins that an endpoint was disabled after failing for days.
+    #[serde(rename = "mail.webhook_disabled")]
+    WebhookDisabled {
+        endpoint: shared_types::WebhookEndpointId,
+    },
+    /// Compares the last days of orders with Stripe's records and repairs what differs; it
+    /// enqueues its next run (`FOLIO_RECONCILE_EVERY`).
+    #[serde(rename = "payments.reconcile")]
+    Reconcile,
 }
 
 impl Task {
@@ -87,6 +102,19 @@ pub fn enqueue(
 ) -> diesel::QueryResult<bool> {
     let now = crate::db::now();
     enqueue_at(conn, settings, task, dedupe_key, now)
+}
+
+/// [`enqueue`] with its own number of attempts (a webhook's retry window ends it, not a count).
+pub fn enqueue_with_attempts(
+    conn: &mut DbConnection,
+    _settings: &JobSettings,
+    task: &Task,
+    dedupe_key: Option<&str>,
+    max_attempts: i32,
+) -> diesel::QueryResult<bool> {
+    let (kind, payload) = task.split();
+    let now = crate::db::now();
+    repo::enqueue(conn, &kind, &payload, dedupe_key, now, max_attempts, now)
 }
 
 pub fn enqueue_at(

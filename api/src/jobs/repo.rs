@@ -77,9 +77,12 @@ pub fn enqueue(
     Ok(crate::execute_on_backend!(conn, insert)? == 1)
 }
 
-/// Takes the next due job for this worker until `lease_until`, counting the attempt.
+/// Takes the next job due by `due` for this worker until `lease_until`, counting the attempt.
+/// `due` is the server's clock (which tests move, so a job scheduled hours ahead can run now);
+/// leases are judged by `now`, the real time, so moving the clock never breaks a lease.
 pub fn claim(
     conn: &mut DbConnection,
+    due: NaiveDateTime,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> QueryResult<Option<JobRow>> {
@@ -88,13 +91,14 @@ pub fn claim(
         DbConnection::Postgresql(pg) => diesel::sql_query(
             "UPDATE jobs SET lease_until = $1, attempts = attempts + 1, updated_at = $2 \
              WHERE id = (SELECT id FROM jobs \
-                         WHERE done_at IS NULL AND failed_at IS NULL AND run_at <= $2 \
+                         WHERE done_at IS NULL AND failed_at IS NULL AND run_at <= $3 \
                            AND (lease_until IS NULL OR lease_until < $2) \
                          ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
              RETURNING *",
         )
         .bind::<Timestamp, _>(lease_until)
         .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(due)
         .get_result::<JobRow>(pg)
         .optional(),
         // SQLite: every write runs on one thread, so nothing claims between the two statements.
@@ -102,7 +106,7 @@ pub fn claim(
             let due = jobs::table
                 .filter(jobs::done_at.is_null())
                 .filter(jobs::failed_at.is_null())
-                .filter(jobs::run_at.le(now))
+                .filter(jobs::run_at.le(due))
                 .filter(jobs::lease_until.is_null().or(jobs::lease_until.lt(now)))
                 .order_by(jobs::run_at)
                 .select(jobs::id)
@@ -230,10 +234,15 @@ pub fn list(conn: &mut DbConnection, filter: ListFilter<'_>) -> QueryResult<Vec<
             .filter(jobs::lease_until.is_null().or(jobs::lease_until.le(now))),
     };
     if let Some(after) = filter.after {
+        // The bound on the time alone lets the index start at the cursor (with only the OR, the
+        // database walks the index from the newest row and filters: every page cost the pages
+        // before it, 0.5 s at 1,000,000 orders).
         query = query.filter(
-            jobs::created_at.lt(after.created_at).or(jobs::created_at
-                .eq(after.created_at)
-                .and(jobs::id.lt(after.id.clone()))),
+            jobs::created_at.le(after.created_at).and(
+                jobs::created_at
+                    .lt(after.created_at)
+                    .or(jobs::id.lt(after.id.clone())),
+            ),
         );
     }
     query.load(conn)

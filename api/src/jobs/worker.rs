@@ -17,6 +17,8 @@ pub struct JobError {
     pub message: String,
     /// False for a job that can never succeed (its payload names nothing that exists).
     pub retry: bool,
+    /// When to try again, for a task with its own schedule (else the queue's backoff).
+    pub retry_in: Option<Duration>,
 }
 
 impl JobError {
@@ -24,6 +26,15 @@ impl JobError {
         Self {
             message: message.to_string(),
             retry: true,
+            retry_in: None,
+        }
+    }
+
+    pub fn retry_in(message: impl std::fmt::Display, delay: Duration) -> Self {
+        Self {
+            message: message.to_string(),
+            retry: true,
+            retry_in: Some(delay),
         }
     }
 
@@ -31,6 +42,7 @@ impl JobError {
         Self {
             message: message.to_string(),
             retry: false,
+            retry_in: None,
         }
     }
 }
@@ -48,6 +60,12 @@ impl From<crate::error::ApiError> for JobError {
 
 /// Starts this node's workers on the current runtime; they stop with it.
 pub fn start(state: &AppState) {
+    let scheduler = state.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(e) = crate::payments::reconcile::schedule_next(&scheduler).await {
+            tracing::warn!(error = %e, "could not schedule the reconciliation");
+        }
+    });
     for worker in 0..state.settings.jobs.workers {
         let state = state.clone();
         actix_web::rt::spawn(async move { run(state, worker).await });
@@ -60,9 +78,12 @@ async fn run(state: AppState, worker: u32) {
     loop {
         let claimed = state
             .db
-            .write(move |conn| {
-                let at = now();
-                Ok(repo::claim(conn, at, at + lease)?)
+            .write({
+                let clock = state.clock.clone();
+                move |conn| {
+                    let at = now();
+                    Ok(repo::claim(conn, clock.now(), at, at + lease)?)
+                }
             })
             .await;
         match claimed {
@@ -99,13 +120,18 @@ async fn perform(state: &AppState, job: JobRow) {
                 tracing::warn!(error = %error.message, "job attempt failed; it will run again");
             }
             let jitter: f64 = rand::thread_rng().gen();
-            let delay = backoff(state.settings.jobs.retry_base_ms, job.attempts, jitter);
+            let delay = error.retry_in.unwrap_or_else(|| {
+                backoff(state.settings.jobs.retry_base_ms, job.attempts, jitter)
+            });
+            let clock = state.clock.clone();
             state
                 .db
                 .write(move |conn| {
                     let at = now();
-                    let retry_at = (!give_up)
-                        .then(|| at + chrono::TimeDelta::from_std(delay).unwrap_or_default());
+                    // Due by the server's clock, like the claim.
+                    let retry_at = (!give_up).then(|| {
+                        clock.now() + chrono::TimeDelta::from_std(delay).unwrap_or_default()
+                    });
                     Ok(repo::fail_attempt(
                         conn,
                         &job_for_db,
@@ -147,5 +173,12 @@ async fn dispatch(state: &AppState, job: &JobRow, task: Task) -> Result<(), JobE
         Task::PasswordReset { user } => {
             crate::auth::links::mail_password_reset(state, job, &user).await
         }
+        Task::Webhook { endpoint, event } => {
+            crate::webhooks::deliver::run(state, job, &endpoint, &event).await
+        }
+        Task::WebhookDisabled { endpoint } => {
+            crate::webhooks::deliver::mail_disabled(state, job, &endpoint).await
+        }
+        Task::Reconcile => crate::payments::reconcile::scheduled(state).await,
     }
 }

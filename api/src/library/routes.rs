@@ -26,7 +26,7 @@ pub async fn list_library(
 #[utoipa::path(
     get, path = "/api/v1/admin/products/{id}/entitlements", tag = "admin",
     params(("id" = String, Path, description = "Product id")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["customers:read"])),
     responses(
         (status = 200, body = Vec<EntitlementSummary>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -46,7 +46,7 @@ pub async fn list_product_entitlements(
 #[utoipa::path(
     post, path = "/api/v1/admin/entitlements/{id}/reset-downloads", tag = "admin",
     params(("id" = String, Path, description = "Entitlement id")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["orders:refund"])),
     responses(
         (status = 204, description = "Reset"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

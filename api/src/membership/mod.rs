@@ -610,7 +610,13 @@ fn notice(
     notice: Notice,
     key: &str,
 ) -> diesel::QueryResult<bool> {
-    crate::jobs::enqueue(
+    let kind = match &notice {
+        Notice::Welcome => shared_types::WebhookEventType::SubscriptionStarted,
+        Notice::Renewed { .. } => shared_types::WebhookEventType::SubscriptionRenewed,
+        Notice::PaymentFailed { .. } => shared_types::WebhookEventType::SubscriptionPastDue,
+        Notice::Ended => shared_types::WebhookEventType::SubscriptionEnded,
+    };
+    let new = crate::jobs::enqueue(
         conn,
         jobs,
         &Task::MembershipNotice {
@@ -618,7 +624,23 @@ fn notice(
             notice,
         },
         Some(&format!("membership.{key}")),
-    )
+    )?;
+    // The notice's dedupe key says whether this is news: the event goes out with it, once.
+    if new {
+        crate::webhooks::emit(conn, jobs, kind, |conn| {
+            Ok(repo::with_member(conn, subscription)?.map(|(row, plan, email)| {
+                serde_json::json!({
+                    "id": row.id,
+                    "status": row.status,
+                    "plan": {"id": plan.id, "name": plan.name},
+                    "member_email": email,
+                    "current_period_end": row.current_period_end.map(|t| t.and_utc().to_rfc3339()),
+                    "cancel_at_period_end": row.cancel_at_period_end,
+                })
+            }))
+        })?;
+    }
+    Ok(new)
 }
 
 // Events.

@@ -109,7 +109,7 @@ pub async fn open_billing_portal(
 /// Every plan, newest first, with its members now.
 #[utoipa::path(
     get, path = "/api/v1/admin/plans", tag = "admin",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:read"])),
     responses(
         (status = 200, body = PlanList),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -127,7 +127,7 @@ pub async fn list_all_plans(
 #[utoipa::path(
     get, path = "/api/v1/admin/plans/{id}", tag = "admin",
     params(("id" = String, Path, description = "Plan id")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:read"])),
     responses(
         (status = 200, body = Plan),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -147,7 +147,7 @@ pub async fn get_plan(
 #[utoipa::path(
     post, path = "/api/v1/admin/plans", tag = "admin",
     request_body = PlanRequest,
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 201, body = Plan),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
@@ -172,7 +172,7 @@ pub async fn create_plan(
     put, path = "/api/v1/admin/plans/{id}", tag = "admin",
     params(("id" = String, Path, description = "Plan id")),
     request_body = PlanRequest,
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 200, body = Plan),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
@@ -198,7 +198,7 @@ pub async fn replace_plan(
 #[utoipa::path(
     delete, path = "/api/v1/admin/plans/{id}", tag = "admin",
     params(("id" = String, Path, description = "Plan id")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -220,7 +220,7 @@ pub async fn delete_plan(
 #[utoipa::path(
     get, path = "/api/v1/admin/members", tag = "admin",
     params(super::MembersQuery),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["customers:read"])),
     responses(
         (status = 200, body = MembershipPage),
         (status = 400, description = "`invalid_query` or `invalid_cursor`", body = Problem, content_type = "application/problem+json"),

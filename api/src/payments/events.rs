@@ -157,21 +157,14 @@ pub fn apply(
             let Some(order) = by_payment_intent(conn, charge.payment_intent.as_ref())? else {
                 return Ok(Outcome::NotOurs);
             };
-            if charge.amount_refunded < charge.amount {
-                Outcome::PartiallyRefunded
-            } else if repo::transition(
+            apply_refund(
                 conn,
-                &order.id,
-                OrderStatus::Paid,
-                OrderStatus::Refunded,
+                jobs,
+                &order,
+                charge.amount_refunded,
+                charge.amount,
                 at,
-            )? {
-                library::repo::revoke_for_order(conn, &order.id, at)?;
-                super::refund_notice(conn, jobs, &order.id)?;
-                Outcome::Refunded
-            } else {
-                Outcome::AlreadySettled
-            }
+            )?
         }
         "charge.dispute.created" => {
             let Some(dispute) = parse::<webhook::DisputeObject>(object) else {
@@ -188,6 +181,12 @@ pub fn apply(
                 at,
             )? {
                 library::repo::revoke_for_order(conn, &order.id, at)?;
+                super::emit_order(
+                    conn,
+                    jobs,
+                    &order.id,
+                    shared_types::WebhookEventType::OrderDisputed,
+                )?;
                 Outcome::Disputed
             } else {
                 Outcome::AlreadySettled
@@ -216,6 +215,45 @@ pub fn apply(
             }
         }
         _ => Outcome::Ignored,
+    })
+}
+
+/// Applies what Stripe reports of a charge's refunds to its order: the amount is recorded, and
+/// a refund of the whole charge refunds the order and revokes its access (a partial one keeps
+/// it). The webhook and the reconciliation both come through here.
+pub(crate) fn apply_refund(
+    conn: &mut DbConnection,
+    jobs: &crate::config::JobSettings,
+    order: &repo::OrderRow,
+    amount_refunded: i64,
+    charge_amount: i64,
+    at: chrono::NaiveDateTime,
+) -> diesel::QueryResult<Outcome> {
+    let grew = repo::record_refund(conn, &order.id, amount_refunded, at)?;
+    Ok(if amount_refunded < charge_amount {
+        if grew {
+            Outcome::PartiallyRefunded
+        } else {
+            Outcome::AlreadySettled
+        }
+    } else if repo::transition(
+        conn,
+        &order.id,
+        OrderStatus::Paid,
+        OrderStatus::Refunded,
+        at,
+    )? {
+        library::repo::revoke_for_order(conn, &order.id, at)?;
+        super::refund_notice(conn, jobs, &order.id)?;
+        super::emit_order(
+            conn,
+            jobs,
+            &order.id,
+            shared_types::WebhookEventType::OrderRefunded,
+        )?;
+        Outcome::Refunded
+    } else {
+        Outcome::AlreadySettled
     })
 }
 
@@ -305,6 +343,8 @@ mod tests {
                 total_cents: None,
                 stripe_invoice_id: None,
                 invoice_url: None,
+                refunded_cents: 0,
+                refunded_at: None,
             },
         )
         .unwrap();

@@ -405,6 +405,135 @@ impl Gateway {
     }
 }
 
+/// A payment as Stripe's charge list reports it.
+#[derive(Debug, Clone)]
+pub struct ChargeInfo {
+    pub id: String,
+    pub payment_intent: Option<String>,
+    pub currency: String,
+    /// Charged (0 for a charge that did not succeed).
+    pub amount: i64,
+    pub amount_refunded: i64,
+}
+
+/// A refund as Stripe's refund list reports it.
+#[derive(Debug, Clone)]
+pub struct RefundInfo {
+    pub id: String,
+    pub charge: Option<String>,
+    pub amount: i64,
+    pub succeeded: bool,
+}
+
+/// Most objects one reconciliation reads of one kind (a period that long is refused).
+pub const MAX_LISTED: usize = 200_000;
+
+/// Every object a Stripe list endpoint has, made since `since` (Unix seconds), a page of 100 at
+/// a time, each turned into what Folio keeps.
+macro_rules! list_all {
+    ($client:expr, $path:expr, $since:expr, $ty:ty, |$item:ident| $map:expr) => {{
+        #[derive(serde::Serialize)]
+        struct Params<'a> {
+            limit: u32,
+            #[serde(rename = "created[gte]")]
+            created_gte: i64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            starting_after: Option<&'a str>,
+        }
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page: stripe_types::List<$ty> = RequestBuilder::new(StripeMethod::Get, $path)
+                .query(&Params {
+                    limit: 100,
+                    created_gte: $since,
+                    starting_after: after.as_deref(),
+                })
+                .customize::<stripe_types::List<$ty>>()
+                .send($client)
+                .await?;
+            let last = page.data.last().map(|o| o.id.as_str().to_owned());
+            for $item in &page.data {
+                out.push($map);
+            }
+            if out.len() > MAX_LISTED {
+                return Err(GatewayError::new(format!(
+                    "more than {MAX_LISTED} objects at {}: reconcile a shorter period",
+                    $path
+                )));
+            }
+            match (page.has_more, last) {
+                (true, Some(last)) => after = Some(last),
+                _ => break,
+            }
+        }
+        Ok::<_, GatewayError>(out)
+    }};
+}
+
+impl Gateway {
+    /// The Checkout Sessions in payment mode made since `since`, newest first.
+    pub async fn list_sessions(&self, since: i64) -> Result<Vec<SessionInfo>, GatewayError> {
+        let all: Vec<Option<SessionInfo>> = list_all!(
+            &self.client,
+            "/checkout/sessions",
+            since,
+            CheckoutSession,
+            |s| (s.mode == CheckoutSessionMode::Payment).then(|| session_info(s))
+        )?;
+        Ok(all.into_iter().flatten().collect())
+    }
+
+    pub async fn list_charges(&self, since: i64) -> Result<Vec<ChargeInfo>, GatewayError> {
+        list_all!(
+            &self.client,
+            "/charges",
+            since,
+            stripe_shared::Charge,
+            |c| charge_info(c)
+        )
+    }
+
+    pub async fn list_refunds(&self, since: i64) -> Result<Vec<RefundInfo>, GatewayError> {
+        list_all!(
+            &self.client,
+            "/refunds",
+            since,
+            stripe_shared::Refund,
+            |r| {
+                RefundInfo {
+                    id: r.id.as_str().to_owned(),
+                    charge: r.charge.as_ref().map(|c| c.id().as_str().to_owned()),
+                    amount: r.amount,
+                    succeeded: r.status.as_deref() == Some("succeeded"),
+                }
+            }
+        )
+    }
+
+    pub async fn retrieve_charge(&self, id: &str) -> Result<ChargeInfo, GatewayError> {
+        let charge = RequestBuilder::new(StripeMethod::Get, format!("/charges/{id}"))
+            .customize::<stripe_shared::Charge>()
+            .send(&self.client)
+            .await?;
+        Ok(charge_info(&charge))
+    }
+}
+
+fn charge_info(c: &stripe_shared::Charge) -> ChargeInfo {
+    let succeeded = c.paid && c.status == stripe_shared::ChargeStatus::Succeeded;
+    ChargeInfo {
+        id: c.id.as_str().to_owned(),
+        payment_intent: c
+            .payment_intent
+            .as_ref()
+            .map(|p| p.id().as_str().to_owned()),
+        currency: c.currency.to_string(),
+        amount: if succeeded { c.amount } else { 0 },
+        amount_refunded: c.amount_refunded,
+    }
+}
+
 fn session_info(session: &CheckoutSession) -> SessionInfo {
     SessionInfo {
         id: session.id.as_str().to_owned(),

@@ -4,6 +4,7 @@
 pub mod events;
 pub mod gateway;
 pub mod mails;
+pub mod reconcile;
 pub mod repo;
 pub mod routes;
 pub mod webhook;
@@ -148,6 +149,8 @@ pub async fn checkout(
         total_cents: None,
         stripe_invoice_id: None,
         invoice_url: None,
+        refunded_cents: 0,
+        refunded_at: None,
     };
     let guest = matches!(buyer, Buyer::Guest(_));
     let (jobs, priced) = (state.settings.jobs.clone(), product.clone());
@@ -282,6 +285,20 @@ pub async fn checkout(
     })
 }
 
+/// Tells the webhook endpoints about an order (as the admin's order list shows it), in the
+/// caller's transaction.
+pub(crate) fn emit_order(
+    conn: &mut DbConnection,
+    jobs: &JobSettings,
+    order: &OrderId,
+    kind: shared_types::WebhookEventType,
+) -> diesel::QueryResult<()> {
+    crate::webhooks::emit(conn, jobs, kind, |conn| {
+        Ok(repo::order_listing(conn, order)?
+            .map(|l| serde_json::to_value(order_dto(l, true)).expect("an order serialises")))
+    })
+}
+
 /// What a paid order grants and sends, in the transaction that made it paid: the item (each
 /// item of a bundle), and the receipt, exactly when the order is paid.
 fn grant_paid(
@@ -298,6 +315,12 @@ fn grant_paid(
             order: order.id.clone(),
         },
         Some(&format!("receipt:{}", order.id)),
+    )?;
+    emit_order(
+        conn,
+        jobs,
+        &order.id,
+        shared_types::WebhookEventType::OrderPaid,
     )?;
     Ok(())
 }
@@ -620,14 +643,23 @@ pub async fn refund(state: &AppState, order_id: OrderId) -> Result<Order, ApiErr
         .await
         .map_err(ApiError::PaymentProvider)?;
     let (id, jobs) = (order.id.clone(), state.settings.jobs.clone());
+    // A full refund of what was charged (the total once Stripe reported it).
+    let refunded_cents = order.total_cents.unwrap_or(order.amount_cents);
     state
         .db
         .write(move |conn| {
             conn.transaction(|conn| {
                 let at = now();
                 if repo::transition(conn, &id, OrderStatus::Paid, OrderStatus::Refunded, at)? {
+                    repo::record_refund(conn, &id, refunded_cents, at)?;
                     crate::library::repo::revoke_for_order(conn, &id, at)?;
                     refund_notice(conn, &jobs, &id)?;
+                    emit_order(
+                        conn,
+                        &jobs,
+                        &id,
+                        shared_types::WebhookEventType::OrderRefunded,
+                    )?;
                 }
                 diesel::QueryResult::Ok(())
             })?;

@@ -31,6 +31,9 @@ pub struct OrderRow {
     pub total_cents: Option<i64>,
     pub stripe_invoice_id: Option<String>,
     pub invoice_url: Option<String>,
+    /// What Stripe has refunded of it so far.
+    pub refunded_cents: i64,
+    pub refunded_at: Option<NaiveDateTime>,
 }
 
 /// An order with what its listing shows.
@@ -99,6 +102,28 @@ pub fn transition(
     let n = diesel::update(orders::table.find(order_id).filter(orders::status.eq(from)))
         .set((orders::status.eq(to), orders::updated_at.eq(now)))
         .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Records that Stripe has refunded `refunded_cents` of the order in all (a refund only ever
+/// grows, so a late or repeated report of a smaller one changes nothing); true when it grew.
+pub fn record_refund(
+    conn: &mut DbConnection,
+    order_id: &OrderId,
+    refunded_cents: i64,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        orders::table
+            .find(order_id)
+            .filter(orders::refunded_cents.lt(refunded_cents)),
+    )
+    .set((
+        orders::refunded_cents.eq(refunded_cents),
+        orders::refunded_at.eq(now),
+        orders::updated_at.eq(now),
+    ))
+    .execute(conn)?;
     Ok(n == 1)
 }
 
@@ -220,12 +245,15 @@ pub fn list_orders(
         query = query.filter(orders::discount_id.eq(discount.clone()));
     }
     if let Some(after) = filter.after {
+        // The bound on the time alone lets the index start at the cursor (with only the OR, the
+        // database walks the index from the newest row and filters: every page cost the pages
+        // before it, 0.5 s at 1,000,000 orders).
         query = query.filter(
-            orders::created_at
-                .lt(after.created_at)
-                .or(orders::created_at
-                    .eq(after.created_at)
-                    .and(orders::id.lt(after.id.clone()))),
+            orders::created_at.le(after.created_at).and(
+                orders::created_at
+                    .lt(after.created_at)
+                    .or(orders::id.lt(after.id.clone())),
+            ),
         );
     }
     query.load(conn)

@@ -154,7 +154,7 @@ pub async fn resend_own_receipt(
 #[utoipa::path(
     post, path = "/api/v1/admin/orders/{id}/receipt", tag = "admin",
     params(("id" = String, Path, description = "Order id")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["orders:refund"])),
     responses(
         (status = 202, body = AcceptedResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -224,7 +224,7 @@ pub async fn list_own_orders(
 #[utoipa::path(
     get, path = "/api/v1/admin/orders", tag = "admin",
     params(OrderQuery),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["orders:read"])),
     responses(
         (status = 200, body = OrderPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -247,7 +247,7 @@ pub async fn list_all_orders(
 #[utoipa::path(
     post, path = "/api/v1/admin/orders/{id}/refund", tag = "admin",
     params(("id" = String, Path, description = "Order id")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["orders:refund"])),
     responses(
         (status = 200, body = Order),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -263,6 +263,32 @@ pub async fn refund_order(
     id: web::Path<OrderId>,
 ) -> Result<web::Json<Order>, ApiError> {
     Ok(web::Json(super::refund(&state, id.into_inner()).await?))
+}
+
+/// Compare Stripe's Checkout Sessions, charges and refunds since a day with Folio's orders:
+/// paid sessions whose order is pending are fulfilled (as the webhook would have), refunds
+/// Stripe has and Folio lacks are applied, differing amounts are reported; the report ends with
+/// per-currency totals that agree to the cent when nothing is left unexplained.
+#[utoipa::path(
+    post, path = "/api/v1/admin/reconcile", tag = "admin",
+    request_body = shared_types::ReconcileRequest,
+    security(("bearer" = []), ("api_key" = ["orders:refund"])),
+    responses(
+        (status = 200, body = shared_types::ReconcileReport),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `since` is not `YYYY-MM-DD`, is in the future, or is more than 400 days ago", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`payment_provider_error`: Stripe did not answer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reconcile_with_stripe(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    body: web::Json<shared_types::ReconcileRequest>,
+) -> Result<web::Json<shared_types::ReconcileReport>, ApiError> {
+    let since = super::reconcile::parse_since(&body.since, state.clock.now().date())?;
+    Ok(web::Json(super::reconcile::run(&state, since).await?))
 }
 
 /// Stripe's signed events. Answers 2xx for events that are not Folio's; 5xx only when a retry

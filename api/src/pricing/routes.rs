@@ -51,7 +51,7 @@ pub async fn preview_discount(
 /// Every discount code, newest first, with its redemptions.
 #[utoipa::path(
     get, path = "/api/v1/admin/discounts", tag = "admin",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:read"])),
     responses(
         (status = 200, body = DiscountList),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -100,7 +100,7 @@ fn one(conn: &mut crate::db::DbConnection, id: &DiscountId) -> Result<Discount, 
 #[utoipa::path(
     get, path = "/api/v1/admin/discounts/{id}", tag = "admin",
     params(("id" = String, Path, description = "Discount id")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:read"])),
     responses(
         (status = 200, body = Discount),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -170,7 +170,7 @@ async fn save(
 #[utoipa::path(
     post, path = "/api/v1/admin/discounts", tag = "admin",
     request_body = DiscountRequest,
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 201, body = Discount),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
@@ -195,7 +195,7 @@ pub async fn create_discount(
     put, path = "/api/v1/admin/discounts/{id}", tag = "admin",
     params(("id" = String, Path, description = "Discount id")),
     request_body = DiscountRequest,
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 200, body = Discount),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
@@ -222,7 +222,7 @@ pub async fn replace_discount(
 #[utoipa::path(
     delete, path = "/api/v1/admin/discounts/{id}", tag = "admin",
     params(("id" = String, Path, description = "Discount id")),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:write"])),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -256,7 +256,7 @@ pub async fn delete_discount(
 #[utoipa::path(
     get, path = "/api/v1/admin/discounts/{id}/redemptions", tag = "admin",
     params(("id" = String, Path, description = "Discount id"), crate::payments::OrderQuery),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["catalog:read"])),
     responses(
         (status = 200, body = OrderPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),

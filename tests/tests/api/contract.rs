@@ -288,6 +288,11 @@ fn the_readme_lists_every_setting_as_the_code_declares_it() {
     for command in ["cargo xtask run", "cargo xtask test"] {
         assert!(readme.contains(command));
     }
+    let schedule = folio_api::webhooks::schedule_text();
+    assert!(
+        readme.contains(&schedule),
+        "README.md states the webhook retry schedule as the code has it: {schedule}"
+    );
 }
 
 #[actix_web::test]

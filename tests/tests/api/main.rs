@@ -13,4 +13,6 @@ mod nodes;
 mod payments;
 mod pricing;
 mod security;
+mod seller;
+mod seller_hooks;
 mod storage;

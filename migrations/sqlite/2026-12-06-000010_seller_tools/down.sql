@@ -1,0 +1,13 @@
+DROP TRIGGER orders_sales_days_insert;
+DROP TRIGGER orders_sales_days_update;
+DROP TRIGGER orders_sales_days_delete;
+DROP TABLE sales_days;
+DROP TABLE webhook_deliveries;
+DROP TABLE webhook_events;
+DROP TABLE webhook_endpoints;
+DROP TABLE api_keys;
+DROP INDEX download_events_created_idx;
+DROP INDEX users_created_idx;
+DROP INDEX orders_paid_idx;
+ALTER TABLE orders DROP COLUMN refunded_at;
+ALTER TABLE orders DROP COLUMN refunded_cents;
