@@ -1,21 +1,27 @@
-//! Admin pages: products (table, create, edit with its files and buyers ([`files`]), archive;
-//! pay what you want and bundles), orders (refund, resend the receipt), discount codes
-//! ([`discounts`]), membership plans and their members ([`plans`]), the job queue ([`jobs`])
-//! and the dev mailbox ([`mailbox`]). The server checks the role on every call; these pages
-//! only hide what a customer could not use anyway.
+//! Admin pages: the sales dashboard ([`dashboard`], the admin's start page), products (table,
+//! create, edit with its files and buyers ([`files`]), archive; pay what you want and bundles),
+//! orders (refund, resend the receipt, export as CSV), customers ([`customers`]), discount
+//! codes ([`discounts`]), membership plans and their members ([`plans`]), API keys
+//! ([`api_keys`]), outbound webhooks ([`webhooks`]), the job queue ([`jobs`]) and the dev
+//! mailbox ([`mailbox`]). The server checks the role on every call; these pages only hide what
+//! a customer could not use anyway.
 
+pub mod api_keys;
+pub mod customers;
+pub mod dashboard;
 pub mod discounts;
 pub mod files;
 pub mod jobs;
 pub mod mailbox;
 pub mod plans;
+pub mod webhooks;
 
 use std::cell::Cell;
 
 use leptos::prelude::*;
 use shared_types::{
-    ClientConfig, Currency, Delivery, Order, OrderPage, Price, Pricing, Product, ProductFields,
-    ProductId, ProductPage, ProductStatus, Selling, UpdateProductRequest,
+    ClientConfig, Currency, Delivery, FieldError, Order, OrderPage, Price, Pricing, Product,
+    ProductFields, ProductId, ProductPage, ProductStatus, Selling, UpdateProductRequest,
 };
 use wasm_bindgen::JsCast;
 use web_sys::{FormData, HtmlInputElement};
@@ -37,6 +43,18 @@ fn field_message(errors: Problems, field: &'static str) -> Signal<Option<String>
     Signal::derive(move || {
         errors.with(|e| e.iter().find(|(f, _)| f == field).map(|(_, m)| m.clone()))
     })
+}
+
+/// Forgets the message of `field` (the reader is fixing it).
+fn clear_message(errors: Problems, field: &str) {
+    if errors.with_untracked(|e| e.iter().any(|(f, _)| f == field)) {
+        errors.update(|e| e.retain(|(f, _)| f != field));
+    }
+}
+
+/// The shared rules' problems as a form's, keyed by field.
+fn problems_of(found: Vec<FieldError>) -> Vec<(String, String)> {
+    found.into_iter().map(|p| (p.field, p.message)).collect()
 }
 
 /// The server's refusal of a form: beside its fields, or above the form when it names none.
@@ -75,13 +93,6 @@ fn RequireAdmin(children: ChildrenFn) -> impl IntoView {
     })
 }
 
-/// `/admin`: the products list is the admin's start page.
-#[component]
-pub fn Home() -> impl IntoView {
-    router::navigate("/admin/products", true);
-    view! { <Loading/> }
-}
-
 thread_local! {
     /// Whether the server keeps its mail in the dev mailbox (`GET /api/v1/config`), once known.
     static DEV_MAILBOX: Cell<Option<bool>> = const { Cell::new(None) };
@@ -106,10 +117,11 @@ fn dev_mailbox() -> ReadSignal<bool> {
 fn admin_link(href: &'static str, id: &'static str, label: &'static str) -> impl IntoView {
     let loc = router::location();
     let current = move || {
+        // The dashboard (`/admin`) is marked on its own page only.
         loc.with(|l| {
-            l.path
-                .strip_prefix(href)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            l.path.strip_prefix(href).is_some_and(|rest| {
+                rest.is_empty() || rest == "/" || (href != "/admin" && rest.starts_with('/'))
+            })
         })
         .then_some("page")
     };
@@ -120,11 +132,15 @@ fn admin_nav() -> impl IntoView {
     let mailbox = dev_mailbox();
     view! {
         <nav class="admin-nav" aria-label="Admin">
+            {admin_link("/admin", "admin-dashboard", "Dashboard")}
             {admin_link("/admin/products", "admin-products", "Products")}
             {admin_link("/admin/orders", "admin-orders", "Orders")}
+            {admin_link("/admin/customers", "admin-customers", "Customers")}
             {admin_link("/admin/discounts", "admin-discounts", "Discounts")}
             {admin_link("/admin/plans", "admin-plans", "Plans")}
             {admin_link("/admin/members", "admin-members", "Members")}
+            {admin_link("/admin/api-keys", "admin-api-keys", "API keys")}
+            {admin_link("/admin/webhooks", "admin-webhooks", "Webhooks")}
             {admin_link("/admin/jobs", "admin-jobs", "Jobs")}
             {when(move || mailbox.get(), || admin_link("/admin/mailbox", "admin-mailbox", "Mailbox").into_any())}
             <a href="/admin/products/new" id="new-product" class="button small">"New product"</a>
@@ -822,12 +838,22 @@ fn OrderTable() -> impl IntoView {
         <section>
             <h1>"Orders"</h1>
             {admin_nav()}
-            <div class="field inline">
-                <label for="order-filter">"Status"</label>
-                <select id="order-filter" on:change=move |ev| set_filter.set(event_target_value(&ev))>
-                    <option value="">"All"</option>
-                    {["pending", "paid", "refunded", "disputed", "failed", "expired"].map(|s| view! { <option value=s>{s}</option> }).collect_view()}
-                </select>
+            <div class="list-tools">
+                <div class="field inline">
+                    <label for="order-filter">"Status"</label>
+                    <select id="order-filter" on:change=move |ev| set_filter.set(event_target_value(&ev))>
+                        <option value="">"All"</option>
+                        {["pending", "paid", "refunded", "disputed", "failed", "expired"].map(|s| view! { <option value=s>{s}</option> }).collect_view()}
+                    </select>
+                </div>
+                {export_button("export-orders", move || {
+                    let f = filter.get_untracked();
+                    if f.is_empty() {
+                        "/api/v1/admin/orders.csv".to_owned()
+                    } else {
+                        format!("/api/v1/admin/orders.csv?status={}", encode(&f))
+                    }
+                }, "orders.csv")}
             </div>
             {error_slot(error)}
             {dynamic(move || match api::parsed::<OrderPage>(orders.get()) {
@@ -871,4 +897,178 @@ fn OrderTable() -> impl IntoView {
             })}
         </section>
     }
+}
+
+/// A secret shown once (an API key's, a webhook endpoint's): what it is, and the secret.
+#[derive(Clone)]
+struct Secret {
+    what: String,
+    value: String,
+}
+
+/// The secret just made, while there is one: in a read-only field to copy, with the warning
+/// that it will not be shown again. It lives in this page's memory only.
+fn secret_once(secret: RwSignal<Option<Secret>>) -> impl IntoView {
+    let (copied, set_copied) = signal(None::<&'static str>);
+    dynamic(move || match secret.get() {
+        None => ().into_any(),
+        Some(s) => {
+            set_copied.set(None);
+            let value = s.value.clone();
+            let copy = move |_| {
+                let value = value.clone();
+                leptos::task::spawn_local(async move {
+                    set_copied.set(Some(if copy_text(&value).await {
+                        "Copied."
+                    } else {
+                        "Select the secret and copy it."
+                    }));
+                });
+            };
+            view! {
+                <div class="notice secret-once" role="status" id="new-secret">
+                    <p>{s.what}</p>
+                    <label for="secret-value">"Secret"</label>
+                    <div class="inline-form">
+                        <input id="secret-value" readonly prop:value=s.value autocomplete="off" spellcheck="false"
+                            aria-describedby="secret-warning"
+                            on:focus=|ev| {
+                                if let Some(input) = ev.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) {
+                                    input.select();
+                                }
+                            }/>
+                        <button type="button" id="copy-secret" class="button small" on:click=copy>"Copy"</button>
+                    </div>
+                    <p class="secret-warning" id="secret-warning">"Copy it now and keep it somewhere safe: it will not be shown again."</p>
+                    {dynamic(move || match copied.get() {
+                        Some(m) => view! { <p class="hint" id="copy-result">{m}</p> }.into_any(),
+                        None => ().into_any(),
+                    })}
+                    <div><button type="button" id="dismiss-secret" class="button small secondary" on:click=move |_| secret.set(None)>"I have copied it"</button></div>
+                </div>
+            }
+            .into_any()
+        }
+    })
+}
+
+/// Puts `text` on the clipboard (through `navigator.clipboard`, looked up by name: the typed
+/// binding needs web-sys features of its own); false when the browser refuses.
+async fn copy_text(text: &str) -> bool {
+    let navigator = window().navigator();
+    let Ok(clipboard) = js_sys::Reflect::get(&navigator, &"clipboard".into()) else {
+        return false;
+    };
+    let Some(write) = js_sys::Reflect::get(&clipboard, &"writeText".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    else {
+        return false;
+    };
+    let Ok(promise) = write.call1(&clipboard, &text.into()) else {
+        return false;
+    };
+    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(promise))
+        .await
+        .is_ok()
+}
+
+/// An "Export CSV" button: downloads what `path()` answers as `name`.
+fn export_button(
+    id: &'static str,
+    path: impl Fn() -> String + Copy + Send + 'static,
+    name: &'static str,
+) -> impl IntoView {
+    let (busy, set_busy) = signal(false);
+    let (error, set_error) = signal(None::<String>);
+    let export = move |_| {
+        set_busy.set(true);
+        set_error.set(None);
+        leptos::task::spawn_local(async move {
+            if let Err(e) = download(&path(), name).await {
+                set_error.set(Some(e.message));
+            }
+            set_busy.set(false);
+        });
+    };
+    view! {
+        <span class="export">
+            <button type="button" id=id class="button small secondary" disabled=move || busy.get() on:click=export>
+                {text(move || if busy.get() { "Exporting…" } else { "Export CSV" })}
+            </button>
+            {dynamic(move || match error.get() {
+                Some(m) => view! { <span class="export-error" role="alert">{m}</span> }.into_any(),
+                None => ().into_any(),
+            })}
+        </span>
+    }
+}
+
+/// Saves the answer to a GET of `path` as the file `name`. The export needs the bearer token,
+/// which a plain link cannot send: the answer is fetched into a Blob, given an object URL,
+/// clicked as a temporary `<a download>`, and the URL revoked once the browser has it.
+async fn download(path: &str, name: &str) -> Result<(), ApiError> {
+    use wasm_bindgen_futures::JsFuture;
+    let failed = |_| ApiError {
+        status: 0,
+        code: "network".into(),
+        message: "Could not reach the server. Check your connection and try again.".into(),
+        fields: Vec::new(),
+    };
+    let mut refreshed = false;
+    let res = loop {
+        let token = api::access_token();
+        let init = web_sys::RequestInit::new();
+        init.set_method("GET");
+        init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+        let headers = web_sys::Headers::new().map_err(failed)?;
+        if let Some(t) = &token {
+            headers
+                .set("Authorization", &format!("Bearer {t}"))
+                .map_err(failed)?;
+        }
+        init.set_headers(&headers);
+        let res: web_sys::Response = JsFuture::from(window().fetch_with_str_and_init(path, &init))
+            .await
+            .map_err(failed)?
+            .unchecked_into();
+        if res.status() == 401
+            && !refreshed
+            && token.is_some()
+            && api::refresh_session(api::session()).await
+        {
+            refreshed = true;
+            continue;
+        }
+        break res;
+    };
+    if !res.ok() {
+        let text = JsFuture::from(res.text().map_err(failed)?)
+            .await
+            .map_err(failed)?
+            .as_string()
+            .unwrap_or_default();
+        return Err(ApiError::from_problem_text(res.status(), &text));
+    }
+    let blob: web_sys::Blob = JsFuture::from(res.blob().map_err(failed)?)
+        .await
+        .map_err(failed)?
+        .unchecked_into();
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(failed)?;
+    let link = document().create_element("a").map_err(failed)?;
+    let _ = link.set_attribute("href", &url);
+    let _ = link.set_attribute("download", name);
+    let _ = link.set_attribute("hidden", "");
+    if let Some(body) = document().body() {
+        let _ = body.append_child(&link);
+    }
+    link.unchecked_ref::<web_sys::HtmlElement>().click();
+    link.remove();
+    set_timeout(
+        move || {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        },
+        std::time::Duration::from_secs(10),
+    );
+    Ok(())
 }

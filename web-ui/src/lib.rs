@@ -8,19 +8,21 @@
 //!   there from a subscription's checkout), the page Stripe returns to after a purchase (a
 //!   guest's too), and the pages of mailed links (asking for one, signing in with one,
 //!   choosing a new password with one, stopping a product's update emails);
-//! - `admin` (admin.html, which the server answers for `/admin/...`): the admin pages.
+//! - `admin` (admin.html, which the server answers for `/admin/...`): the admin pages. They are
+//!   modules of that binary (`src/bin/admin.rs`, from `src/admin.rs` and `src/admin/`), not of
+//!   this library: the library is compiled once for the three bundles, and with fat LTO any code
+//!   in it changes how the code the bundles share is optimised, so admin pages in the library
+//!   moved the shop's first view by hundreds of bytes either way. Out of it, they cannot.
 //!
 //! The server answers index.html for every other client route; its start script (written by
 //! `cargo xtask`'s web-UI build) loads `account` on that bundle's paths and `shop` elsewhere.
 //! A link from one bundle to another's page is a full page load.
 
-pub mod admin;
 pub mod api;
 pub mod components;
 pub mod pages;
 pub mod router;
 pub mod shell;
-mod upload;
 
 use leptos::prelude::*;
 
@@ -134,82 +136,6 @@ pub fn start_account() {
     );
 }
 
-/// The admin's pages.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum AdminPage {
-    Home,
-    Products,
-    NewProduct,
-    EditProduct,
-    Orders,
-    Discounts,
-    NewDiscount,
-    EditDiscount,
-    DiscountRedemptions,
-    Plans,
-    NewPlan,
-    EditPlan,
-    Members,
-    Jobs,
-    Mailbox,
-    MailboxMessage,
-    NotFound,
-}
-
-fn admin_route(path: &str) -> AdminPage {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match segments.as_slice() {
-        ["admin"] => AdminPage::Home,
-        ["admin", "products"] => AdminPage::Products,
-        ["admin", "products", "new"] => AdminPage::NewProduct,
-        ["admin", "products", _, "edit"] => AdminPage::EditProduct,
-        ["admin", "orders"] => AdminPage::Orders,
-        ["admin", "discounts"] => AdminPage::Discounts,
-        ["admin", "discounts", "new"] => AdminPage::NewDiscount,
-        ["admin", "discounts", _, "edit"] => AdminPage::EditDiscount,
-        ["admin", "discounts", _, "redemptions"] => AdminPage::DiscountRedemptions,
-        ["admin", "plans"] => AdminPage::Plans,
-        ["admin", "plans", "new"] => AdminPage::NewPlan,
-        ["admin", "plans", _, "edit"] => AdminPage::EditPlan,
-        ["admin", "members"] => AdminPage::Members,
-        ["admin", "jobs"] => AdminPage::Jobs,
-        ["admin", "mailbox"] => AdminPage::Mailbox,
-        ["admin", "mailbox", _] => AdminPage::MailboxMessage,
-        _ => AdminPage::NotFound,
-    }
-}
-
-fn admin_page(page: AdminPage) -> AnyView {
-    match page {
-        AdminPage::Home => view! { <admin::Home/> }.into_any(),
-        AdminPage::Products => view! { <admin::Products/> }.into_any(),
-        AdminPage::NewProduct => view! { <admin::NewProduct/> }.into_any(),
-        AdminPage::EditProduct => view! { <admin::EditProduct/> }.into_any(),
-        AdminPage::Orders => view! { <admin::Orders/> }.into_any(),
-        AdminPage::Discounts => view! { <admin::discounts::Discounts/> }.into_any(),
-        AdminPage::NewDiscount => view! { <admin::discounts::NewDiscount/> }.into_any(),
-        AdminPage::EditDiscount => view! { <admin::discounts::EditDiscount/> }.into_any(),
-        AdminPage::DiscountRedemptions => view! { <admin::discounts::Redemptions/> }.into_any(),
-        AdminPage::Plans => view! { <admin::plans::Plans/> }.into_any(),
-        AdminPage::NewPlan => view! { <admin::plans::NewPlan/> }.into_any(),
-        AdminPage::EditPlan => view! { <admin::plans::EditPlan/> }.into_any(),
-        AdminPage::Members => view! { <admin::plans::Members/> }.into_any(),
-        AdminPage::Jobs => view! { <admin::jobs::Jobs/> }.into_any(),
-        AdminPage::Mailbox => view! { <admin::mailbox::Mailbox/> }.into_any(),
-        AdminPage::MailboxMessage => view! { <admin::mailbox::Message/> }.into_any(),
-        AdminPage::NotFound => view! { <not_found::NotFound/> }.into_any(),
-    }
-}
-
-/// The admin bundle: the paths under `/admin`.
-pub fn start_admin() {
-    shell::start(
-        |p| shell::bundle_of(p) == shell::Bundle::Admin,
-        admin_route,
-        admin_page,
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,20 +159,6 @@ mod tests {
         assert!(account_route("/membership/") == AccountPage::Membership);
         assert!(account_route("/membership/x") == AccountPage::NotFound);
         assert!(bundle_of(UNSUBSCRIBE_PAGE) == Bundle::Account);
-        assert!(admin_route("/admin/products/0190/edit") == AdminPage::EditProduct);
-        assert!(admin_route("/admin/jobs") == AdminPage::Jobs);
-        assert!(admin_route("/admin/discounts") == AdminPage::Discounts);
-        assert!(admin_route("/admin/discounts/new") == AdminPage::NewDiscount);
-        assert!(admin_route("/admin/discounts/0190/edit") == AdminPage::EditDiscount);
-        assert!(admin_route("/admin/discounts/0190/redemptions") == AdminPage::DiscountRedemptions);
-        assert!(admin_route("/admin/discounts/0190") == AdminPage::NotFound);
-        assert!(admin_route("/admin/mailbox/ab12") == AdminPage::MailboxMessage);
-        assert!(admin_route("/admin/plans") == AdminPage::Plans);
-        assert!(admin_route("/admin/plans/new") == AdminPage::NewPlan);
-        assert!(admin_route("/admin/plans/0190/edit") == AdminPage::EditPlan);
-        assert!(admin_route("/admin/plans/0190") == AdminPage::NotFound);
-        assert!(admin_route("/admin/members") == AdminPage::Members);
-        assert!(admin_route("/admin/nope") == AdminPage::NotFound);
         for (path, bundle) in [
             ("/", Bundle::Shop),
             ("/products/x", Bundle::Shop),

@@ -11,14 +11,16 @@
 //!
 //! This file has the harness and the tests of navigation, layout and the first view; [`mail`]
 //! has the flows that go through mail (a guest's checkout, sign-in links, password resets,
-//! receipts), [`admin`] the job queue and the dev mailbox, and [`files`] a product's files (the
-//! admin's Files and Buyers panels, the library's downloads and limits, the unsubscribe page).
+//! receipts), [`admin`] the job queue and the dev mailbox, [`files`] a product's files (the
+//! admin's Files and Buyers panels, the library's downloads and limits, the unsubscribe page),
+//! and [`seller`] the dashboard, customers, API keys and webhooks.
 
 mod admin;
 mod files;
 mod mail;
 mod membership;
 mod pricing;
+mod seller;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -1256,7 +1258,7 @@ async fn every_page_renders_on_reload_and_reads_at_360_and_1440_px() {
             "/no/such/page",
             "Page not found",
         ),
-        ("admin", "/admin", "/admin/products", "Products"),
+        ("admin", "/admin", "/admin", "Dashboard"),
         (
             "admin-products",
             "/admin/products",
@@ -1271,6 +1273,24 @@ async fn every_page_renders_on_reload_and_reads_at_360_and_1440_px() {
         ),
         ("admin-edit-product", &edit, &edit, "Edit product"),
         ("admin-orders", "/admin/orders", "/admin/orders", "Orders"),
+        (
+            "admin-customers",
+            "/admin/customers",
+            "/admin/customers",
+            "Customers",
+        ),
+        (
+            "admin-api-keys",
+            "/admin/api-keys",
+            "/admin/api-keys",
+            "API keys",
+        ),
+        (
+            "admin-webhooks",
+            "/admin/webhooks",
+            "/admin/webhooks",
+            "Webhooks",
+        ),
         ("admin-jobs", "/admin/jobs", "/admin/jobs", "Jobs"),
         (
             "admin-mailbox",
@@ -1301,6 +1321,10 @@ async fn every_page_renders_on_reload_and_reads_at_360_and_1440_px() {
             b.wait_here(&app, lands).await;
             // Lists show their rows before the picture is taken.
             for (page, row) in [
+                ("admin", "#dashboard-figures"),
+                ("admin-customers", ".admin-customer, #no-customers"),
+                ("admin-api-keys", "#no-keys"),
+                ("admin-webhooks", "#no-webhooks"),
                 ("admin-products", ".admin-product"),
                 ("admin-orders", ".admin-order"),
                 ("admin-jobs", ".admin-job"),
