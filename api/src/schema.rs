@@ -202,6 +202,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    product_sales_days (day, currency, product_id) {
+        day -> Text,
+        currency -> Text,
+        product_id -> Text,
+        paid_orders -> BigInt,
+        paid_cents -> BigInt,
+    }
+}
+
+diesel::table! {
     products (id) {
         id -> Text,
         slug -> Text,
@@ -245,10 +255,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    sales_days (day, currency, product_id) {
+    sales_days (day, currency) {
         day -> Text,
         currency -> Text,
-        product_id -> Text,
         started -> BigInt,
         completed -> BigInt,
         paid_orders -> BigInt,
@@ -380,6 +389,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     plan_products,
     plans,
     product_files,
+    product_sales_days,
     products,
     rate_limits,
     refresh_tokens,

@@ -1,5 +1,6 @@
-//! The dashboard's sums and the customer list. The sums read `sales_days`, the per-day figures
-//! a trigger on `orders` keeps (migration `seller_tools`), in plain SQL (grouping by a week or
+//! The dashboard's sums and the customer list. The sums read `sales_days` and
+//! `product_sales_days`, the per-day figures a trigger on `orders` keeps (migration
+//! `seller_tools`), in plain SQL (grouping by a week or
 //! month differs between the two engines).
 
 use chrono::NaiveDateTime;
@@ -172,7 +173,7 @@ pub fn figures(conn: &mut DbConnection, period: &Period) -> QueryResult<Figures>
             "SELECT t.product_id, p.slug, p.title, t.currency, t.count, t.cents FROM ( \
                SELECT product_id, currency, CAST(SUM(paid_orders) AS BIGINT) AS count, \
                CAST(SUM(paid_cents) AS BIGINT) AS cents \
-               FROM sales_days WHERE day >= ?1 AND day <= ?2 \
+               FROM product_sales_days WHERE day >= ?1 AND day <= ?2 \
                GROUP BY product_id, currency HAVING SUM(paid_orders) > 0 \
                ORDER BY cents DESC, product_id LIMIT {} \
              ) t JOIN products p ON p.id = t.product_id ORDER BY t.cents DESC, t.product_id",

@@ -1,6 +1,7 @@
 DROP TRIGGER orders_sales_days ON orders;
 DROP FUNCTION folio_sales_days();
 DROP FUNCTION folio_sales_part(TIMESTAMP, TIMESTAMP, TIMESTAMP, TEXT, TEXT, BIGINT, BIGINT, BIGINT);
+DROP TABLE product_sales_days;
 DROP TABLE sales_days;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_events;

@@ -12,55 +12,71 @@ UPDATE orders SET refunded_cents = COALESCE(total_cents, amount_cents), refunded
 -- order's part to the day it was made (started, completed), the day it was paid (paid_orders,
 -- paid_cents: its total as charged) and the day of its last refund (refunded_cents: all that was
 -- refunded of it), and takes the old part away when the order changes. A period's figures are
--- then a sum over at most days x currencies x products rows, however many orders there are
--- (1,000,000 orders: see bench/RESULTS.md). day: `YYYY-MM-DD`, UTC.
+-- then sums over one row per day and currency (and, for the best sellers, per product), however
+-- many orders there are (1,000,000 orders: see bench/RESULTS.md). day: `YYYY-MM-DD`, UTC.
 CREATE TABLE sales_days (
     day            TEXT NOT NULL,
     currency       TEXT NOT NULL,
-    product_id     TEXT NOT NULL,
     started        BIGINT NOT NULL,
     completed      BIGINT NOT NULL,
     paid_orders    BIGINT NOT NULL,
     paid_cents     BIGINT NOT NULL,
     refunded_cents BIGINT NOT NULL,
+    PRIMARY KEY (day, currency)
+);
+CREATE TABLE product_sales_days (
+    day         TEXT NOT NULL,
+    currency    TEXT NOT NULL,
+    product_id  TEXT NOT NULL,
+    paid_orders BIGINT NOT NULL,
+    paid_cents  BIGINT NOT NULL,
     PRIMARY KEY (day, currency, product_id)
 );
-INSERT INTO sales_days (day, currency, product_id, started, completed, paid_orders, paid_cents, refunded_cents)
-SELECT day, currency, product_id, SUM(started), SUM(completed), SUM(paid_orders), SUM(paid_cents),
+INSERT INTO sales_days (day, currency, started, completed, paid_orders, paid_cents, refunded_cents)
+SELECT day, currency, SUM(started), SUM(completed), SUM(paid_orders), SUM(paid_cents),
        SUM(refunded_cents)
 FROM (
-    SELECT to_char(created_at, 'YYYY-MM-DD') AS day, currency, product_id, 1 AS started,
+    SELECT to_char(created_at, 'YYYY-MM-DD') AS day, currency, 1 AS started,
            CASE WHEN paid_at IS NULL THEN 0 ELSE 1 END AS completed, 0 AS paid_orders,
            0 AS paid_cents, 0 AS refunded_cents
     FROM orders
     UNION ALL
-    SELECT to_char(paid_at, 'YYYY-MM-DD'), currency, product_id, 0, 0, 1, COALESCE(total_cents, amount_cents), 0
+    SELECT to_char(paid_at, 'YYYY-MM-DD'), currency, 0, 0, 1, COALESCE(total_cents, amount_cents), 0
     FROM orders WHERE paid_at IS NOT NULL
     UNION ALL
-    SELECT to_char(refunded_at, 'YYYY-MM-DD'), currency, product_id, 0, 0, 0, 0, refunded_cents
+    SELECT to_char(refunded_at, 'YYYY-MM-DD'), currency, 0, 0, 0, 0, refunded_cents
     FROM orders WHERE refunded_at IS NOT NULL
 ) parts
-GROUP BY day, currency, product_id;
+GROUP BY day, currency;
+INSERT INTO product_sales_days (day, currency, product_id, paid_orders, paid_cents)
+SELECT to_char(paid_at, 'YYYY-MM-DD'), currency, product_id, COUNT(*), SUM(COALESCE(total_cents, amount_cents))
+FROM orders WHERE paid_at IS NOT NULL
+GROUP BY to_char(paid_at, 'YYYY-MM-DD'), currency, product_id;
 
 CREATE FUNCTION folio_sales_part(created TIMESTAMP, paid TIMESTAMP, refunded TIMESTAMP,
                                  cur TEXT, product TEXT, total BIGINT, refund BIGINT, sign BIGINT)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO sales_days AS s VALUES (to_char(created, 'YYYY-MM-DD'), cur, product, sign,
+    INSERT INTO sales_days AS s VALUES (to_char(created, 'YYYY-MM-DD'), cur, sign,
         CASE WHEN paid IS NULL THEN 0 ELSE sign END, 0, 0, 0)
-    ON CONFLICT (day, currency, product_id) DO UPDATE
+    ON CONFLICT (day, currency) DO UPDATE
         SET started = s.started + EXCLUDED.started, completed = s.completed + EXCLUDED.completed;
     IF paid IS NOT NULL THEN
-        INSERT INTO sales_days AS s VALUES (to_char(paid, 'YYYY-MM-DD'), cur, product, 0, 0, sign,
+        INSERT INTO sales_days AS s VALUES (to_char(paid, 'YYYY-MM-DD'), cur, 0, 0, sign,
             sign * total, 0)
+        ON CONFLICT (day, currency) DO UPDATE
+            SET paid_orders = s.paid_orders + EXCLUDED.paid_orders,
+                paid_cents = s.paid_cents + EXCLUDED.paid_cents;
+        INSERT INTO product_sales_days AS s VALUES (to_char(paid, 'YYYY-MM-DD'), cur, product,
+            sign, sign * total)
         ON CONFLICT (day, currency, product_id) DO UPDATE
             SET paid_orders = s.paid_orders + EXCLUDED.paid_orders,
                 paid_cents = s.paid_cents + EXCLUDED.paid_cents;
     END IF;
     IF refunded IS NOT NULL AND refund <> 0 THEN
-        INSERT INTO sales_days AS s VALUES (to_char(refunded, 'YYYY-MM-DD'), cur, product, 0, 0, 0,
-            0, sign * refund)
-        ON CONFLICT (day, currency, product_id) DO UPDATE
+        INSERT INTO sales_days AS s VALUES (to_char(refunded, 'YYYY-MM-DD'), cur, 0, 0, 0, 0,
+            sign * refund)
+        ON CONFLICT (day, currency) DO UPDATE
             SET refunded_cents = s.refunded_cents + EXCLUDED.refunded_cents;
     END IF;
 END $$;

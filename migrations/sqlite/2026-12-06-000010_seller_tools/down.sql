@@ -1,6 +1,7 @@
 DROP TRIGGER orders_sales_days_insert;
 DROP TRIGGER orders_sales_days_update;
 DROP TRIGGER orders_sales_days_delete;
+DROP TABLE product_sales_days;
 DROP TABLE sales_days;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_events;

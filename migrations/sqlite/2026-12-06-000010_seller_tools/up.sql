@@ -13,54 +13,72 @@ UPDATE orders SET refunded_cents = COALESCE(total_cents, amount_cents), refunded
 -- order's part to the day it was made (started, completed), the day it was paid (paid_orders,
 -- paid_cents: its total as charged) and the day of its last refund (refunded_cents: all that was
 -- refunded of it), and takes the old part away when the order changes. A period's figures are
--- then a sum over at most days x currencies x products rows, however many orders there are
--- (1,000,000 orders: see bench/RESULTS.md). day: `YYYY-MM-DD`, UTC.
+-- then sums over one row per day and currency (and, for the best sellers, per product), however
+-- many orders there are (1,000,000 orders: see bench/RESULTS.md). day: `YYYY-MM-DD`, UTC.
 CREATE TABLE sales_days (
     day            TEXT NOT NULL,
     currency       TEXT NOT NULL,
-    product_id     TEXT NOT NULL,
     started        BIGINT NOT NULL,
     completed      BIGINT NOT NULL,
     paid_orders    BIGINT NOT NULL,
     paid_cents     BIGINT NOT NULL,
     refunded_cents BIGINT NOT NULL,
+    PRIMARY KEY (day, currency)
+);
+CREATE TABLE product_sales_days (
+    day         TEXT NOT NULL,
+    currency    TEXT NOT NULL,
+    product_id  TEXT NOT NULL,
+    paid_orders BIGINT NOT NULL,
+    paid_cents  BIGINT NOT NULL,
     PRIMARY KEY (day, currency, product_id)
 );
-INSERT INTO sales_days (day, currency, product_id, started, completed, paid_orders, paid_cents, refunded_cents)
-SELECT day, currency, product_id, SUM(started), SUM(completed), SUM(paid_orders), SUM(paid_cents),
+INSERT INTO sales_days (day, currency, started, completed, paid_orders, paid_cents, refunded_cents)
+SELECT day, currency, SUM(started), SUM(completed), SUM(paid_orders), SUM(paid_cents),
        SUM(refunded_cents)
 FROM (
-    SELECT strftime('%Y-%m-%d', created_at) AS day, currency, product_id, 1 AS started,
+    SELECT strftime('%Y-%m-%d', created_at) AS day, currency, 1 AS started,
            CASE WHEN paid_at IS NULL THEN 0 ELSE 1 END AS completed, 0 AS paid_orders,
            0 AS paid_cents, 0 AS refunded_cents
     FROM orders
     UNION ALL
-    SELECT strftime('%Y-%m-%d', paid_at), currency, product_id, 0, 0, 1, COALESCE(total_cents, amount_cents), 0
+    SELECT strftime('%Y-%m-%d', paid_at), currency, 0, 0, 1, COALESCE(total_cents, amount_cents), 0
     FROM orders WHERE paid_at IS NOT NULL
     UNION ALL
-    SELECT strftime('%Y-%m-%d', refunded_at), currency, product_id, 0, 0, 0, 0, refunded_cents
+    SELECT strftime('%Y-%m-%d', refunded_at), currency, 0, 0, 0, 0, refunded_cents
     FROM orders WHERE refunded_at IS NOT NULL
 ) parts
-GROUP BY day, currency, product_id;
+GROUP BY day, currency;
+INSERT INTO product_sales_days (day, currency, product_id, paid_orders, paid_cents)
+SELECT strftime('%Y-%m-%d', paid_at), currency, product_id, COUNT(*), SUM(COALESCE(total_cents, amount_cents))
+FROM orders WHERE paid_at IS NOT NULL
+GROUP BY strftime('%Y-%m-%d', paid_at), currency, product_id;
 
 CREATE TRIGGER orders_sales_days_insert AFTER INSERT ON orders BEGIN
     INSERT INTO sales_days
-        SELECT strftime('%Y-%m-%d', NEW.created_at), NEW.currency, NEW.product_id, 1,
+        SELECT strftime('%Y-%m-%d', NEW.created_at), NEW.currency, 1,
                (NEW.paid_at IS NOT NULL), 0, 0, 0 WHERE true
-        ON CONFLICT (day, currency, product_id) DO UPDATE
+        ON CONFLICT (day, currency) DO UPDATE
             SET started = started + excluded.started, completed = completed + excluded.completed;
     INSERT INTO sales_days
-        SELECT strftime('%Y-%m-%d', NEW.paid_at), NEW.currency, NEW.product_id, 0, 0, 1,
+        SELECT strftime('%Y-%m-%d', NEW.paid_at), NEW.currency, 0, 0, 1,
                COALESCE(NEW.total_cents, NEW.amount_cents), 0
+        WHERE NEW.paid_at IS NOT NULL
+        ON CONFLICT (day, currency) DO UPDATE
+            SET paid_orders = paid_orders + excluded.paid_orders,
+                paid_cents = paid_cents + excluded.paid_cents;
+    INSERT INTO product_sales_days
+        SELECT strftime('%Y-%m-%d', NEW.paid_at), NEW.currency, NEW.product_id, 1,
+               COALESCE(NEW.total_cents, NEW.amount_cents)
         WHERE NEW.paid_at IS NOT NULL
         ON CONFLICT (day, currency, product_id) DO UPDATE
             SET paid_orders = paid_orders + excluded.paid_orders,
                 paid_cents = paid_cents + excluded.paid_cents;
     INSERT INTO sales_days
-        SELECT strftime('%Y-%m-%d', NEW.refunded_at), NEW.currency, NEW.product_id, 0, 0, 0, 0,
+        SELECT strftime('%Y-%m-%d', NEW.refunded_at), NEW.currency, 0, 0, 0, 0,
                NEW.refunded_cents
         WHERE NEW.refunded_at IS NOT NULL AND NEW.refunded_cents <> 0
-        ON CONFLICT (day, currency, product_id) DO UPDATE
+        ON CONFLICT (day, currency) DO UPDATE
             SET refunded_cents = refunded_cents + excluded.refunded_cents;
 END;
 
@@ -69,61 +87,82 @@ CREATE TRIGGER orders_sales_days_update
         amount_cents, refunded_cents
     ON orders BEGIN
     INSERT INTO sales_days
-        SELECT strftime('%Y-%m-%d', OLD.created_at), OLD.currency, OLD.product_id, -1,
+        SELECT strftime('%Y-%m-%d', OLD.created_at), OLD.currency, -1,
                -(OLD.paid_at IS NOT NULL), 0, 0, 0 WHERE true
-        ON CONFLICT (day, currency, product_id) DO UPDATE
+        ON CONFLICT (day, currency) DO UPDATE
             SET started = started + excluded.started, completed = completed + excluded.completed;
     INSERT INTO sales_days
-        SELECT strftime('%Y-%m-%d', OLD.paid_at), OLD.currency, OLD.product_id, 0, 0, -1,
+        SELECT strftime('%Y-%m-%d', OLD.paid_at), OLD.currency, 0, 0, -1,
                -COALESCE(OLD.total_cents, OLD.amount_cents), 0
+        WHERE OLD.paid_at IS NOT NULL
+        ON CONFLICT (day, currency) DO UPDATE
+            SET paid_orders = paid_orders + excluded.paid_orders,
+                paid_cents = paid_cents + excluded.paid_cents;
+    INSERT INTO product_sales_days
+        SELECT strftime('%Y-%m-%d', OLD.paid_at), OLD.currency, OLD.product_id, -1,
+               -COALESCE(OLD.total_cents, OLD.amount_cents)
         WHERE OLD.paid_at IS NOT NULL
         ON CONFLICT (day, currency, product_id) DO UPDATE
             SET paid_orders = paid_orders + excluded.paid_orders,
                 paid_cents = paid_cents + excluded.paid_cents;
     INSERT INTO sales_days
-        SELECT strftime('%Y-%m-%d', OLD.refunded_at), OLD.currency, OLD.product_id, 0, 0, 0, 0,
+        SELECT strftime('%Y-%m-%d', OLD.refunded_at), OLD.currency, 0, 0, 0, 0,
                -OLD.refunded_cents
         WHERE OLD.refunded_at IS NOT NULL AND OLD.refunded_cents <> 0
-        ON CONFLICT (day, currency, product_id) DO UPDATE
+        ON CONFLICT (day, currency) DO UPDATE
             SET refunded_cents = refunded_cents + excluded.refunded_cents;
     INSERT INTO sales_days
-        SELECT strftime('%Y-%m-%d', NEW.created_at), NEW.currency, NEW.product_id, 1,
+        SELECT strftime('%Y-%m-%d', NEW.created_at), NEW.currency, 1,
                (NEW.paid_at IS NOT NULL), 0, 0, 0 WHERE true
-        ON CONFLICT (day, currency, product_id) DO UPDATE
+        ON CONFLICT (day, currency) DO UPDATE
             SET started = started + excluded.started, completed = completed + excluded.completed;
     INSERT INTO sales_days
-        SELECT strftime('%Y-%m-%d', NEW.paid_at), NEW.currency, NEW.product_id, 0, 0, 1,
+        SELECT strftime('%Y-%m-%d', NEW.paid_at), NEW.currency, 0, 0, 1,
                COALESCE(NEW.total_cents, NEW.amount_cents), 0
+        WHERE NEW.paid_at IS NOT NULL
+        ON CONFLICT (day, currency) DO UPDATE
+            SET paid_orders = paid_orders + excluded.paid_orders,
+                paid_cents = paid_cents + excluded.paid_cents;
+    INSERT INTO product_sales_days
+        SELECT strftime('%Y-%m-%d', NEW.paid_at), NEW.currency, NEW.product_id, 1,
+               COALESCE(NEW.total_cents, NEW.amount_cents)
         WHERE NEW.paid_at IS NOT NULL
         ON CONFLICT (day, currency, product_id) DO UPDATE
             SET paid_orders = paid_orders + excluded.paid_orders,
                 paid_cents = paid_cents + excluded.paid_cents;
     INSERT INTO sales_days
-        SELECT strftime('%Y-%m-%d', NEW.refunded_at), NEW.currency, NEW.product_id, 0, 0, 0, 0,
+        SELECT strftime('%Y-%m-%d', NEW.refunded_at), NEW.currency, 0, 0, 0, 0,
                NEW.refunded_cents
         WHERE NEW.refunded_at IS NOT NULL AND NEW.refunded_cents <> 0
-        ON CONFLICT (day, currency, product_id) DO UPDATE
+        ON CONFLICT (day, currency) DO UPDATE
             SET refunded_cents = refunded_cents + excluded.refunded_cents;
 END;
 
 CREATE TRIGGER orders_sales_days_delete AFTER DELETE ON orders BEGIN
     INSERT INTO sales_days
-        SELECT strftime('%Y-%m-%d', OLD.created_at), OLD.currency, OLD.product_id, -1,
+        SELECT strftime('%Y-%m-%d', OLD.created_at), OLD.currency, -1,
                -(OLD.paid_at IS NOT NULL), 0, 0, 0 WHERE true
-        ON CONFLICT (day, currency, product_id) DO UPDATE
+        ON CONFLICT (day, currency) DO UPDATE
             SET started = started + excluded.started, completed = completed + excluded.completed;
     INSERT INTO sales_days
-        SELECT strftime('%Y-%m-%d', OLD.paid_at), OLD.currency, OLD.product_id, 0, 0, -1,
+        SELECT strftime('%Y-%m-%d', OLD.paid_at), OLD.currency, 0, 0, -1,
                -COALESCE(OLD.total_cents, OLD.amount_cents), 0
+        WHERE OLD.paid_at IS NOT NULL
+        ON CONFLICT (day, currency) DO UPDATE
+            SET paid_orders = paid_orders + excluded.paid_orders,
+                paid_cents = paid_cents + excluded.paid_cents;
+    INSERT INTO product_sales_days
+        SELECT strftime('%Y-%m-%d', OLD.paid_at), OLD.currency, OLD.product_id, -1,
+               -COALESCE(OLD.total_cents, OLD.amount_cents)
         WHERE OLD.paid_at IS NOT NULL
         ON CONFLICT (day, currency, product_id) DO UPDATE
             SET paid_orders = paid_orders + excluded.paid_orders,
                 paid_cents = paid_cents + excluded.paid_cents;
     INSERT INTO sales_days
-        SELECT strftime('%Y-%m-%d', OLD.refunded_at), OLD.currency, OLD.product_id, 0, 0, 0, 0,
+        SELECT strftime('%Y-%m-%d', OLD.refunded_at), OLD.currency, 0, 0, 0, 0,
                -OLD.refunded_cents
         WHERE OLD.refunded_at IS NOT NULL AND OLD.refunded_cents <> 0
-        ON CONFLICT (day, currency, product_id) DO UPDATE
+        ON CONFLICT (day, currency) DO UPDATE
             SET refunded_cents = refunded_cents + excluded.refunded_cents;
 END;
 
