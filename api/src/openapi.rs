@@ -81,11 +81,17 @@ enum Limit {
     Length(Option<usize>, Option<usize>),
     Pattern(&'static str),
     Range(i64, i64),
+    Values(&'static [&'static str]),
+    MinItems(usize),
 }
 
 fn apply(schema: &mut utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>, limit: &Limit) {
     use utoipa::openapi::schema::Schema;
     use utoipa::openapi::RefOr;
+    if let (RefOr::T(Schema::Array(array)), Limit::MinItems(n)) = (&mut *schema, limit) {
+        array.min_items = Some(*n);
+        return;
+    }
     let RefOr::T(Schema::Object(object)) = schema else {
         panic!("a limit on something that is not a plain schema");
     };
@@ -99,6 +105,10 @@ fn apply(schema: &mut utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>, l
             object.minimum = Some(utoipa::Number::Int(*min as isize));
             object.maximum = Some(utoipa::Number::Int(*max as isize));
         }
+        Limit::Values(values) => {
+            object.enum_values = Some(values.iter().map(|v| (*v).into()).collect());
+        }
+        Limit::MinItems(_) => panic!("MinItems on something that is not a list"),
     }
 }
 
@@ -191,12 +201,39 @@ impl Modify for Limits {
                 )],
             ),
         ];
+        let date = Limit::Pattern(crate::reports::DATE_PATTERN);
+        let seller: &[(&str, &str, &[Limit])] = &[
+            (
+                "ApiKeyRequest",
+                "name",
+                &[
+                    Limit::Length(Some(1), Some(shared_types::MAX_KEY_NAME)),
+                    Limit::Pattern("\\S"),
+                ],
+            ),
+            ("ApiKeyRequest", "scopes", &[Limit::MinItems(1)]),
+            (
+                "WebhookEndpointRequest",
+                "url",
+                &[
+                    Limit::Length(Some(1), Some(shared_types::MAX_WEBHOOK_URL)),
+                    Limit::Pattern(crate::webhooks::URL_PATTERN),
+                ],
+            ),
+            (
+                "WebhookEndpointRequest",
+                "description",
+                &[Limit::Length(None, Some(shared_types::MAX_KEY_NAME))],
+            ),
+            ("WebhookEndpointRequest", "events", &[Limit::MinItems(1)]),
+            ("ReconcileRequest", "since", std::slice::from_ref(&date)),
+        ];
         let schemas = &mut doc
             .components
             .as_mut()
             .expect("the document has components")
             .schemas;
-        for (schema, property, limits) in properties {
+        for (schema, property, limits) in properties.iter().chain(seller) {
             let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(*schema) else {
                 panic!("no schema {schema} to limit");
             };
@@ -219,6 +256,9 @@ impl Modify for Limits {
                 "session_id",
                 Limit::Pattern(crate::membership::SESSION_ID_PATTERN),
             ),
+            ("from", Limit::Pattern(crate::reports::DATE_PATTERN)),
+            ("to", Limit::Pattern(crate::reports::DATE_PATTERN)),
+            ("interval", Limit::Values(&["day", "week", "month"])),
         ];
         let mut limited = 0;
         for item in doc.paths.paths.values_mut() {

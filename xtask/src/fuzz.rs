@@ -84,6 +84,8 @@ pub fn fuzz(root: &Path, examples: u32, seed: u64) -> Result<()> {
             // The tokens must outlive the three runs.
             .env("FOLIO_ACCESS_TOKEN_TTL_SECS", "86400")
             .env("FOLIO_LOG_FORMAT", "text")
+            // The endpoints the fuzzer registers must not reach this machine's own services.
+            .env("FOLIO_WEBHOOK_PRIVATE_TARGETS", "refuse")
             .env("RUST_LOG", "warn")
             .env_remove("STRIPE_SECRET_KEY")
             .env_remove("STRIPE_WEBHOOK_SECRET")
@@ -352,6 +354,15 @@ fn schemathesis_config(
          # not free; a plan unlocks every product or names some (product_ids) that exist: rules\n\
          # across fields and rows that no schema states, refused with 422.\n\
          [[operations]]\ninclude-name-regex = \"^(POST /api/v1/admin/discounts|PUT /api/v1/admin/discounts/\\\\{{id\\\\}}|PATCH /api/v1/admin/products/\\\\{{id\\\\}}|POST /api/v1/admin/plans|PUT /api/v1/admin/plans/\\\\{{id\\\\}})$\"\n\
+         checks.positive_data_acceptance.expected-statuses = {}\n\n",
+        accepted("422")
+    ));
+    toml.push_str(&format!(
+        "# Rules no schema states, refused with 422: a period whose `from` is after its `to`, or\n\
+         # longer than the interval allows, or a date the calendar lacks (2026-02-30); a\n\
+         # reconciliation from the future or more than 400 days back; a webhook URL that does\n\
+         # not parse, carries credentials, or (in production) names a private address.\n\
+         [[operations]]\ninclude-name-regex = \"^(GET /api/v1/admin/stats|POST /api/v1/admin/reconcile|POST /api/v1/admin/webhooks|PUT /api/v1/admin/webhooks/\\\\{{id\\\\}})$\"\n\
          checks.positive_data_acceptance.expected-statuses = {}\n\n",
         accepted("422")
     ));

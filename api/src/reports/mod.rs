@@ -17,6 +17,8 @@ use crate::error::ApiError;
 use crate::pagination::{self, Cursor};
 use crate::AppState;
 
+/// A day as the API takes it (the document states it; the parse checks the calendar).
+pub const DATE_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
 /// The longest period the dashboard reads by day, and by week or month.
 pub const MAX_DAYS_BY_DAY: i64 = 366;
 pub const MAX_DAYS: i64 = 366 * 5;

@@ -28,6 +28,9 @@ use crate::jobs::Task;
 use crate::AppState;
 use repo::EndpointRow;
 
+/// What an endpoint's URL looks like (the document states it; the address rules are checked on
+/// top).
+pub const URL_PATTERN: &str = "^[Hh][Tt][Tt][Pp][Ss]?://\\S+$";
 /// The delay after each failed attempt: 1 min, 5 min, 30 min, 2 h, 6 h, then every 12 h.
 pub const SCHEDULE: [TimeDelta; 6] = [
     TimeDelta::minutes(1),
