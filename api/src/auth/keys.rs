@@ -165,9 +165,11 @@ pub async fn revoke(state: &AppState, id: ApiKeyId) -> Result<ApiKey, ApiError> 
 /// The key behind `secret`, with its last use noted; unknown → 401, revoked → 401.
 pub async fn authenticate(state: &AppState, secret: &str) -> Result<KeyCaller, ApiError> {
     let secret_hash = hash(secret);
+    // A read (on SQLite not through the writer thread): the last use is written only when it
+    // is due, below, once the key has passed its checks.
     let (row, maker) = state
         .db
-        .write(move |conn| {
+        .run(move |conn| {
             let row = api_keys::table
                 .filter(api_keys::secret_hash.eq(&secret_hash))
                 .select(ApiKeyRow::as_select())
@@ -177,19 +179,6 @@ pub async fn authenticate(state: &AppState, secret: &str) -> Result<KeyCaller, A
                 Some(r) => super::repo::find_user(conn, &r.created_by)?,
                 None => None,
             };
-            if let Some(row) = row.as_ref().filter(|r| r.revoked_at.is_none()) {
-                let now = crate::db::now();
-                let stale = now - chrono::TimeDelta::seconds(LAST_USE_RESOLUTION_SECS);
-                diesel::update(
-                    api_keys::table.find(&row.id).filter(
-                        api_keys::last_used_at
-                            .is_null()
-                            .or(api_keys::last_used_at.lt(stale)),
-                    ),
-                )
-                .set(api_keys::last_used_at.eq(now))
-                .execute(conn)?;
-            }
             Ok((row, maker))
         })
         .await?;
@@ -208,6 +197,27 @@ pub async fn authenticate(state: &AppState, secret: &str) -> Result<KeyCaller, A
         .api_key_limiter
         .check(&state.db, row.id.as_str())
         .await?;
+    let now = crate::db::now();
+    let stale = now - chrono::TimeDelta::seconds(LAST_USE_RESOLUTION_SECS);
+    if row.last_used_at.is_none_or(|t| t < stale) {
+        let id = row.id.clone();
+        state
+            .db
+            .write(move |conn| {
+                // Conditional: of two nodes noting the same minute, one writes.
+                diesel::update(
+                    api_keys::table.find(&id).filter(
+                        api_keys::last_used_at
+                            .is_null()
+                            .or(api_keys::last_used_at.lt(stale)),
+                    ),
+                )
+                .set(api_keys::last_used_at.eq(now))
+                .execute(conn)?;
+                Ok(())
+            })
+            .await?;
+    }
     Ok(KeyCaller {
         scopes: row.scopes(),
         id: row.id,
