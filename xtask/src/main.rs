@@ -243,11 +243,16 @@ const ACCOUNT_PATHS: [&str; 7] = [
     "/membership",
 ];
 
-/// The value of `name="..."` in `html`.
+/// The value of `name="..."` in `html`, or of `name=...` (Trunk's minified HTML leaves out the
+/// quotes where it can).
 fn attribute<'a>(html: &'a str, name: &str) -> Option<&'a str> {
-    let start = html.find(&format!("{name}=\""))? + name.len() + 2;
-    let len = html[start..].find('"')?;
-    Some(&html[start..start + len])
+    let start = html.find(&format!(" {name}="))? + name.len() + 2;
+    let rest = &html[start..];
+    let (value, end) = match rest.strip_prefix('"') {
+        Some(quoted) => (quoted, quoted.find('"')?),
+        None => (rest, rest.find([' ', '>'])?),
+    };
+    Some(&value[..end])
 }
 
 /// The shop page with a start script that loads the account bundle on its paths and the shop
@@ -262,8 +267,10 @@ fn with_start_script(shop_page: &str, account_page: &str) -> Result<String> {
     };
     let (shop_js, shop_wasm) = files(shop_page)?;
     let (account_js, account_wasm) = files(account_page)?;
+    // The `<script` tag holding `data-js` (its attributes in any order, minified or not).
     let start = shop_page
-        .find("<script type=\"module\" data-js=")
+        .find(" data-js=")
+        .and_then(|at| shop_page[..at].rfind("<script"))
         .context("the shop page has no start script")?;
     let end = start
         + shop_page[start..]
@@ -880,5 +887,36 @@ mod web_ui_tests {
             assert!(merged.contains(file), "{file} in {merged}");
         }
         assert!(with_start_script("<head></head>", &page("account")).is_err());
+    }
+
+    #[test]
+    fn a_minified_page_gets_the_same_start_script() {
+        // What Trunk's minifier writes: attributes reordered, quotes left out.
+        let page = |bundle: &str| {
+            format!(
+                "<title>Folio</title><link href=/style-1.css rel=stylesheet>\
+                 <script data-js=/{bundle}-0123456789abcdef.js \
+                 data-wasm=/{bundle}-0123456789abcdef_bg.wasm type=module>await start();\
+                 </script></head><body></body>"
+            )
+        };
+        let merged = with_start_script(&page("shop"), &page("account")).unwrap();
+        assert_eq!(merged.matches("<script").count(), 1, "{merged}");
+        assert!(
+            merged.starts_with(
+                "<title>Folio</title><link href=/style-1.css rel=stylesheet><script type=\"module\">"
+            ),
+            "{merged}"
+        );
+        assert!(
+            merged.ends_with("</script></head><body></body>"),
+            "{merged}"
+        );
+        for file in [
+            "\"/shop-0123456789abcdef.js\"",
+            "\"/account-0123456789abcdef_bg.wasm\"",
+        ] {
+            assert!(merged.contains(file), "{file} in {merged}");
+        }
     }
 }

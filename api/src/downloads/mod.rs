@@ -500,7 +500,10 @@ pub enum Delivery {
 pub async fn open(state: &AppState, grant: &Grant) -> Result<Delivery, ApiError> {
     let (record, opened) = match &grant.what {
         Granted::File {
-            body, plan, record, ..
+            file,
+            body,
+            plan,
+            record,
         } => {
             if let (Some(prefix), None) = (&state.settings.download_accel_prefix, &body.tail) {
                 // The proxy sends the bytes (sendfile, its own Range handling); folio has
@@ -516,7 +519,12 @@ pub async fn open(state: &AppState, grant: &Grant) -> Result<Delivery, ApiError>
                 let left = (grant.link_expires_at - chrono::Utc::now().timestamp()).max(1) as u64;
                 let presigned = state
                     .storage
-                    .presigned_get(&body.key, std::time::Duration::from_secs(left))
+                    .presigned_get(
+                        &body.key,
+                        std::time::Duration::from_secs(left),
+                        &routes::content_disposition(&file.file.name),
+                        &file.version.content_type,
+                    )
                     .await;
                 match presigned {
                     Some(Ok(url)) => {

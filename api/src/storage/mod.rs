@@ -10,6 +10,7 @@
 #[cfg(all(target_os = "linux", not(folio_portable)))]
 mod linux;
 mod portable;
+mod presign;
 pub mod sniff;
 
 #[cfg(all(target_os = "linux", not(folio_portable)))]
@@ -27,7 +28,7 @@ use object_store::prefix::PrefixStore;
 use object_store::signer::Signer;
 use object_store::{
     local::LocalFileSystem, path::Path, Attribute, Attributes, GetOptions, GetRange,
-    GetResultPayload, ObjectStore, PutMultipartOptions, WriteMultipart,
+    GetResultPayload, MultipartUpload, ObjectStore, PutMultipartOptions, PutPayload,
 };
 
 use crate::config::{S3Location, StorageLocation};
@@ -158,8 +159,9 @@ pub struct Storage {
     /// For a local folder with the platform's fast paths (Linux): the folder, opened once, to
     /// open objects in without a thread hop.
     local_dir: Option<Arc<fast::Dir>>,
-    /// For a bucket: the store itself (it signs URLs) and the prefix `store` adds to keys.
-    s3: Option<(Arc<AmazonS3>, Path)>,
+    /// For a bucket: the store itself (its credentials sign URLs), the prefix `store` adds to
+    /// keys, and the bucket's region.
+    s3: Option<(Arc<AmazonS3>, Path, String)>,
 }
 
 /// An object that reached its content-addressed key.
@@ -280,7 +282,7 @@ impl Storage {
         Ok(Self {
             store,
             local_dir: None,
-            s3: Some((bucket, prefix)),
+            s3: Some((bucket, prefix, location.region.clone())),
         })
     }
 
@@ -302,23 +304,49 @@ impl Storage {
         }
     }
 
-    /// A URL that fetches `key` without credentials until `expires_in` has passed (only for a
-    /// bucket: None for a folder).
+    /// A URL that fetches `key` without credentials until `expires_in` has passed, answered
+    /// with these `Content-Disposition` and `Content-Type` (only for a bucket: None for a
+    /// folder). The headers travel in the signed URL, not with the object: one object may be
+    /// two products' files under two names, and a file may be renamed after its upload.
     pub async fn presigned_get(
         &self,
         key: &str,
         expires_in: std::time::Duration,
+        disposition: &str,
+        content_type: &str,
     ) -> Option<Result<url::Url, object_store::Error>> {
-        let (bucket, prefix) = self.s3.as_ref()?;
+        let (bucket, prefix, region) = self.s3.as_ref()?;
         let path = if prefix.as_ref().is_empty() {
             Path::from(key)
         } else {
             Path::from(format!("{prefix}/{key}"))
         };
         Some(
-            bucket
-                .signed_url(http::Method::GET, &path, expires_in)
-                .await,
+            async {
+                // object_store's URL for the object (its host, port and encoded path), signed
+                // again with the response headers in the query.
+                let mut object = bucket
+                    .signed_url(http::Method::GET, &path, expires_in)
+                    .await?;
+                object.set_query(None);
+                let credential = bucket.credentials().get_credential().await?;
+                Ok(presign::presign_get(
+                    &object,
+                    &presign::Credentials {
+                        key_id: &credential.key_id,
+                        secret: &credential.secret_key,
+                        token: credential.token.as_deref(),
+                        region,
+                    },
+                    chrono::Utc::now(),
+                    expires_in.as_secs(),
+                    &[
+                        ("response-content-disposition", disposition),
+                        ("response-content-type", content_type),
+                    ],
+                ))
+            }
+            .await,
         )
     }
 
@@ -326,9 +354,13 @@ impl Storage {
     /// `purpose` accepts. On any error nothing is left behind.
     ///
     /// In a bucket a file carries `Content-Disposition: attachment` with the name it was
-    /// uploaded as (made safe, with the extension of its content, as the product shows it): what
-    /// a presigned download saves it as. Identical content uploaded again keeps the first
-    /// upload's name.
+    /// uploaded as (made safe, with the extension of its content, as the product shows it), for
+    /// whoever reads the bucket directly; identical content uploaded again keeps the first
+    /// upload's name. A presigned download names the file in its URL instead.
+    ///
+    /// The parts go up at most two at a time; if anything fails (the client, the size, a part,
+    /// the completion) the multipart upload is aborted, so the bucket keeps no unfinished
+    /// upload.
     pub async fn put_stream<S, E>(
         &self,
         mut body: S,
@@ -381,37 +413,31 @@ impl Storage {
             .put_multipart_opts(&temp, options)
             .await
             .map_err(UploadError::Store)?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut parts = Parts::new(upload);
         let mut hasher = Sha256::new();
         let mut size = head.len() as u64;
         hasher.update(&head);
-        writer.write(&head);
 
         let streamed: Result<(), UploadError> = async {
-            if ended {
-                return Ok(());
-            }
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| UploadError::Client(e.to_string()))?;
-                size += chunk.len() as u64;
-                if size > max_bytes {
-                    return Err(UploadError::TooLarge { limit: max_bytes });
+            parts.write(&head).await.map_err(UploadError::Store)?;
+            if !ended {
+                while let Some(chunk) = body.next().await {
+                    let chunk = chunk.map_err(|e| UploadError::Client(e.to_string()))?;
+                    size += chunk.len() as u64;
+                    if size > max_bytes {
+                        return Err(UploadError::TooLarge { limit: max_bytes });
+                    }
+                    hasher.update(&chunk);
+                    parts.write(&chunk).await.map_err(UploadError::Store)?;
                 }
-                hasher.update(&chunk);
-                writer
-                    .wait_for_capacity(2)
-                    .await
-                    .map_err(UploadError::Store)?;
-                writer.write(&chunk);
             }
-            Ok(())
+            parts.finish().await.map_err(UploadError::Store)
         }
         .await;
         if let Err(e) = streamed {
-            let _ = writer.abort().await;
+            parts.abort().await;
             return Err(e);
         }
-        writer.finish().await.map_err(UploadError::Store)?;
 
         let sha256 = hex::encode(hasher.finalize());
         let key = match purpose {
@@ -461,7 +487,12 @@ impl Storage {
             Err(e) => return Err(e),
         }
         self.store.copy(temp, key).await?;
-        self.store.delete(temp).await
+        // The content is at its key now: failing the upload here would leave that object with
+        // no row. The temporary copy is only logged (nothing reads `tmp/`).
+        if let Err(e) = self.store.delete(temp).await {
+            tracing::warn!(key = %temp, error = %e, "could not remove an upload's temporary object");
+        }
+        Ok(())
     }
 
     /// Stores a small object whole (a stamping plan), replacing what `key` held.
@@ -536,6 +567,82 @@ impl Storage {
             keys.push(meta?.location.to_string());
         }
         Ok(keys)
+    }
+}
+
+/// A multipart upload fed in `PART_SIZE` parts, at most two in flight, which this keeps hold of
+/// to the end: `object_store`'s `WriteMultipart` gives the upload up when its completion fails,
+/// and the unfinished upload would stay in the bucket.
+struct Parts {
+    upload: Box<dyn MultipartUpload>,
+    buffer: Vec<u8>,
+    in_flight: tokio::task::JoinSet<Result<(), object_store::Error>>,
+    sent: usize,
+}
+
+impl Parts {
+    fn new(upload: Box<dyn MultipartUpload>) -> Self {
+        Self {
+            upload,
+            buffer: Vec::with_capacity(PART_SIZE),
+            in_flight: tokio::task::JoinSet::new(),
+            sent: 0,
+        }
+    }
+
+    async fn write(&mut self, mut data: &[u8]) -> Result<(), object_store::Error> {
+        while !data.is_empty() {
+            let take = (PART_SIZE - self.buffer.len()).min(data.len());
+            self.buffer.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buffer.len() == PART_SIZE {
+                self.send().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the buffer as the next part, once fewer than two are in flight.
+    async fn send(&mut self) -> Result<(), object_store::Error> {
+        while self.in_flight.len() >= 2 {
+            self.join_one().await?;
+        }
+        let part = std::mem::replace(&mut self.buffer, Vec::with_capacity(PART_SIZE));
+        self.in_flight
+            .spawn(self.upload.put_part(PutPayload::from(part)));
+        self.sent += 1;
+        Ok(())
+    }
+
+    async fn join_one(&mut self) -> Result<(), object_store::Error> {
+        match self.in_flight.join_next().await {
+            None => Ok(()),
+            Some(Ok(sent)) => sent,
+            Some(Err(e)) => Err(object_store::Error::Generic {
+                store: "multipart upload",
+                source: Box::new(e),
+            }),
+        }
+    }
+
+    /// The last part (the only one, possibly empty, for a small object), then the completion.
+    async fn finish(&mut self) -> Result<(), object_store::Error> {
+        if !self.buffer.is_empty() || self.sent == 0 {
+            self.send().await?;
+        }
+        while !self.in_flight.is_empty() {
+            self.join_one().await?;
+        }
+        self.upload.complete().await.map(drop)
+    }
+
+    /// Stops the parts in flight and asks the store to drop the upload (logged if it cannot).
+    async fn abort(&mut self) {
+        self.in_flight.abort_all();
+        while self.in_flight.join_next().await.is_some() {}
+        if let Err(e) = self.upload.abort().await {
+            tracing::warn!(error = %e, "could not abort a multipart upload");
+        }
     }
 }
 

@@ -163,7 +163,7 @@ async fn presigned_downloads_are_checked_and_recorded_then_sent_by_the_bucket(ap
     let admin = app.admin().await;
     // Over two multipart parts (5 MiB each): the upload streams in parts.
     let file = big_pdf(11 * 1024 * 1024 + 123);
-    app.product(&admin, "Bucket Guide", "0", file.clone()).await;
+    let guide = app.product(&admin, "Bucket Guide", "0", file.clone()).await;
     app.product(&admin, "Paid Guide", "9.00", pdf("paid")).await;
     let user = app.customer("ada@example.com").await.access_token;
 
@@ -230,4 +230,44 @@ async fn presigned_downloads_are_checked_and_recorded_then_sent_by_the_bucket(ap
         bucket.get(&tampered).send().await.unwrap().status(),
         StatusCode::FORBIDDEN
     );
+
+    // The name travels in the signed URL, not with the object (one object can be two products'
+    // files under two names): a file renamed after its upload is saved under its new name, with
+    // the headers a streamed download has.
+    let res = app
+        .bare_client()
+        .patch(app.url(&format!(
+            "/api/v1/admin/products/{}/files/{}",
+            guide["id"].as_str().unwrap(),
+            guide["files"][0]["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"name": "Tide Tables"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let link: Value = app
+        .download_token(&user, "bucket-guide")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = link["url"].as_str().unwrap().replace(&app.address, "");
+    let res = app.get(&path, None).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let got = bucket.get(&location).send().await.unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(
+        got.headers()["content-disposition"].to_str().unwrap(),
+        folio_api::downloads::routes::content_disposition("Tide Tables.pdf")
+    );
+    assert_eq!(got.headers()["content-type"], "application/pdf");
+    assert_eq!(got.bytes().await.unwrap().len(), file.len());
 }
