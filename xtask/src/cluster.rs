@@ -203,6 +203,8 @@ impl Cluster {
             .env("FOLIO_JOB_LEASE_SECS", "5")
             .env("FOLIO_JOB_POLL_MS", "200")
             .env("FOLIO_DB_POOL_SIZE", "8")
+            // The checks' webhook receiver listens on loopback.
+            .env("FOLIO_WEBHOOK_PRIVATE_TARGETS", "allow")
             .env("STRIPE_SECRET_KEY", "sk_test_cluster")
             .env("STRIPE_WEBHOOK_SECRET", bench::SECRET)
             .env("STRIPE_API_BASE", format!("{}/", self.emulator()))
@@ -442,6 +444,20 @@ impl Http {
             bail!("{method} {url}: {status} (wanted {want}): {value}");
         }
         Ok(value)
+    }
+
+    /// Status and body length of a GET, or Err when the body was cut off.
+    fn fetch(&self, url: &str) -> Result<(u16, usize)> {
+        let res = match self.agent.get(url).call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => return Err(anyhow::anyhow!("GET {url}: {e}")),
+        };
+        let status = res.status();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut res.into_reader(), &mut body)
+            .with_context(|| format!("GET {url}: the body was cut off"))?;
+        Ok((status, body.len()))
     }
 
     fn form(&self, url: &str) -> Result<u16> {
@@ -913,8 +929,81 @@ pub fn invalidation_delays(
     Ok(delays)
 }
 
-/// Mixed traffic through nginx (browsing, purchases, downloads) while node 2 is killed with
-/// SIGKILL, then started again.
+/// A webhook endpoint on loopback that answers 200 to every delivery and notes each one's
+/// `Folio-Event-Id`, for as long as it lives.
+struct Receiver {
+    url: String,
+    ids: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Receiver {
+    fn start() -> Result<Self> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}/hooks", listener.local_addr()?);
+        let ids: Arc<Mutex<Vec<String>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen, stopped) = (ids.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        if let Ok(Some(id)) = Self::answer(stream) {
+                            seen.lock().unwrap().push(id);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Ok(Self { url, ids, stop })
+    }
+
+    /// Reads one request (its headers and its Content-Length of body) and answers 200.
+    fn answer(mut stream: std::net::TcpStream) -> Result<Option<String>> {
+        use std::io::{BufRead, BufReader, Read, Write};
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let (mut id, mut length) = (None, 0usize);
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(None);
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                match name.trim().to_ascii_lowercase().as_str() {
+                    "folio-event-id" => id = Some(value.trim().to_owned()),
+                    "content-length" => length = value.trim().parse().unwrap_or(0),
+                    _ => {}
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")?;
+        Ok(id)
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.ids.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Mixed traffic through nginx (browsing, purchases, downloads of free and bought products)
+/// while node 2 is killed with SIGKILL, then started again. Every paid order's `order.paid`
+/// webhook reaches the seller's endpoint, whichever node delivers it.
 fn kill_under_traffic(c: &mut Cluster, http: &Http, short: bool) -> Result<()> {
     let run_for = Duration::from_secs(if short { 8 } else { 20 });
     let kill_after = run_for / 3;
@@ -924,11 +1013,29 @@ fn kill_under_traffic(c: &mut Cluster, http: &Http, short: bool) -> Result<()> {
         .filter(|p| p["price"]["amount_cents"].as_i64().is_some_and(|c| c > 0))
         .map(|p| p["slug"].as_str().unwrap().to_owned())
         .collect();
+    let free: Vec<String> = products
+        .iter()
+        .filter(|p| p["price"]["amount_cents"].as_i64() == Some(0))
+        .map(|p| p["slug"].as_str().unwrap().to_owned())
+        .collect();
+    if free.is_empty() {
+        bail!("the demo catalog has no free product to download");
+    }
     let workers = 3;
     let mut buyers = Vec::new();
     for w in 0..workers {
         buyers.push(register(http, &c.lb(), &format!("traffic-{w}@folio.test"))?);
     }
+    let receiver = Receiver::start()?;
+    let admin = login(http, &c.lb(), ADMIN_EMAIL, ADMIN_PASSWORD)?;
+    http.expect(
+        "POST",
+        &format!("{}/api/v1/admin/webhooks", c.lb()),
+        Some(&admin),
+        Some(json!({"url": receiver.url, "events": ["order.paid"]})),
+        201,
+    )?;
+    let downloads_before = c.count("SELECT count(*) FROM download_events")?;
     let orders_before = c.count("SELECT count(*) FROM orders WHERE status = 'paid'")?;
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -936,6 +1043,8 @@ fn kill_under_traffic(c: &mut Cluster, http: &Http, short: bool) -> Result<()> {
     let fives: Arc<Mutex<Vec<(Duration, String)>>> = Arc::default();
     let paid = Arc::new(AtomicU64::new(0));
     let requests = Arc::new(AtomicU64::new(0));
+    let downloaded = Arc::new(AtomicU64::new(0));
+    let cut_off: Arc<Mutex<Vec<(Duration, String)>>> = Arc::default();
     let (lb, emulator) = (c.lb(), c.emulator());
     let handles: Vec<_> = buyers
         .into_iter()
@@ -943,11 +1052,13 @@ fn kill_under_traffic(c: &mut Cluster, http: &Http, short: bool) -> Result<()> {
         .map(|(w, token)| {
             let (stop, fives, paid, requests) =
                 (stop.clone(), fives.clone(), paid.clone(), requests.clone());
+            let (downloaded, cut_off) = (downloaded.clone(), cut_off.clone());
             let (lb, emulator) = (lb.clone(), emulator.clone());
-            let slugs = slugs.clone();
+            let (slugs, free) = (slugs.clone(), free.clone());
             std::thread::spawn(move || -> Result<()> {
                 let http = Http::new();
                 let mut next = w;
+                let mut bought: Vec<String> = Vec::new();
                 let note = |status: u16, what: &str| {
                     requests.fetch_add(1, Ordering::Relaxed);
                     if status >= 500 {
@@ -978,7 +1089,35 @@ fn kill_under_traffic(c: &mut Cluster, http: &Http, short: bool) -> Result<()> {
                             let p = http.form(&format!("{emulator}/pay/{session}/pay"))?;
                             if p == 303 {
                                 paid.fetch_add(1, Ordering::Relaxed);
+                                bought.push(slug.clone());
                             }
+                        }
+                    }
+                    // A download: a free product, or one bought (refused until its webhook
+                    // has granted it), streamed from the bucket through whichever node.
+                    let slug = match next % 2 {
+                        0 => &free[next / 2 % free.len()],
+                        _ => bought.last().unwrap_or(&free[0]),
+                    };
+                    let (s, v) = http.send(
+                        "POST",
+                        &format!("{lb}/api/v1/products/{slug}/download-token"),
+                        Some(&token),
+                        None,
+                    )?;
+                    note(s, "download-token");
+                    if let (200, Some(url)) = (s, v["url"].as_str()) {
+                        match http.fetch(url) {
+                            Ok((s, len)) => {
+                                note(s, "download");
+                                if s == 200 && len > 0 {
+                                    downloaded.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                            Err(e) => cut_off
+                                .lock()
+                                .unwrap()
+                                .push((started.elapsed(), e.to_string())),
                         }
                     }
                     next += 1;
@@ -992,7 +1131,6 @@ fn kill_under_traffic(c: &mut Cluster, http: &Http, short: bool) -> Result<()> {
     c.kill_node(2)?;
     *killed_at.lock().unwrap() = Some(started.elapsed());
     // While it is down, the catalog changes: the node must catch up when it is back.
-    let admin = login(http, &c.lb(), ADMIN_EMAIL, ADMIN_PASSWORD)?;
     let changed = &products[0];
     let id = changed["id"].as_str().unwrap();
     http.expect(
@@ -1010,17 +1148,38 @@ fn kill_under_traffic(c: &mut Cluster, http: &Http, short: bool) -> Result<()> {
     }
     let killed = killed_at.lock().unwrap().unwrap_or_default();
     let fives = fives.lock().unwrap().clone();
-    // nginx marks a node down at its first failed connection (max_fails=1) and sends the request
-    // to the next one (proxy_next_upstream error): no 5xx is acceptable at all.
+    // nginx marks a node down at its first failed connection (max_fails=1) and sends a GET to
+    // the next one (proxy_next_upstream error), but never resends a POST that reached the
+    // node: a POST in flight at the kill may be answered 502, and nothing else may be.
+    let (at_kill, fives): (Vec<_>, Vec<_>) = fives.into_iter().partition(|(at, what)| {
+        at.abs_diff(killed) < Duration::from_secs(1)
+            && ["checkout", "download-token"].contains(&what.split(':').next().unwrap_or(""))
+    });
+    let cut_off = cut_off.lock().unwrap().clone();
+    let downloaded = downloaded.load(Ordering::Relaxed) as i64;
     eprintln!(
-        "xtask: {} requests, {} purchases paid, node 2 killed at {:.1} s; 5xx: {}",
+        "xtask: {} requests, {} purchases paid, {downloaded} downloads, node 2 killed at {:.1} s; \
+         5xx: {} (POSTs in flight at the kill: {at_kill:?}); downloads cut off: {}",
         requests.load(Ordering::Relaxed),
         paid.load(Ordering::Relaxed),
         killed.as_secs_f64(),
-        fives.len()
+        fives.len(),
+        cut_off.len()
     );
-    if !fives.is_empty() {
-        bail!("5xx answers through nginx: {fives:?}");
+    if !fives.is_empty() || at_kill.len() > workers {
+        bail!("5xx answers through nginx: {fives:?}, at the kill: {at_kill:?}");
+    }
+    // A download the killed node was sending ends short (nginx has sent its headers already);
+    // any other cut is a fault.
+    if cut_off.len() > workers
+        || cut_off
+            .iter()
+            .any(|(at, _)| at.abs_diff(killed) > Duration::from_secs(2))
+    {
+        bail!("downloads cut off away from the kill at {killed:?}: {cut_off:?}");
+    }
+    if downloaded == 0 {
+        bail!("no download went through during the kill");
     }
     wait_deliveries_settled(http, c)?;
     wait_jobs_done(c)?;
@@ -1044,6 +1203,30 @@ fn kill_under_traffic(c: &mut Cluster, http: &Http, short: bool) -> Result<()> {
     if failed != 0 {
         bail!("{failed} jobs failed");
     }
+    // Every download answered 200 was recorded. One in flight on the killed node may have been
+    // recorded there before nginx sent the GET again to another node, which records it too (a
+    // download limit counts it twice); a cut-off one may be recorded as well.
+    let recorded = c.count("SELECT count(*) FROM download_events")? - downloads_before;
+    if recorded < downloaded || recorded > downloaded + (cut_off.len() + workers) as i64 {
+        bail!("{recorded} downloads recorded for {downloaded} sent");
+    }
+    // One `order.paid` per order paid during the traffic, each with its own event id. A
+    // delivery in flight on the killed node is made again by another once its lease ends
+    // (at least once, the same id for the receiver to drop): at most that one twice.
+    let ids = receiver.ids();
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    let paid_during = paid.load(Ordering::Relaxed) as usize;
+    if distinct.len() != paid_during || ids.len() - distinct.len() > 1 {
+        bail!(
+            "{} order.paid deliveries ({} distinct events) for {paid_during} orders paid",
+            ids.len(),
+            distinct.len()
+        );
+    }
+    eprintln!(
+        "xtask: {recorded} downloads recorded; {} order.paid webhooks delivered for {paid_during} orders",
+        ids.len()
+    );
 
     // Started again, with no manual step: it serves what changed while it was down.
     c.spawn_node(2)?;
