@@ -226,8 +226,13 @@ fn build_web_ui(root: &Path) -> Result<()> {
     }
     let index = dist.join("index.html");
     let shop_page = std::fs::read_to_string(&index)?;
-    std::fs::write(&index, with_start_script(&shop_page, &account_page)?)?;
+    let page = with_start_script(&shop_page, &account_page)?;
+    std::fs::write(&index, &page)?;
     precompress(&dist)?;
+    // A running server (`cargo xtask run`) reads the folder again when index.html changes:
+    // written once more, last, so it reads the compressed copies too, not only what was there
+    // when the page first changed (it served the first view uncompressed until a restart).
+    std::fs::write(&index, &page)?;
     report_web_ui_size(&dist)
 }
 
